@@ -1,0 +1,98 @@
+# gptaudio: `make test` and `make demo` install what is missing, build, and run.
+SHELL = /bin/bash
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+WARN = -Wall -Wextra -Werror
+CFLAGS ?= -O2 -g
+BASE_CFLAGS = -std=c99 -D_GNU_SOURCE -fPIC $(WARN) $(CFLAGS)
+DEPS_CFLAGS = $(shell $(PKG_CONFIG) --cflags libcurl samplerate 2>/dev/null)
+DEPS_LIBS = $(shell $(PKG_CONFIG) --libs libcurl samplerate 2>/dev/null) -lm
+
+SRC = $(sort $(wildcard src/*.c))
+HDR = $(wildcard src/*.h)
+# Files named lua_*.c bind Lua; the rest is pure C with unit tests and fuzz targets.
+PURE_SRC = $(filter-out src/lua_%,$(SRC))
+C_TESTS = $(patsubst test/c/%.c,build/test/%,$(wildcard test/c/test_*.c))
+FUZZERS = $(patsubst fuzz/%.c,build/fuzz/%,$(wildcard fuzz/fuzz_*.c))
+
+MODULE_54 = build/5.4/gptaudio/core.so
+MODULE_JIT = build/jit/gptaudio/core.so
+MODULE_ASAN = build/asan/gptaudio/core.so
+
+.PHONY: all build deps-build deps-test deps-demo test unit demo lint check-asan check-valgrind fuzz bench clean
+
+all: build
+
+deps-build:
+	@scripts/deps build
+deps-test:
+	@scripts/deps test
+deps-demo:
+	@scripts/deps demo
+
+build: deps-build
+	@$(MAKE) --no-print-directory $(MODULE_54) $(MODULE_JIT)
+
+$(MODULE_54): $(SRC) $(HDR) Makefile
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) $$($(PKG_CONFIG) --cflags lua5.4) $(DEPS_CFLAGS) -shared -o $@ $(SRC) $(DEPS_LIBS)
+
+$(MODULE_JIT): $(SRC) $(HDR) Makefile
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) $$($(PKG_CONFIG) --cflags luajit) $(DEPS_CFLAGS) -shared -o $@ $(SRC) $(DEPS_LIBS)
+
+$(MODULE_ASAN): $(SRC) $(HDR) Makefile
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	  $$($(PKG_CONFIG) --cflags lua5.4) $(DEPS_CFLAGS) -shared -o $@ $(SRC) $(DEPS_LIBS)
+
+build/test/%: test/c/%.c test/c/tap.h $(PURE_SRC) $(HDR)
+	@mkdir -p $(@D)
+	$(CC) -std=c99 -D_GNU_SOURCE $(WARN) -O1 -g -fsanitize=address,undefined -Isrc -o $@ $< $(PURE_SRC) -lm
+
+unit: $(C_TESTS)
+
+test: deps-test
+	@$(MAKE) --no-print-directory $(MODULE_54) $(MODULE_JIT) unit
+	@scripts/run-tests
+
+lint: deps-test
+	luacheck -q lua spec examples bench
+
+demo: deps-demo
+	@$(MAKE) --no-print-directory $(MODULE_54)
+	@LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="build/5.4/?.so;;" lua5.4 examples/demo.lua
+
+# The specs on Lua 5.4 with the module built under AddressSanitizer and UBSan.
+# The runtime is preloaded into the interpreter only: spec/support starts child
+# processes (the fake server, nginx, ...) without LD_PRELOAD.
+check-asan: deps-test
+	@$(MAKE) --no-print-directory $(MODULE_ASAN) $(MODULE_54)
+	@GPTAUDIO_ONLY=lua5.4 GPTAUDIO_CPATH_54="build/asan/?.so" \
+	  GPTAUDIO_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
+	  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  scripts/run-tests
+
+# The specs on Lua 5.4 under valgrind memcheck: no errors, no definite leaks.
+check-valgrind: deps-test
+	@$(MAKE) --no-print-directory $(MODULE_54)
+	@GPTAUDIO_ONLY=lua5.4 GPTAUDIO_VALGRIND=1 scripts/run-tests
+
+FUZZ_SECONDS ?= 60
+build/fuzz/%: fuzz/%.c $(PURE_SRC) $(HDR)
+	@mkdir -p $(@D)
+	clang -std=c99 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -o $@ $< $(PURE_SRC) -lm
+
+fuzz: $(FUZZERS)
+	@set -o pipefail; for f in $(FUZZERS); do \
+	  name=$${f##*/}; mkdir -p build/corpus/$$name fuzz/corpus/$$name; \
+	  echo "fuzz $$name for $(FUZZ_SECONDS) s"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build/corpus/$$name fuzz/corpus/$$name 2>&1 \
+	    | grep -E 'stat::number_of_executed_units|ERROR|SUMMARY' || exit 1; \
+	done
+
+bench: build
+	@for b in bench/*.lua; do LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="build/5.4/?.so;;" lua5.4 $$b; done
+
+clean:
+	rm -rf build

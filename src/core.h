@@ -1,0 +1,19 @@
+/* What each Lua-facing C file of gptaudio.core registers. Each opener is called
+   with the module table on top of the stack and leaves the stack as it was. */
+#ifndef GPTAUDIO_CORE_H
+#define GPTAUDIO_CORE_H
+
+#include "compat.h"
+
+void gptaudio_open_error(lua_State *L);       /* lua_error.c: core.Error, core.error() */
+void gptaudio_open_audiobuffer(lua_State *L); /* lua_audiobuffer.c: core.audio */
+void gptaudio_open_resampler(lua_State *L);   /* lua_resampler.c: core.audio.resampler */
+void gptaudio_open_codec(lua_State *L);       /* lua_codec.c: core.base64_encode/decode */
+void gptaudio_open_transport(lua_State *L);   /* lua_transport.c: core.transport() */
+
+/* Pushes a new gptaudio.Error {type = type, message = message}. */
+void gptaudio_push_error(lua_State *L, const char *type, const char *message);
+/* Returns nil, gptaudio.Error: the runtime-failure convention. */
+int gptaudio_fail(lua_State *L, const char *type, const char *fmt, ...);
+
+#endif

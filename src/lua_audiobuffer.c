@@ -1,0 +1,7 @@
+/* Being written; registers nothing yet. */
+#include "core.h"
+
+void gptaudio_open_audiobuffer(lua_State *L)
+{
+  (void)L;
+}

@@ -1,0 +1,19 @@
+/* luaopen_gptaudio_core: the C half of gptaudio, one table of types and functions. */
+#include "core.h"
+
+#define GPTAUDIO_CORE_VERSION "0.1.0"
+
+int luaopen_gptaudio_core(lua_State *L);
+
+int luaopen_gptaudio_core(lua_State *L)
+{
+  lua_newtable(L);
+  lua_pushliteral(L, GPTAUDIO_CORE_VERSION);
+  lua_setfield(L, -2, "VERSION");
+  gptaudio_open_error(L);
+  gptaudio_open_codec(L);
+  gptaudio_open_audiobuffer(L);
+  gptaudio_open_resampler(L);
+  gptaudio_open_transport(L);
+  return 1;
+}
