@@ -10,6 +10,7 @@ void gptaudio_open_audiobuffer(lua_State *L); /* lua_audiobuffer.c: core.audio *
 void gptaudio_open_resampler(lua_State *L);   /* lua_resampler.c: core.audio.resampler */
 void gptaudio_open_codec(lua_State *L);       /* lua_codec.c: core.base64_encode/decode */
 void gptaudio_open_transport(lua_State *L);   /* lua_transport.c: core.transport() */
+void gptaudio_open_clock(lua_State *L);       /* lua_clock.c: core.now() */
 
 /* Pushes a new gptaudio.Error {type = type, message = message}. */
 void gptaudio_push_error(lua_State *L, const char *type, const char *message);
