@@ -52,8 +52,14 @@ build/test/%: test/c/%.c test/c/tap.h $(PURE_SRC) $(HDR)
 
 unit: $(C_TESTS)
 
+# Prism, for the contract specs, pinned by package-lock.json.
+PRISM = node_modules/.bin/prism
+$(PRISM): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
 test: deps-test
-	@$(MAKE) --no-print-directory $(MODULE_54) $(MODULE_JIT) unit
+	@$(MAKE) --no-print-directory $(MODULE_54) $(MODULE_JIT) unit $(PRISM)
 	@scripts/run-tests
 
 lint: deps-test
