@@ -25,7 +25,8 @@ const char *wav_parse(const unsigned char *bytes, size_t len, wav_info *out);
 
 /* Writes the 44-byte canonical header for `data_bytes` bytes of samples, either
    16-bit PCM (float_samples = 0) or 32-bit IEEE float (float_samples = 1).
-   Returns 0, or -1 when data_bytes does not fit a RIFF size field. */
+   Returns 0, or -1 when data_bytes does not fit a RIFF size field or the rate
+   and channels do not fit the header (zero, or a block align over 16 bits). */
 int wav_write_header(unsigned char out[WAV_HEADER_BYTES], unsigned rate,
                      unsigned channels, int float_samples, size_t data_bytes);
 
