@@ -1,0 +1,119 @@
+-- The Lua side of the fake OpenAI server (spec/support/fake_server.py): start
+-- it, script its answers, read what it received. Works on Lua 5.4 and LuaJIT.
+--
+--   local server = fake.start()
+--   server:script("/v1/chat/completions", { {status = 429, headers = {["retry-after"] = "0"}}, {json = {...}} })
+--   server:requests("/v1/chat/completions")  -- { {method, path, headers, header_list, body, json}, ... }
+--   server:stop()
+local cjson = require "cjson"
+local http = require "socket.http"
+local ltn12 = require "ltn12"
+local socket = require "socket"
+
+local fake = {}
+
+local SERVER_SCRIPT = "spec/support/fake_server.py"
+local STARTUP_SECONDS = 10
+
+-- The prefix for every child process a spec starts: the sanitizer runtime that
+-- check-asan preloads into the interpreter must not leak into its children.
+function fake.spawn_env()
+  return "env -u LD_PRELOAD"
+end
+
+local Server = {}
+Server.__index = Server
+
+local function read_file(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local text = f:read("*a")
+  f:close()
+  return text
+end
+
+-- One control call; returns the decoded answer or raises with the server's reply.
+function Server:control(command, payload)
+  local body = payload and cjson.encode(payload) or ""
+  local answer = {}
+  local ok, status = http.request{
+    url = self.base .. "/__control/" .. command,
+    method = payload and "POST" or "GET",
+    headers = { ["content-type"] = "application/json", ["content-length"] = tostring(#body) },
+    source = ltn12.source.string(body),
+    sink = ltn12.sink.table(answer),
+  }
+  if not ok or status ~= 200 then
+    error(("fake server control %s failed: %s %s"):format(command, tostring(status), table.concat(answer)), 2)
+  end
+  return cjson.decode(table.concat(answer))
+end
+
+-- Queues responses for a path (exact path with query, or the path alone);
+-- each is served once, in order, before the path's default answers again.
+function Server:script(path, responses)
+  assert(type(path) == "string", "script: path must be a string")
+  assert(type(responses) == "table", "script: responses must be a list")
+  self:control("script", { path = path, responses = responses })
+end
+
+-- Makes every unscripted request to path get this response; nil restores the built-in default.
+function Server:default(path, response)
+  assert(type(path) == "string", "default: path must be a string")
+  self:control("default", { path = path, response = response or cjson.null })
+end
+
+-- The recorded requests, oldest first; with path, only those to it (with or without query).
+function Server:requests(path)
+  local list = {}
+  for _, r in ipairs(self:control("requests").requests) do
+    if path == nil or r.path == path or r.path:match("^[^?]*") == path then
+      local ok, decoded = pcall(cjson.decode, r.body)
+      r.json = ok and type(decoded) == "table" and decoded or nil
+      list[#list + 1] = r
+    end
+  end
+  return list
+end
+
+-- Forgets scripts, defaults and recorded requests.
+function Server:clear()
+  self:control("clear", {})
+end
+
+function Server:stop()
+  if not self.process then return end
+  pcall(self.control, self, "shutdown", {})
+  self.process:close()
+  self.process = nil
+end
+
+-- Starts a server on a free loopback port and waits until it answers.
+function fake.start()
+  local port_file = os.tmpname()
+  os.remove(port_file)
+  -- Our pipe is its stdin: when this process ends, the server sees EOF and exits.
+  local command = ("%s python3 %s --port-file %s > /dev/null"):format(fake.spawn_env(), SERVER_SCRIPT, port_file)
+  local process = assert(io.popen(command, "w"))
+  local deadline = socket.gettime() + STARTUP_SECONDS
+  local port
+  repeat
+    port = tonumber((read_file(port_file) or ""):match("^PORT (%d+)\n"))
+    if not port then socket.sleep(0.01) end
+  until port or socket.gettime() > deadline
+  os.remove(port_file)
+  if not port then
+    process:close()
+    error("fake server did not start within " .. STARTUP_SECONDS .. " s", 2)
+  end
+  local self = setmetatable({
+    process = process,
+    port = port,
+    base = "http://127.0.0.1:" .. port,
+    url = "http://127.0.0.1:" .. port .. "/v1",
+  }, Server)
+  self:control("ping")
+  return self
+end
+
+return fake
