@@ -1,0 +1,158 @@
+-- Usage and cost: every endpoint's usage object in one shape, priced from the
+-- registry or the client's own prices, and running totals per model.
+--
+-- A normalised usage has integer fields, each present when the API reported it
+-- or it follows from what was reported:
+--   input_tokens, output_tokens, total_tokens
+--   input_text_tokens, input_audio_tokens, cached_tokens (a part of the input)
+--   output_text_tokens, output_audio_tokens, reasoning_tokens (a part of the output)
+--   seconds (audio billed by duration: whisper-1)
+--   characters (input billed by character: tts-1, tts-1-hd; the speech call
+--   counts them, the API reports nothing)
+local models = require "gptaudio.models"
+
+local usage = {}
+
+-- JSON numbers decode as floats ("12.0" on 5.4); counts read back as integers.
+-- Anything else (cjson.null, a string) is no count at all.
+local to_integer = math.tointeger or function(n) return n end
+
+local function count(value)
+  if type(value) ~= "number" then return nil end
+  return to_integer(value) or value
+end
+
+local function details(t, key)
+  local d = type(t) == "table" and t[key]
+  return type(d) == "table" and d or {}
+end
+
+local function takes_text(list)
+  for _, m in ipairs(list) do
+    if m == "text" then return true end
+  end
+  return false
+end
+
+-- The tokens of one side that the API did not split go to text when the model
+-- has text on that side, else to audio (gpt-4o-mini-tts reports bare output
+-- tokens, all of them audio). Unknown models: text.
+local function split(total, text, audio, side_has_text)
+  if total == nil or (text ~= nil and audio ~= nil) then return text, audio end
+  if text ~= nil then return text, total - text end
+  audio = audio or 0
+  if side_has_text then return total - audio, audio end
+  return 0, total
+end
+
+-- The normalised form of `raw` (a chat, transcription or speech usage object)
+-- for `model_id`; nil when raw is not a table.
+function usage.normalize(raw, model_id)
+  if type(raw) ~= "table" then return nil end
+  local model = models.get(model_id)
+  local u = {}
+  if raw.type == "duration" then
+    u.seconds = count(raw.seconds)
+    return u
+  end
+  local input_details = details(raw, raw.prompt_tokens ~= nil and "prompt_tokens_details" or "input_token_details")
+  local output_details = details(raw, "completion_tokens_details")
+  u.input_tokens = count(raw.prompt_tokens or raw.input_tokens)
+  u.output_tokens = count(raw.completion_tokens or raw.output_tokens)
+  u.total_tokens = count(raw.total_tokens)
+  if u.total_tokens == nil and u.input_tokens and u.output_tokens then
+    u.total_tokens = u.input_tokens + u.output_tokens
+  end
+  u.cached_tokens = count(input_details.cached_tokens)
+  u.reasoning_tokens = count(output_details.reasoning_tokens)
+  u.input_text_tokens, u.input_audio_tokens = split(u.input_tokens, count(input_details.text_tokens),
+    count(input_details.audio_tokens), model == nil or takes_text(model.input))
+  u.output_text_tokens, u.output_audio_tokens = split(u.output_tokens, count(output_details.text_tokens),
+    count(output_details.audio_tokens), model == nil or takes_text(model.output))
+  return u
+end
+
+-- The prices for a model id: the client's own (by id, then by the id without
+-- its snapshot date), else the registry's; nil when neither knows it.
+function usage.prices_for(model_id, client_prices)
+  if type(model_id) ~= "string" then return nil end
+  if client_prices then
+    local own = client_prices[model_id] or client_prices[models.base_id(model_id)]
+    if own then return own end
+  end
+  local model = models.get(model_id)
+  return model and model.prices
+end
+
+-- Adds count * price per unit to sum; nil when a count is there without its price.
+local function charge(sum, n, price, per)
+  if sum == nil or n == nil or n == 0 then return sum end
+  if price == nil then return nil end
+  return sum + n * price / per
+end
+
+-- The cost in USD of a normalised usage, or nil when the model is unpriced or
+-- the usage holds something its prices do not cover.
+function usage.cost(model_id, u, client_prices)
+  local p = usage.prices_for(model_id, client_prices)
+  if p == nil or u == nil then return nil end
+  if p.minute then
+    return u.seconds and u.seconds / 60 * p.minute
+  end
+  if p.characters_1m then
+    return u.characters and u.characters * p.characters_1m / 1e6
+  end
+  if u.input_tokens == nil and u.output_tokens == nil then return nil end
+  local sum = 0
+  sum = charge(sum, u.input_text_tokens, p.text_input, 1e6)
+  sum = charge(sum, u.input_audio_tokens, p.audio_input, 1e6)
+  sum = charge(sum, u.output_text_tokens, p.text_output, 1e6)
+  sum = charge(sum, u.output_audio_tokens, p.audio_output, 1e6)
+  return sum
+end
+
+local COUNTED = {
+  "input_tokens", "output_tokens", "total_tokens", "input_text_tokens", "input_audio_tokens", "cached_tokens",
+  "output_text_tokens", "output_audio_tokens", "reasoning_tokens", "seconds", "characters",
+}
+
+local Totals = {}
+Totals.__index = Totals
+
+-- Running totals per model: { [model id] = { calls, cost, unpriced_calls, <every usage field> } }.
+function usage.totals()
+  return setmetatable({ by_model = {} }, Totals)
+end
+
+-- Counts one finished call: the model asked for, its normalised usage (or nil)
+-- and its cost (or nil).
+function Totals:add(model_id, u, cost)
+  local t = self.by_model[model_id]
+  if not t then
+    t = { calls = 0, unpriced_calls = 0 }
+    for _, field in ipairs(COUNTED) do t[field] = 0 end
+    self.by_model[model_id] = t
+  end
+  t.calls = t.calls + 1
+  for _, field in ipairs(COUNTED) do
+    t[field] = t[field] + ((u and u[field]) or 0)
+  end
+  if cost then
+    t.cost = (t.cost or 0) + cost
+  else
+    t.unpriced_calls = t.unpriced_calls + 1
+  end
+end
+
+-- A copy the caller may keep or change.
+function Totals:snapshot()
+  local copy = {}
+  for id, t in pairs(self.by_model) do
+    local c = {}
+    for k, v in pairs(t) do c[k] = v end
+    copy[id] = c
+  end
+  return copy
+end
+
+return usage
