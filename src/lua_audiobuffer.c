@@ -1,7 +1,731 @@
-/* Being written; registers nothing yet. */
+/* gptaudio.AudioBuffer: interleaved float32 audio, its constructors (core.audio)
+   and its methods. AudioBuffer:resample and core.audio.resampler live in
+   lua_resampler.c, which adds them to the tables made here. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "audiobuffer.h"
 #include "core.h"
+#include "wav.h"
+
+/* Recordings sit well under -50 dBFS in their pauses (room noise and 16-bit
+   dither are nearer -70) while quiet speech stays above it. */
+#define DEFAULT_TRIM_DBFS -50.0
+/* The API's own pcm16: 24 kHz mono. */
+#define DEFAULT_PCM16_RATE 24000
+/* Indices beyond 2^53 cannot be told apart as doubles. */
+#define MAX_INDEX ((lua_Integer)1 << 53)
+/* The largest file load() reads: any WAV a buffer could hold, with room for headers. */
+#define MAX_FILE_BYTES (GPTAUDIO_AUDIO_MAX_SAMPLES * sizeof(double) + 65536)
+
+/* ---- the C API (audiobuffer.h) ---- */
+
+static void drop_s16(gptaudio_audiobuffer *b)
+{
+  free(b->s16);
+  b->s16 = NULL;
+}
+
+static void release(gptaudio_audiobuffer *b)
+{
+  drop_s16(b);
+  free(b->samples);
+  b->samples = NULL;
+  b->frames = b->capacity = 0;
+}
+
+float *gptaudio_audiobuffer_reserve(lua_State *L, gptaudio_audiobuffer *b, size_t more)
+{
+  size_t limit = GPTAUDIO_AUDIO_MAX_SAMPLES / b->channels;
+  size_t need;
+  drop_s16(b);
+  if (more > limit - b->frames)
+    return NULL;
+  need = b->frames + more;
+  /* Always some storage, so the tail pointer is never NULL. */
+  if (need > b->capacity || !b->samples) {
+    size_t cap = b->capacity + b->capacity / 2;
+    float *grown;
+    if (cap < need)
+      cap = need;
+    if (cap > limit)
+      cap = limit;
+    if (cap == 0)
+      cap = 1;
+    grown = realloc(b->samples, cap * b->channels * sizeof(float));
+    if (!grown)
+      luaL_error(L, "not enough memory for an AudioBuffer of %f frames", (lua_Number)need);
+    b->samples = grown;
+    b->capacity = cap;
+  }
+  return b->samples + b->frames * b->channels;
+}
+
+gptaudio_audiobuffer *gptaudio_audiobuffer_new(lua_State *L, unsigned rate,
+                                               unsigned channels, size_t frames)
+{
+  gptaudio_audiobuffer *b = lua_newuserdata(L, sizeof *b);
+  float *tail;
+  memset(b, 0, sizeof *b);
+  b->rate = rate;
+  b->channels = channels;
+  luaL_setmetatable(L, GPTAUDIO_AUDIOBUFFER_MT);
+  tail = gptaudio_audiobuffer_reserve(L, b, frames);
+  if (!tail)
+    luaL_error(L, "an AudioBuffer of %f frames x %d channels is too large", (lua_Number)frames,
+               (int)channels);
+  memset(tail, 0, frames * channels * sizeof(float));
+  b->frames = frames;
+  return b;
+}
+
+gptaudio_audiobuffer *gptaudio_audiobuffer_check(lua_State *L, int idx)
+{
+  gptaudio_audiobuffer *b = luaL_testudata(L, idx, GPTAUDIO_AUDIOBUFFER_MT);
+  if (!b) {
+    /* Named by __name on LuaJIT too, whose luaL_checkudata says only "userdata". */
+    const char *got = luaL_getmetafield(L, idx, "__name") && lua_type(L, -1) == LUA_TSTRING
+                        ? lua_tostring(L, -1) : luaL_typename(L, idx);
+    luaL_argerror(L, idx, lua_pushfstring(L, GPTAUDIO_AUDIOBUFFER_MT " expected, got %s", got));
+  }
+  if (b->closed)
+    luaL_argerror(L, idx, "AudioBuffer is closed");
+  return b;
+}
+
+int gptaudio_audiobuffer_append(lua_State *L, gptaudio_audiobuffer *b,
+                                const float *samples, size_t frames)
+{
+  /* samples may be b's own, which reserve can move. */
+  int own = samples == b->samples;
+  float *tail = gptaudio_audiobuffer_reserve(L, b, frames);
+  if (!tail)
+    return -1;
+  memcpy(tail, own ? b->samples : samples, frames * b->channels * sizeof(float));
+  b->frames += frames;
+  return 0;
+}
+
+int gptaudio_audiobuffer_append_pcm(lua_State *L, gptaudio_audiobuffer *b, pcm_format format,
+                                    const unsigned char *bytes, size_t frames)
+{
+  float *tail = gptaudio_audiobuffer_reserve(L, b, frames);
+  if (!tail)
+    return -1;
+  pcm_to_float(format, bytes, frames * b->channels, tail);
+  b->frames += frames;
+  return 0;
+}
+
+lua_Integer gptaudio_audio_checkint(lua_State *L, int idx, int arg, const char *what,
+                                    lua_Integer lo, lua_Integer hi)
+{
+  char got[32], message[160];
+  if (lua_type(L, idx) == LUA_TNUMBER) {
+    lua_Number n = lua_tonumber(L, idx);
+    if (n >= (lua_Number)lo && n <= (lua_Number)hi && n == floor(n))
+      return (lua_Integer)n;
+    snprintf(got, sizeof got, "%.14g", (double)n);
+  } else {
+    snprintf(got, sizeof got, "%s", luaL_typename(L, idx));
+  }
+  /* snprintf, as lua_pushfstring has no integer conversion that LuaJIT and 5.4 share. */
+  snprintf(message, sizeof message, "%s must be an integer from %lld to %lld, got %s", what,
+           (long long)lo, (long long)hi, got);
+  return luaL_argerror(L, arg, message);
+}
+
+lua_Integer gptaudio_audio_optint(lua_State *L, int idx, int arg, const char *what,
+                                  lua_Integer lo, lua_Integer hi, lua_Integer def)
+{
+  return lua_isnoneornil(L, idx) ? def : gptaudio_audio_checkint(L, idx, arg, what, lo, hi);
+}
+
+void gptaudio_audio_checkfields(lua_State *L, int arg, const char *const known[])
+{
+  lua_pushnil(L);
+  while (lua_next(L, arg)) {
+    int i;
+    lua_pop(L, 1);
+    if (lua_type(L, -1) != LUA_TSTRING)
+      luaL_argerror(L, arg, lua_pushfstring(L, "unexpected %s key", luaL_typename(L, -1)));
+    for (i = 0; known[i] && strcmp(known[i], lua_tostring(L, -1)) != 0; i++)
+      ;
+    if (!known[i])
+      luaL_argerror(L, arg, lua_pushfstring(L, "unknown field '%s'", lua_tostring(L, -1)));
+  }
+}
+
+/* ---- constructors ---- */
+
+static int fail_too_large(lua_State *L, unsigned channels, size_t frames)
+{
+  return gptaudio_fail(L, "audio", "%zu frames of %u channels exceed the limit of %zu samples",
+                       frames, channels, (size_t)GPTAUDIO_AUDIO_MAX_SAMPLES);
+}
+
+static unsigned check_rate(lua_State *L, int idx, int arg)
+{
+  return (unsigned)gptaudio_audio_checkint(L, idx, arg, "rate", 1, GPTAUDIO_AUDIO_MAX_RATE);
+}
+
+static unsigned opt_channels(lua_State *L, int idx, int arg)
+{
+  return (unsigned)gptaudio_audio_optint(L, idx, arg, "channels", 1, GPTAUDIO_AUDIO_MAX_CHANNELS, 1);
+}
+
+/* Pushes a buffer of `frames` frames read from bytes in `format`, or nil, err. */
+static int push_pcm(lua_State *L, unsigned rate, unsigned channels, pcm_format format,
+                    const unsigned char *bytes, size_t frames)
+{
+  gptaudio_audiobuffer *b = gptaudio_audiobuffer_new(L, rate, channels, 0);
+  if (gptaudio_audiobuffer_append_pcm(L, b, format, bytes, frames) != 0)
+    return fail_too_large(L, channels, frames);
+  return 1;
+}
+
+/* Byte counts that must hold whole frames: the frame count, or nil, err pushed. */
+static int whole_frames(lua_State *L, size_t nbytes, size_t frame_bytes, const char *what,
+                        size_t *frames)
+{
+  if (nbytes % frame_bytes != 0) {
+    gptaudio_fail(L, "audio", "%s: %zu bytes is not a whole number of %zu-byte frames", what,
+                  nbytes, frame_bytes);
+    return 0;
+  }
+  *frames = nbytes / frame_bytes;
+  return 1;
+}
+
+static int push_wav(lua_State *L, const unsigned char *bytes, size_t len)
+{
+  wav_info info;
+  const char *why = wav_parse(bytes, len, &info);
+  if (why)
+    return gptaudio_fail(L, "audio", "not a usable WAV: %s", why);
+  if (info.rate > GPTAUDIO_AUDIO_MAX_RATE)
+    return gptaudio_fail(L, "audio", "WAV rate %u Hz is above the limit of %d Hz", info.rate,
+                         GPTAUDIO_AUDIO_MAX_RATE);
+  if (info.channels > GPTAUDIO_AUDIO_MAX_CHANNELS)
+    return gptaudio_fail(L, "audio", "WAV has %u channels, more than the limit of %d",
+                         info.channels, GPTAUDIO_AUDIO_MAX_CHANNELS);
+  return push_pcm(L, info.rate, info.channels, info.format, info.data, info.frames);
+}
+
+/* audio.new{rate =, channels = 1, frames = 0}: silence. */
+static int audio_new(lua_State *L)
+{
+  static const char *const fields[] = {"rate", "channels", "frames", NULL};
+  unsigned rate, channels;
+  size_t frames;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  gptaudio_audio_checkfields(L, 1, fields);
+  lua_getfield(L, 1, "rate");
+  lua_getfield(L, 1, "channels");
+  lua_getfield(L, 1, "frames");
+  rate = check_rate(L, 2, 1);
+  channels = opt_channels(L, 3, 1);
+  frames = (size_t)gptaudio_audio_optint(L, 4, 1, "frames", 0,
+                                         (lua_Integer)(GPTAUDIO_AUDIO_MAX_SAMPLES / channels), 0);
+  gptaudio_audiobuffer_new(L, rate, channels, frames);
+  return 1;
+}
+
+/* audio.from_samples(t, rate, channels = 1): t holds interleaved numbers, kept
+   as they are (values beyond [-1, 1] are clamped only when encoded to integers). */
+static int audio_from_samples(lua_State *L)
+{
+  unsigned rate, channels;
+  size_t n, frames, i;
+  gptaudio_audiobuffer *b;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  rate = check_rate(L, 2, 2);
+  channels = opt_channels(L, 3, 3);
+  n = compat_rawlen(L, 1);
+  if (n % channels != 0)
+    return gptaudio_fail(L, "audio", "%zu samples is not a whole number of %u-channel frames", n,
+                         channels);
+  frames = n / channels;
+  if (!gptaudio_audio_fits(channels, frames))
+    return fail_too_large(L, channels, frames);
+  b = gptaudio_audiobuffer_new(L, rate, channels, frames);
+  for (i = 0; i < n; i++) {
+    lua_rawgeti(L, 1, (int)(i + 1));
+    if (lua_type(L, -1) != LUA_TNUMBER)
+      luaL_argerror(L, 1, lua_pushfstring(L, "sample %d is a %s, not a number", (int)(i + 1),
+                                          luaL_typename(L, -1)));
+    b->samples[i] = (float)lua_tonumber(L, -1);
+    lua_pop(L, 1);
+  }
+  return 1;
+}
+
+/* audio.from_pcm16(bytes, rate = 24000, channels = 1): headerless s16le. */
+static int audio_from_pcm16(lua_State *L)
+{
+  size_t len, frames;
+  const char *bytes = luaL_checklstring(L, 1, &len);
+  unsigned rate = (unsigned)gptaudio_audio_optint(L, 2, 2, "rate", 1, GPTAUDIO_AUDIO_MAX_RATE,
+                                                  DEFAULT_PCM16_RATE);
+  unsigned channels = opt_channels(L, 3, 3);
+  if (!whole_frames(L, len, 2 * (size_t)channels, "pcm16", &frames))
+    return 2;
+  return push_pcm(L, rate, channels, PCM_S16LE, (const unsigned char *)bytes, frames);
+}
+
+/* audio.decode(bytes, "wav"). */
+static int audio_decode(lua_State *L)
+{
+  static const char *const formats[] = {"wav", NULL};
+  size_t len;
+  const char *bytes = luaL_checklstring(L, 1, &len);
+  luaL_checkoption(L, 2, "wav", formats);
+  return push_wav(L, (const unsigned char *)bytes, len);
+}
+
+/* audio.load(path): a WAV file. The bytes go into a userdata, allocated before
+   the file is opened, so nothing is left open or allocated if Lua raises. */
+static int audio_load(lua_State *L)
+{
+  const char *path = luaL_checkstring(L, 1);
+  struct stat st;
+  unsigned char *bytes;
+  size_t len, got;
+  FILE *f;
+  int read_errno;
+  if (stat(path, &st) != 0)
+    return gptaudio_fail(L, "audio", "cannot open %s: %s", path, strerror(errno));
+  if (!S_ISREG(st.st_mode))
+    return gptaudio_fail(L, "audio", "cannot load %s: not a regular file", path);
+  if ((unsigned long long)st.st_size > MAX_FILE_BYTES)
+    return gptaudio_fail(L, "audio", "cannot load %s: %lld bytes is too large", path,
+                         (long long)st.st_size);
+  len = (size_t)st.st_size;
+  bytes = lua_newuserdata(L, len);
+  f = fopen(path, "rb");
+  if (!f)
+    return gptaudio_fail(L, "audio", "cannot open %s: %s", path, strerror(errno));
+  got = fread(bytes, 1, len, f);
+  read_errno = ferror(f) ? errno : 0;
+  fclose(f);
+  if (read_errno)
+    return gptaudio_fail(L, "audio", "cannot read %s: %s", path, strerror(read_errno));
+  return push_wav(L, bytes, got);
+}
+
+/* audio.from_pointer(lightuserdata, nbytes, rate, bits, channels = 1): what
+   LÖVE's SoundData:getPointer() gives. Unsafe by nature: the pointer and size
+   are trusted. */
+static int audio_from_pointer(lua_State *L)
+{
+  const void *p;
+  size_t nbytes, frames;
+  unsigned rate, bits, channels;
+  luaL_checktype(L, 1, LUA_TLIGHTUSERDATA);
+  p = lua_touserdata(L, 1);
+  nbytes = (size_t)gptaudio_audio_checkint(L, 2, 2, "nbytes", 0, MAX_INDEX);
+  rate = check_rate(L, 3, 3);
+  bits = (unsigned)gptaudio_audio_checkint(L, 4, 4, "bits", 8, 16);
+  channels = opt_channels(L, 5, 5);
+  if (bits != 8 && bits != 16)
+    luaL_argerror(L, 4, "bits must be 8 (unsigned) or 16 (signed)");
+  if (!p && nbytes > 0)
+    luaL_argerror(L, 1, "NULL pointer");
+  if (!whole_frames(L, nbytes, bits / 8 * channels, "from_pointer", &frames))
+    return 2;
+  return push_pcm(L, rate, channels, bits == 8 ? PCM_U8 : PCM_S16LE, p, frames);
+}
+
+/* ---- methods ---- */
+
+static const char *const FIELDS[] = {"rate", "channels", "frames", "duration", NULL};
+
+/* Methods first (so a closed buffer's method is found and raises itself), then fields. */
+static int buf_index(lua_State *L)
+{
+  gptaudio_audiobuffer *b;
+  const char *key;
+  int field;
+  luaL_checkudata(L, 1, GPTAUDIO_AUDIOBUFFER_MT);
+  if (lua_type(L, 2) != LUA_TSTRING)
+    return 0;
+  key = lua_tostring(L, 2);
+  if (strncmp(key, "__", 2) != 0) {
+    lua_getmetatable(L, 1);
+    lua_pushvalue(L, 2);
+    lua_rawget(L, -2);
+    if (!lua_isnil(L, -1))
+      return 1;
+  }
+  for (field = 0; FIELDS[field] && strcmp(FIELDS[field], key) != 0; field++)
+    ;
+  if (!FIELDS[field])
+    return 0;
+  b = gptaudio_audiobuffer_check(L, 1);
+  switch (field) {
+  case 0: lua_pushinteger(L, (lua_Integer)b->rate); break;
+  case 1: lua_pushinteger(L, (lua_Integer)b->channels); break;
+  case 2: lua_pushinteger(L, (lua_Integer)b->frames); break;
+  default: lua_pushnumber(L, (lua_Number)b->frames / b->rate);
+  }
+  return 1;
+}
+
+static int buf_len(lua_State *L)
+{
+  lua_pushinteger(L, (lua_Integer)gptaudio_audiobuffer_check(L, 1)->frames);
+  return 1;
+}
+
+static int buf_tostring(lua_State *L)
+{
+  gptaudio_audiobuffer *b = luaL_checkudata(L, 1, GPTAUDIO_AUDIOBUFFER_MT);
+  char s[96];
+  if (b->closed)
+    lua_pushliteral(L, "AudioBuffer(closed)");
+  else {
+    snprintf(s, sizeof s, "AudioBuffer(%u Hz, %u ch, %.2f s)", b->rate, b->channels,
+             (double)b->frames / b->rate);
+    lua_pushstring(L, s);
+  }
+  return 1;
+}
+
+static int buf_gc(lua_State *L)
+{
+  release(luaL_checkudata(L, 1, GPTAUDIO_AUDIOBUFFER_MT));
+  return 0;
+}
+
+static int buf_close(lua_State *L)
+{
+  gptaudio_audiobuffer *b = luaL_checkudata(L, 1, GPTAUDIO_AUDIOBUFFER_MT);
+  release(b);
+  b->closed = 1;
+  return 0;
+}
+
+/* Pushes a new buffer holding frames [first, first + n) of b. */
+static void push_frames(lua_State *L, const gptaudio_audiobuffer *b, size_t first, size_t n)
+{
+  gptaudio_audiobuffer *out = gptaudio_audiobuffer_new(L, b->rate, b->channels, n);
+  if (n > 0)
+    memcpy(out->samples, b->samples + first * b->channels, n * b->channels * sizeof(float));
+}
+
+/* to_channels(n): down by averaging the channels that fold onto each output
+   channel (input c goes to output (c - 1) % n + 1; to mono, all of them);
+   up by repeating the input channels in turn (mono is copied to every one). */
+static int buf_to_channels(lua_State *L)
+{
+  gptaudio_audiobuffer *b = gptaudio_audiobuffer_check(L, 1);
+  unsigned n = (unsigned)gptaudio_audio_checkint(L, 2, 2, "channels", 1, GPTAUDIO_AUDIO_MAX_CHANNELS);
+  unsigned c = b->channels, k, j;
+  gptaudio_audiobuffer *out;
+  size_t f;
+  if (!gptaudio_audio_fits(n, b->frames))
+    return fail_too_large(L, n, b->frames);
+  out = gptaudio_audiobuffer_new(L, b->rate, n, b->frames);
+  for (f = 0; f < b->frames; f++) {
+    const float *in = b->samples + f * c;
+    float *o = out->samples + f * n;
+    for (k = 0; k < n; k++) {
+      if (n >= c) {
+        o[k] = in[k % c];
+      } else {
+        double sum = 0;
+        unsigned count = 0;
+        for (j = k; j < c; j += n, count++)
+          sum += in[j];
+        o[k] = (float)(sum / count);
+      }
+    }
+  }
+  return 1;
+}
+
+/* string.sub's position rules: negative counts from the end. */
+static size_t start_pos(lua_Integer pos, size_t len)
+{
+  if (pos > 0)
+    return (size_t)pos;
+  if (pos == 0 || (size_t)-pos > len)
+    return 1;
+  return len - (size_t)-pos + 1;
+}
+
+static size_t end_pos(lua_Integer pos, size_t len)
+{
+  if (pos > (lua_Integer)len)
+    return len;
+  if (pos >= 0)
+    return (size_t)pos;
+  if ((size_t)-pos > len)
+    return 0;
+  return len - (size_t)-pos + 1;
+}
+
+/* slice(i, j = -1): frames i..j inclusive, clamped like string.sub. */
+static int buf_slice(lua_State *L)
+{
+  gptaudio_audiobuffer *b = gptaudio_audiobuffer_check(L, 1);
+  size_t i = start_pos(gptaudio_audio_checkint(L, 2, 2, "i", -MAX_INDEX, MAX_INDEX), b->frames);
+  size_t j = end_pos(gptaudio_audio_optint(L, 3, 3, "j", -MAX_INDEX, MAX_INDEX, -1), b->frames);
+  push_frames(L, b, i - 1, i <= j ? j - i + 1 : 0);
+  return 1;
+}
+
+static int frame_is_loud(const gptaudio_audiobuffer *b, size_t f, float threshold)
+{
+  unsigned c;
+  for (c = 0; c < b->channels; c++)
+    if (fabsf(b->samples[f * b->channels + c]) >= threshold)
+      return 1;
+  return 0;
+}
+
+/* trim(threshold_dbfs = -50): without the leading and trailing frames whose
+   every channel is below the threshold (an all-quiet buffer trims to 0 frames). */
+static int buf_trim(lua_State *L)
+{
+  gptaudio_audiobuffer *b = gptaudio_audiobuffer_check(L, 1);
+  lua_Number dbfs = luaL_optnumber(L, 2, DEFAULT_TRIM_DBFS);
+  float threshold = (float)pow(10.0, dbfs / 20.0);
+  size_t first = 0, end = b->frames;
+  luaL_argcheck(L, dbfs == dbfs, 2, "threshold is NaN");
+  while (first < end && !frame_is_loud(b, first, threshold))
+    first++;
+  while (end > first && !frame_is_loud(b, end - 1, threshold))
+    end--;
+  push_frames(L, b, first, end - first);
+  return 1;
+}
+
+static void check_same_format(lua_State *L, const gptaudio_audiobuffer *a,
+                              const gptaudio_audiobuffer *b, const char *op)
+{
+  if (a->rate != b->rate)
+    luaL_error(L, "%s: rate mismatch (%d Hz and %d Hz); resample first", op, (int)a->rate,
+               (int)b->rate);
+  if (a->channels != b->channels)
+    luaL_error(L, "%s: channel count mismatch (%d and %d); use to_channels first", op,
+               (int)a->channels, (int)b->channels);
+}
+
+/* append(b): b's frames after ours (b may be the buffer itself). */
+static int buf_append(lua_State *L)
+{
+  gptaudio_audiobuffer *a = gptaudio_audiobuffer_check(L, 1);
+  gptaudio_audiobuffer *b = gptaudio_audiobuffer_check(L, 2);
+  check_same_format(L, a, b, "append");
+  if (gptaudio_audiobuffer_append(L, a, b->samples, b->frames) != 0)
+    return fail_too_large(L, a->channels, a->frames + b->frames);
+  lua_settop(L, 1);
+  return 1;
+}
+
+/* mix(b, factor = 1): adds b * factor from frame 1. A longer b lengthens the
+   buffer (over silence), so none of b is lost. Sums are not clamped. */
+static int buf_mix(lua_State *L)
+{
+  gptaudio_audiobuffer *a = gptaudio_audiobuffer_check(L, 1);
+  gptaudio_audiobuffer *b = gptaudio_audiobuffer_check(L, 2);
+  float factor = (float)luaL_optnumber(L, 3, 1.0);
+  size_t i, n;
+  check_same_format(L, a, b, "mix");
+  if (b->frames > a->frames) {
+    size_t more = b->frames - a->frames;
+    float *tail = gptaudio_audiobuffer_reserve(L, a, more);
+    if (!tail)
+      return fail_too_large(L, a->channels, b->frames);
+    memset(tail, 0, more * a->channels * sizeof(float));
+    a->frames = b->frames;
+  }
+  drop_s16(a);
+  n = b->frames * b->channels;
+  for (i = 0; i < n; i++)
+    a->samples[i] += factor * b->samples[i];
+  lua_settop(L, 1);
+  return 1;
+}
+
+/* gain(db): every sample times 10^(db/20); -math.huge silences. */
+static int buf_gain(lua_State *L)
+{
+  gptaudio_audiobuffer *b = gptaudio_audiobuffer_check(L, 1);
+  lua_Number db = luaL_checknumber(L, 2);
+  float factor = (float)pow(10.0, db / 20.0);
+  size_t i, n = b->frames * b->channels;
+  luaL_argcheck(L, db == db && db < HUGE_VAL, 2, "gain must be a finite number of dB or -math.huge");
+  drop_s16(b);
+  for (i = 0; i < n; i++)
+    b->samples[i] *= factor;
+  lua_settop(L, 1);
+  return 1;
+}
+
+static int buf_peak(lua_State *L)
+{
+  gptaudio_audiobuffer *b = gptaudio_audiobuffer_check(L, 1);
+  size_t i, n = b->frames * b->channels;
+  float peak = 0;
+  for (i = 0; i < n; i++)
+    if (fabsf(b->samples[i]) > peak)
+      peak = fabsf(b->samples[i]);
+  lua_pushnumber(L, peak);
+  return 1;
+}
+
+static int buf_rms(lua_State *L)
+{
+  gptaudio_audiobuffer *b = gptaudio_audiobuffer_check(L, 1);
+  size_t i, n = b->frames * b->channels;
+  double sum = 0;
+  for (i = 0; i < n; i++)
+    sum += (double)b->samples[i] * b->samples[i];
+  lua_pushnumber(L, n ? sqrt(sum / n) : 0.0);
+  return 1;
+}
+
+/* sample(i, ch = 1): one sample; out of range raises. */
+static int buf_sample(lua_State *L)
+{
+  gptaudio_audiobuffer *b = gptaudio_audiobuffer_check(L, 1);
+  size_t i = (size_t)gptaudio_audio_checkint(L, 2, 2, "frame", 1, (lua_Integer)b->frames);
+  unsigned ch = (unsigned)gptaudio_audio_optint(L, 3, 3, "channel", 1, b->channels, 1);
+  lua_pushnumber(L, b->samples[(i - 1) * b->channels + (ch - 1)]);
+  return 1;
+}
+
+enum { ENCODE_WAV, ENCODE_PCM16, ENCODE_F32 };
+
+/* encode("wav" | "pcm16" | "f32"[, {float = true}]): "wav" is 16-bit PCM, or
+   32-bit IEEE float with float = true; "pcm16" and "f32" are headerless little-endian. */
+static int buf_encode(lua_State *L)
+{
+  static const char *const formats[] = {"wav", "pcm16", "f32", NULL};
+  static const char *const options[] = {"float", NULL};
+  gptaudio_audiobuffer *b = gptaudio_audiobuffer_check(L, 1);
+  int format = luaL_checkoption(L, 2, NULL, formats);
+  int float_samples = format == ENCODE_F32;
+  size_t n = b->frames * b->channels, header_bytes = 0, data_bytes;
+  unsigned char header[WAV_HEADER_BYTES], *out;
+  if (!lua_isnoneornil(L, 3)) {
+    luaL_checktype(L, 3, LUA_TTABLE);
+    gptaudio_audio_checkfields(L, 3, options);
+    lua_getfield(L, 3, "float");
+    float_samples = float_samples || (format == ENCODE_WAV && lua_toboolean(L, -1));
+  }
+  data_bytes = n * (float_samples ? 4 : 2);
+  if (format == ENCODE_WAV) {
+    if (wav_write_header(header, b->rate, b->channels, float_samples, data_bytes) != 0)
+      return gptaudio_fail(L, "audio", "%zu bytes of samples do not fit a WAV file", data_bytes);
+    header_bytes = WAV_HEADER_BYTES;
+  }
+  /* Built in a userdata, so that a failing lua_pushlstring leaks nothing. */
+  out = lua_newuserdata(L, header_bytes + data_bytes);
+  memcpy(out, header, header_bytes);
+  if (float_samples)
+    pcm_float_to_f32le(b->samples, n, out + header_bytes);
+  else
+    pcm_float_to_s16le(b->samples, n, out + header_bytes);
+  lua_pushlstring(L, (const char *)out, header_bytes + data_bytes);
+  return 1;
+}
+
+/* save(path): a 16-bit WAV file; true, or nil, err. Converted in blocks on the
+   stack, and nothing between fopen and fclose can raise. */
+static int buf_save(lua_State *L)
+{
+  gptaudio_audiobuffer *b = gptaudio_audiobuffer_check(L, 1);
+  const char *path = luaL_checkstring(L, 2);
+  unsigned char header[WAV_HEADER_BYTES], block[8192];
+  size_t n = b->frames * b->channels, done = 0;
+  int ok, write_errno;
+  FILE *f;
+  if (wav_write_header(header, b->rate, b->channels, 0, n * 2) != 0)
+    return gptaudio_fail(L, "audio", "%zu samples do not fit a WAV file", n);
+  f = fopen(path, "wb");
+  if (!f)
+    return gptaudio_fail(L, "audio", "cannot write %s: %s", path, strerror(errno));
+  ok = fwrite(header, 1, sizeof header, f) == sizeof header;
+  while (ok && done < n) {
+    size_t count = n - done < sizeof block / 2 ? n - done : sizeof block / 2;
+    pcm_float_to_s16le(b->samples + done, count, block);
+    ok = fwrite(block, 2, count, f) == count;
+    done += count;
+  }
+  write_errno = ok ? 0 : errno;
+  if (fclose(f) != 0 && ok) {
+    ok = 0;
+    write_errno = errno;
+  }
+  if (!ok)
+    return gptaudio_fail(L, "audio", "cannot write %s: %s", path, strerror(write_errno));
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* pointer(): lightuserdata, nbytes of an s16 copy kept in the buffer until it
+   next changes (append, mix, gain) or is closed. */
+static int buf_pointer(lua_State *L)
+{
+  gptaudio_audiobuffer *b = gptaudio_audiobuffer_check(L, 1);
+  size_t n = b->frames * b->channels;
+  if (!b->s16) {
+    b->s16 = malloc(n ? n * sizeof(int16_t) : sizeof(int16_t));
+    if (!b->s16)
+      return luaL_error(L, "not enough memory for %f samples", (lua_Number)n);
+    pcm_float_to_s16le(b->samples, n, (unsigned char *)b->s16);
+  }
+  lua_pushlightuserdata(L, b->s16);
+  lua_pushinteger(L, (lua_Integer)(n * sizeof(int16_t)));
+  return 2;
+}
+
+static const luaL_Reg METHODS[] = {
+  {"__index", buf_index},
+  {"__len", buf_len},
+  {"__tostring", buf_tostring},
+  {"__gc", buf_gc},
+  {"to_channels", buf_to_channels},
+  {"slice", buf_slice},
+  {"trim", buf_trim},
+  {"append", buf_append},
+  {"mix", buf_mix},
+  {"gain", buf_gain},
+  {"peak", buf_peak},
+  {"rms", buf_rms},
+  {"sample", buf_sample},
+  {"encode", buf_encode},
+  {"save", buf_save},
+  {"pointer", buf_pointer},
+  {NULL, NULL}
+};
+
+static const luaL_Reg CONSTRUCTORS[] = {
+  {"new", audio_new},
+  {"from_samples", audio_from_samples},
+  {"from_pcm16", audio_from_pcm16},
+  {"decode", audio_decode},
+  {"load", audio_load},
+  {"from_pointer", audio_from_pointer},
+  {NULL, NULL}
+};
 
 void gptaudio_open_audiobuffer(lua_State *L)
 {
-  (void)L;
+  luaL_newmetatable(L, GPTAUDIO_AUDIOBUFFER_MT);
+  luaL_setfuncs(L, METHODS, 0);
+  compat_set_close(L, buf_close);
+  lua_pushliteral(L, GPTAUDIO_AUDIOBUFFER_MT);
+  lua_setfield(L, -2, "__name");
+  lua_pop(L, 1);
+  lua_newtable(L);
+  luaL_setfuncs(L, CONSTRUCTORS, 0);
+  lua_setfield(L, -2, "audio");
 }
