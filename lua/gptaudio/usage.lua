@@ -9,19 +9,12 @@
 --   seconds (audio billed by duration: whisper-1)
 --   characters (input billed by character: tts-1, tts-1-hd; the speech call
 --   counts them, the API reports nothing)
+local json = require "gptaudio.json"
 local models = require "gptaudio.models"
 
 local usage = {}
 
--- JSON numbers decode as floats ("12.0" on 5.4); counts read back as integers.
--- Anything else (cjson.null, a string) is no count at all.
-local to_integer = math.tointeger or function(n) return n end
-
-local function count(value)
-  if type(value) ~= "number" then return nil end
-  return to_integer(value) or value
-end
-
+local count = json.integer
 local function details(t, key)
   local d = type(t) == "table" and t[key]
   return type(d) == "table" and d or {}
