@@ -1,0 +1,495 @@
+-- The chat call: Chat Completions requests built from the caller's tables,
+-- replies decoded into the reply of DESIGN.md, and streamed chunks gathered
+-- into that same reply while on_event sees each piece as it arrives.
+--
+--   call = chat.request(params, defaults)     -- raises on a programmer error; nil, err on bad audio
+--   reply, err = chat.decode(call, response, config)
+--   stream = chat.stream(call, config, emit)  -- stream:event(ev), stream:finish(response), stream:partial()
+--
+-- defaults = { model =, voice = } (the client's); config = { model_check =, prices = }.
+local core = require "gptaudio.core"
+local json = require "gptaudio.json"
+local models = require "gptaudio.models"
+local usage = require "gptaudio.usage"
+
+local chat = {}
+
+chat.PATH = "/chat/completions"
+
+-- The model hears and speaks 24 kHz: pcm16 comes at that rate, and input audio
+-- above it is only more bytes to send.
+local API_RATE = 24000
+-- What the call takes for itself: none of it goes on the wire.
+local CALL_OPTIONS = { on_event = true, timeout = true, max_retries = true, headers = true }
+local AUDIO_OPTIONS = { voice = true, format = true, rate = true }
+local INPUT_FORMATS = { wav = true, mp3 = true }
+
+local function fail(type_, message, fields)
+  local err = fields or {}
+  err.type, err.message = type_, message
+  return nil, core.error(err)
+end
+
+local function copy(t)
+  local c = {}
+  for k, v in pairs(t) do c[k] = v end
+  return c
+end
+
+---------------------------------------------------------------- audio in
+
+local function is_buffer(v)
+  local mt = type(v) == "userdata" and getmetatable(v)
+  return type(mt) == "table" and mt.__name == "gptaudio.AudioBuffer"
+end
+
+-- 16-bit mono WAV at the buffer's own rate or 24 kHz, whichever is lower.
+local function buffer_wav(buf)
+  if buf.channels > 1 then buf = buf:to_channels(1) end
+  if buf.rate > API_RATE then
+    local err
+    buf, err = buf:resample(API_RATE)
+    if not buf then return nil, err end
+  end
+  return buf:encode("wav")
+end
+
+-- The API takes WAV and MP3 only; a file is known by its first bytes.
+local function sniff_format(bytes)
+  if bytes:sub(1, 4) == "RIFF" and bytes:sub(9, 12) == "WAVE" then return "wav" end
+  if bytes:sub(1, 3) == "ID3" then return "mp3" end
+  local b1, b2 = bytes:byte(1, 2)
+  if b1 == 0xFF and b2 and b2 >= 0xE0 then return "mp3" end
+  return nil
+end
+
+local function read_audio_file(path)
+  local f, why = io.open(path, "rb")
+  if not f then return fail("audio", "cannot read input audio " .. why) end
+  local bytes = f:read("*a")
+  f:close()
+  local format = sniff_format(bytes)
+  if not format then return fail("audio", path .. ": input audio must be a WAV or MP3 file") end
+  return bytes, format
+end
+
+-- The bytes and format of one input_audio part's `audio`; raises for a value
+-- of the wrong shape, nil, err for audio that cannot be read.
+local function input_audio(audio, where)
+  if is_buffer(audio) then
+    local wav, err = buffer_wav(audio)
+    if not wav then return nil, err end
+    return wav, "wav"
+  elseif type(audio) == "string" then
+    return read_audio_file(audio)
+  elseif type(audio) == "table" then
+    if type(audio.data) ~= "string" then
+      error(("%s.data: a string of audio bytes expected, got %s"):format(where, type(audio.data)), 0)
+    end
+    if not INPUT_FORMATS[audio.format] then
+      error(('%s.format: "wav" or "mp3" expected, got %s'):format(where, tostring(audio.format)), 0)
+    end
+    return audio.data, audio.format
+  end
+  error(("%s: an AudioBuffer, a file path or {data =, format =} expected, got %s"):format(where, type(audio)), 0)
+end
+
+local function is_audio_part(part)
+  return type(part) == "table" and part.type == "input_audio" and part.audio ~= nil
+end
+
+-- A content list with its audio parts in wire form; the caller's tables are left alone.
+local function wire_content(content, i)
+  local parts = {}
+  for j, part in ipairs(content) do
+    if is_audio_part(part) then
+      local data, format = input_audio(part.audio, ("messages[%d].content[%d].audio"):format(i, j))
+      if not data then return nil, format end
+      local wire = copy(part)
+      wire.audio = nil
+      wire.input_audio = { data = core.base64_encode(data), format = format }
+      parts[j] = wire
+    else
+      parts[j] = part
+    end
+  end
+  return parts
+end
+
+local function has_audio_part(content)
+  for _, part in ipairs(content) do
+    if is_audio_part(part) then return true end
+  end
+  return false
+end
+
+-- The messages as they go on the wire: every message and field as given,
+-- except that audio parts become input_audio parts.
+local function wire_messages(messages)
+  local out = json.array()
+  for i, message in ipairs(messages) do
+    local content = type(message) == "table" and message.content
+    if type(content) == "table" and has_audio_part(content) then
+      local parts, err = wire_content(content, i)
+      if not parts then return nil, err end
+      out[i] = copy(message)
+      out[i].content = parts
+    else
+      out[i] = message
+    end
+  end
+  return out
+end
+
+---------------------------------------------------------------- the request
+
+local function wants_audio_out(params)
+  if params.audio ~= nil and params.audio ~= false then return true end
+  for _, m in ipairs(type(params.modalities) == "table" and params.modalities or {}) do
+    if m == "audio" then return true end
+  end
+  return false
+end
+
+-- The audio the caller wants to hear, { voice, format, rate }, or nil for text only.
+local function audio_out(params, defaults)
+  if not wants_audio_out(params) then return nil end
+  local asked = params.audio
+  if asked == true or asked == nil then asked = {} end
+  if type(asked) ~= "table" then error("audio: a table or true expected, got " .. type(asked), 0) end
+  for key in pairs(asked) do
+    if not AUDIO_OPTIONS[key] then
+      error(("audio.%s: unknown field (voice, format and rate are known)"):format(tostring(key)), 0)
+    end
+  end
+  local rate = asked.rate
+  if rate ~= nil and (type(rate) ~= "number" or rate < 1 or rate % 1 ~= 0) then
+    error("audio.rate: a positive whole number of Hz expected, got " .. tostring(rate), 0)
+  end
+  return {
+    voice = asked.voice or defaults.voice,
+    format = asked.format or (params.stream and "pcm16" or "wav"),
+    rate = rate,
+  }
+end
+
+-- Builds the call: { method, path, json (the body), stream, model, audio
+-- (what to decode: voice, format, rate), on_event }. Raises naming the field
+-- for what no server could take; nil, err when input audio cannot be read.
+function chat.request(params, defaults)
+  if type(params) ~= "table" then error("chat: a table of parameters expected, got " .. type(params), 0) end
+  if type(params.messages) ~= "table" then
+    error("messages: a list of messages expected, got " .. type(params.messages), 0)
+  end
+  if params.on_event ~= nil and type(params.on_event) ~= "function" then
+    error("on_event: a function expected, got " .. type(params.on_event), 0)
+  end
+  local body = {}
+  for key, value in pairs(params) do
+    if not CALL_OPTIONS[key] then body[key] = value end
+  end
+  body.model = params.model or defaults.model
+  local out = audio_out(params, defaults)
+  models.check_chat(body, out and out.format)
+  local messages, err = wire_messages(params.messages)
+  if not messages then return nil, err end
+  body.messages = messages
+  if out then
+    body.audio = { voice = out.voice, format = out.format }
+    body.modalities = params.modalities or json.array{ "text", "audio" }
+  end
+  if params.stream then
+    body.stream = true
+    body.stream_options = type(params.stream_options) == "table" and copy(params.stream_options) or {}
+    body.stream_options.include_usage = true
+  end
+  return {
+    method = "POST", path = chat.PATH, json = body, stream = body.stream == true,
+    model = body.model, audio = out, on_event = params.on_event,
+  }
+end
+
+---------------------------------------------------------------- the reply
+
+local function tool_call(id, name, arguments_json)
+  local call = { id = id, name = name, arguments_json = arguments_json }
+  local arguments, why = json.decode(arguments_json)
+  if type(arguments) == "table" then
+    call.arguments = arguments
+  else
+    call.error = why and ("arguments are not JSON: " .. why) or "arguments are not a JSON object"
+  end
+  return call
+end
+
+-- The reply both paths end in. `got` holds what the response said, read field
+-- by field: id, model, content, refusal, transcript, audio_id, expires_at,
+-- calls ({id, type, name, arguments} in order), finish_reason, usage (raw),
+-- and the audio already decoded (audio, or audio_bytes and audio_format).
+local function build_reply(call, got, raw, headers, config)
+  local reply = {
+    text = got.content or got.transcript,
+    transcript = got.transcript,
+    audio = got.audio, audio_bytes = got.audio_bytes, audio_format = got.audio_format,
+    audio_id = got.audio_id,
+    finish_reason = got.finish_reason,
+    model = got.model,
+    request_id = headers and headers["x-request-id"],
+    raw = raw,
+  }
+  reply.usage = usage.normalize(got.usage, call.model)
+  reply.cost = usage.cost(call.model, reply.usage, config.prices)
+  local message = { role = "assistant", content = got.content, refusal = got.refusal }
+  if got.audio_id then message.audio = { id = got.audio_id } end
+  if #got.calls > 0 then
+    reply.tool_calls, message.tool_calls = {}, json.array()
+    for i, c in ipairs(got.calls) do
+      reply.tool_calls[i] = tool_call(c.id, c.name, c.arguments)
+      message.tool_calls[i] = { id = c.id, type = c.type or "function",
+                                ["function"] = { name = c.name, arguments = c.arguments } }
+    end
+  end
+  reply.message = message
+  return reply
+end
+
+local function mismatch(call, answered, fields)
+  fields.request_id = fields.reply and fields.reply.request_id
+  local named = answered and "names " .. answered or "names no model"
+  return fail("model_mismatch", ("asked for %s, the response %s"):format(call.model, named), fields)
+end
+
+local function checked(call, reply, config)
+  if models.matches(call.model, reply.model, config.model_check) then return reply end
+  return mismatch(call, reply.model, { reply = reply, raw = reply.raw })
+end
+
+-- Decodes one whole audio reply in the asked format: an AudioBuffer for wav
+-- and pcm16 (at audio.rate when given), bytes for the compressed formats.
+local function decode_audio(got, data, out)
+  local bytes, err = core.base64_decode(data)
+  if not bytes then return nil, err end
+  local format = out and out.format
+  local buf
+  if format == "wav" then
+    buf, err = core.audio.decode(bytes, "wav")
+  elseif format == "pcm16" then
+    buf, err = core.audio.from_pcm16(bytes, API_RATE, 1)
+  else
+    got.audio_bytes, got.audio_format = bytes, format
+    return true
+  end
+  if buf and out.rate and buf.rate ~= out.rate then buf, err = buf:resample(out.rate) end
+  if not buf then return nil, err end
+  got.audio = buf
+  return true
+end
+
+--- The reply of a whole (not streamed) response { status, headers, json }.
+function chat.decode(call, response, config)
+  local raw = response.json
+  local message = json.get(raw, "choices", 1, "message")
+  if type(message) ~= "table" then
+    return fail("protocol", "the response has no choices[1].message", { raw = raw })
+  end
+  local got = {
+    model = json.get(raw, "model"),
+    content = json.get(message, "content"),
+    refusal = json.get(message, "refusal"),
+    transcript = json.get(message, "audio", "transcript"),
+    audio_id = json.get(message, "audio", "id"),
+    finish_reason = json.get(raw, "choices", 1, "finish_reason"),
+    usage = json.get(raw, "usage"),
+    calls = {},
+  }
+  for i, c in ipairs(json.get(message, "tool_calls") or {}) do
+    got.calls[i] = { id = json.get(c, "id"), type = json.get(c, "type"),
+                     name = json.get(c, "function", "name"), arguments = json.get(c, "function", "arguments") }
+  end
+  local data = json.get(message, "audio", "data")
+  if data then
+    local ok, err = decode_audio(got, data, call.audio)
+    if not ok then
+      err.raw = raw
+      return nil, err
+    end
+  end
+  return checked(call, build_reply(call, got, raw, response.headers, config), config)
+end
+
+---------------------------------------------------------------- streaming
+
+local Stream = {}
+Stream.__index = Stream
+
+--- A stream accumulator. emit(ev) hands each event on (the client runs the
+--- caller's on_event under its own rules).
+function chat.stream(call, config, emit)
+  local out = call.audio
+  local rate = out and out.rate or API_RATE
+  return setmetatable({
+    call = call, config = config, emit = emit,
+    chunks = {}, content = {}, refusal = {}, transcript = {}, calls = {}, completed = 0,
+    pcm = core.pcm_stream(API_RATE),
+    resampler = rate ~= API_RATE and core.audio.resampler{ from = API_RATE, to = rate } or nil,
+    audio = core.audio.new{ rate = rate },
+    model_checked = false,
+  }, Stream)
+end
+
+function Stream:add_audio(chunk)
+  if #chunk > 0 then
+    self.audio:append(chunk)
+    self.emit{ type = "audio", audio = chunk }
+  end
+end
+
+function Stream:audio_delta(data)
+  local chunk, err = self.pcm:feed_base64(data)
+  if chunk and self.resampler then chunk, err = self.resampler:process(chunk) end
+  if not chunk then return nil, err end
+  self:add_audio(chunk)
+  return true
+end
+
+-- Hands on every call before index `upto` (all of them when nil) not yet handed on:
+-- a call is complete once a later one starts or the choice ends.
+function Stream:complete_calls(upto)
+  upto = upto or #self.calls + 1
+  while self.completed + 1 < upto and self.calls[self.completed + 1] do
+    self.completed = self.completed + 1
+    local c = self.calls[self.completed]
+    self.emit{ type = "tool_call", tool_call = tool_call(c.id, c.name, c.arguments) }
+  end
+end
+
+function Stream:tool_call_deltas(deltas)
+  for _, d in ipairs(deltas) do
+    local index = (json.integer(json.get(d, "index")) or 0) + 1
+    self:complete_calls(index)
+    local c = self.calls[index]
+    if not c then
+      c = { name = "", arguments = "" }
+      self.calls[index] = c
+    end
+    c.id = json.get(d, "id") or c.id
+    c.type = json.get(d, "type") or c.type
+    c.name = c.name .. (json.get(d, "function", "name") or "")
+    c.arguments = c.arguments .. (json.get(d, "function", "arguments") or "")
+  end
+end
+
+function Stream:delta(delta)
+  local text = json.get(delta, "content")
+  if text and text ~= "" then
+    self.content[#self.content + 1] = text
+    self.emit{ type = "text", delta = text }
+  end
+  local refusal = json.get(delta, "refusal")
+  if refusal then self.refusal[#self.refusal + 1] = refusal end
+  local audio = json.get(delta, "audio")
+  if audio then
+    self.audio_id = json.get(audio, "id") or self.audio_id
+    self.expires_at = json.get(audio, "expires_at") or self.expires_at
+    local transcript = json.get(audio, "transcript")
+    if transcript then
+      self.has_transcript = true
+      if transcript ~= "" then
+        self.transcript[#self.transcript + 1] = transcript
+        self.emit{ type = "transcript", delta = transcript }
+      end
+    end
+    local data = json.get(audio, "data")
+    if data then
+      local ok, err = self:audio_delta(data)
+      if not ok then return nil, err end
+    end
+  end
+  local calls = json.get(delta, "tool_calls")
+  if calls then self:tool_call_deltas(calls) end
+  return true
+end
+
+-- What has arrived, in the shape build_reply reads.
+function Stream:gathered()
+  local got = {
+    model = self.model, audio_id = self.audio_id, finish_reason = self.finish_reason, usage = self.usage,
+    content = #self.content > 0 and table.concat(self.content) or nil,
+    refusal = #self.refusal > 0 and table.concat(self.refusal) or nil,
+    transcript = self.has_transcript and table.concat(self.transcript) or nil,
+    calls = self.calls,
+  }
+  if self.audio_id or #self.audio > 0 then got.audio = self.audio end
+  return got
+end
+
+--- The reply as far as it has arrived (for err.partial when a stream breaks).
+function Stream:partial(headers)
+  return build_reply(self.call, self:gathered(), self.chunks, headers, self.config)
+end
+
+local function api_error(self, body)
+  local e = type(body.error) == "table" and body.error or { message = tostring(body.error) }
+  return fail("api", json.get(e, "message") or "error event in the stream", {
+    code = json.get(e, "code"), param = json.get(e, "param"), partial = self:partial(), raw = body,
+  })
+end
+
+--- Takes one SSE event ({ event, data, json }); true, or nil, err when the
+--- stream must stop (an error event, a wrong model, undecodable audio).
+function Stream:event(ev)
+  if ev.data == "[DONE]" then return true end
+  local chunk = ev.json
+  if chunk == nil then
+    local why
+    chunk, why = json.decode(ev.data)
+    if type(chunk) ~= "table" then
+      return fail("protocol", "a stream event is not JSON: " .. tostring(why), { partial = self:partial() })
+    end
+  end
+  if chunk.error ~= nil then return api_error(self, chunk) end
+  self.chunks[#self.chunks + 1] = chunk
+  local model = json.get(chunk, "model")
+  if model and not self.model_checked then
+    self.model, self.model_checked = model, true
+    if not models.matches(self.call.model, model, self.config.model_check) then
+      return mismatch(self.call, model, { partial = self:partial(), raw = self.chunks })
+    end
+  end
+  local choice = json.get(chunk, "choices", 1)
+  if choice then
+    local ok, err = self:delta(json.get(choice, "delta") or {})
+    if not ok then
+      err.partial = self:partial()
+      return nil, err
+    end
+    local reason = json.get(choice, "finish_reason")
+    if reason then
+      self.finish_reason = reason
+      self:complete_calls()
+    end
+  end
+  local raw_usage = json.get(chunk, "usage")
+  if raw_usage then
+    self.usage = raw_usage
+    self.emit{ type = "usage", usage = usage.normalize(raw_usage, self.call.model) }
+  end
+  return true
+end
+
+--- Ends the stream: flushes the resampler, hands on the calls still open, and
+--- returns the reply the whole call would have given, after a done event.
+function Stream:finish(response)
+  if self.resampler then self:add_audio(self.resampler:flush()) end
+  self:complete_calls()
+  -- The audio ending may carry only expires_at, with no finish_reason at all.
+  self.finish_reason = self.finish_reason or "stop"
+  local reply = self:partial(response and response.headers)
+  if self.config.model_check ~= false and not self.model_checked then
+    return mismatch(self.call, nil, { reply = reply, raw = self.chunks })
+  end
+  self.emit{ type = "done", reply = reply }
+  return reply
+end
+
+return chat
