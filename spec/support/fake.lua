@@ -15,6 +15,19 @@ local fake = {}
 local SERVER_SCRIPT = "spec/support/fake_server.py"
 local STARTUP_SECONDS = 10
 
+-- The python3 found on PATH may be a version manager's shim that costs a second
+-- or more per start; the first server says where its interpreter really is.
+local python = os.getenv("GPTAUDIO_PYTHON") or "python3"
+
+-- The command that starts Python for the servers (GPTAUDIO_PYTHON overrides it).
+function fake.python()
+  return python
+end
+
+local function shell_quote(s)
+  return "'" .. s:gsub("'", [['\'']]) .. "'"
+end
+
 -- The prefix for every child process a spec starts: the sanitizer runtime that
 -- check-asan preloads into the interpreter must not leak into its children.
 function fake.spawn_env()
@@ -93,7 +106,8 @@ function fake.start()
   local port_file = os.tmpname()
   os.remove(port_file)
   -- Our pipe is its stdin: when this process ends, the server sees EOF and exits.
-  local command = ("%s python3 %s --port-file %s > /dev/null"):format(fake.spawn_env(), SERVER_SCRIPT, port_file)
+  local command = ("%s %s %s --port-file %s > /dev/null"):format(fake.spawn_env(), shell_quote(python),
+                                                                 SERVER_SCRIPT, shell_quote(port_file))
   local process = assert(io.popen(command, "w"))
   local deadline = socket.gettime() + STARTUP_SECONDS
   local port
@@ -112,7 +126,8 @@ function fake.start()
     base = "http://127.0.0.1:" .. port,
     url = "http://127.0.0.1:" .. port .. "/v1",
   }, Server)
-  self:control("ping")
+  local interpreter = self:control("ping").python
+  if type(interpreter) == "string" and interpreter ~= "" then python = interpreter end
   return self
 end
 

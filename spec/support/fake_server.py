@@ -7,7 +7,7 @@ writes the same line to PATH when given), serves until its stdin closes or a
 POST /__control/shutdown arrives.
 
 Control endpoints (JSON in and out, never recorded):
-  GET  /__control/ping                      -> {"ok": true}
+  GET  /__control/ping                      -> {"ok": true, "python": <this interpreter>}
   POST /__control/script   {path, responses} queue responses for a path, served in order
   POST /__control/default  {path, response}  answer every unscripted request to path so
                                              (response null restores the built-in default)
@@ -249,7 +249,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         command = self.path[len(CONTROL):].split("?", 1)[0]
         payload = json.loads(body.decode("utf-8", "surrogateescape")) if body else {}
         answer = {"ok": True}
-        if command == "script":
+        if command == "ping":
+            answer["python"] = sys.executable
+        elif command == "script":
             state.add_script(payload["path"], payload.get("responses"))
         elif command == "default":
             state.set_default(payload["path"], payload.get("response"))
@@ -262,7 +264,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.respond({"json": answer, "close": True})
             finally:
                 threading.Thread(target=self.server.shutdown, daemon=True).start()
-        elif command != "ping":
+        else:
             self.respond(openai_error(404, "unknown control command " + command, "unknown_control"))
             return
         self.respond({"json": answer})
@@ -294,7 +296,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         headers = []
         if "content-type" not in names:
             headers.append(("content-type", content_type))
-        if "x-request-id" not in names:
+        if "x-request-id" not in names and not self.path.startswith(CONTROL):
             headers.append(("x-request-id", self.server.state.next_request_id()))
         if chunked:
             headers.append(("transfer-encoding", "chunked"))
@@ -314,14 +316,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
             pieces = []
         budget = response.get("cut_after")
         for i, piece in enumerate(pieces):
-            if i > 0:
-                time.sleep(interval)
-            if budget is not None:
-                piece, budget = piece[:budget], budget - min(budget, len(piece))
-            if piece:
-                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
             if budget == 0:
                 break
+            if i > 0:
+                time.sleep(interval)
+            if budget is not None and budget < len(piece):
+                # The cut falls inside this piece: a chunk announces its whole size.
+                self.wfile.write((b"%x\r\n" % len(piece) if chunked else b"") + piece[:budget])
+                break
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
+            if budget is not None:
+                budget -= len(piece)
         if budget is None and chunked:
             self.wfile.write(b"0\r\n\r\n")
         if closing:
