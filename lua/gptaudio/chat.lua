@@ -6,7 +6,8 @@
 --   reply, err = chat.decode(call, response, config)
 --   stream = chat.stream(call, config, emit)  -- stream:event(ev), stream:finish(response), stream:partial()
 --
--- defaults = { model =, voice = } (the client's); config = { model_check =, prices = }.
+-- defaults = { model =, voice = } and config = { model_check =, prices = }: the
+-- client's options (client.options holds both).
 local core = require "gptaudio.core"
 local json = require "gptaudio.json"
 local models = require "gptaudio.models"
@@ -423,46 +424,31 @@ function Stream:gathered()
   return got
 end
 
---- The reply as far as it has arrived (for err.partial when a stream breaks).
+--- The reply as far as it has arrived (err.partial when a stream breaks).
 function Stream:partial(headers)
   return build_reply(self.call, self:gathered(), self.chunks, headers, self.config)
 end
 
-local function api_error(self, body)
-  local e = type(body.error) == "table" and body.error or { message = tostring(body.error) }
-  return fail("api", json.get(e, "message") or "error event in the stream", {
-    code = json.get(e, "code"), param = json.get(e, "param"), partial = self:partial(), raw = body,
-  })
-end
-
---- Takes one SSE event ({ event, data, json }); true, or nil, err when the
---- stream must stop (an error event, a wrong model, undecodable audio).
+--- Takes one SSE event ({ data, json }: the client has already ended the
+--- stream at "[DONE]" and failed it at an error event); true, or nil, err when
+--- the stream must stop (a wrong model, an event that is not JSON, undecodable audio).
 function Stream:event(ev)
-  if ev.data == "[DONE]" then return true end
   local chunk = ev.json
-  if chunk == nil then
-    local why
-    chunk, why = json.decode(ev.data)
-    if type(chunk) ~= "table" then
-      return fail("protocol", "a stream event is not JSON: " .. tostring(why), { partial = self:partial() })
-    end
+  if type(chunk) ~= "table" then
+    return fail("protocol", "a stream event is not a JSON object: " .. tostring(ev.data):sub(1, 80))
   end
-  if chunk.error ~= nil then return api_error(self, chunk) end
   self.chunks[#self.chunks + 1] = chunk
   local model = json.get(chunk, "model")
   if model and not self.model_checked then
     self.model, self.model_checked = model, true
     if not models.matches(self.call.model, model, self.config.model_check) then
-      return mismatch(self.call, model, { partial = self:partial(), raw = self.chunks })
+      return mismatch(self.call, model, { raw = self.chunks })
     end
   end
   local choice = json.get(chunk, "choices", 1)
   if choice then
     local ok, err = self:delta(json.get(choice, "delta") or {})
-    if not ok then
-      err.partial = self:partial()
-      return nil, err
-    end
+    if not ok then return nil, err end
     local reason = json.get(choice, "finish_reason")
     if reason then
       self.finish_reason = reason
@@ -484,12 +470,50 @@ function Stream:finish(response)
   self:complete_calls()
   -- The audio ending may carry only expires_at, with no finish_reason at all.
   self.finish_reason = self.finish_reason or "stop"
-  local reply = self:partial(response and response.headers)
+  local reply = self:partial(response.headers)
   if self.config.model_check ~= false and not self.model_checked then
     return mismatch(self.call, nil, { reply = reply, raw = self.chunks })
   end
   self.emit{ type = "done", reply = reply }
   return reply
+end
+
+---------------------------------------------------------------- the client's kind
+
+--- The "chat" kind of the client's registry (client:chat(params),
+--- client:start("chat", params)): the op the client sends, with its hooks.
+function chat.kind(client, params)
+  local options = client.options
+  local call, err = chat.request(params, options)
+  if not call then return nil, err end
+  local function counted(reply, failure)
+    local seen = reply or (failure and failure.reply)
+    if seen then client.totals:add(call.model, seen.usage, seen.cost) end
+    return reply, failure
+  end
+  local op = {
+    method = call.method, path = call.path, json = call.json, headers = params.headers,
+    timeout = params.timeout, max_retries = params.max_retries,
+  }
+  if not call.stream then
+    op.finish = function(_, response) return counted(chat.decode(call, response, options)) end
+    return op
+  end
+  local stream = chat.stream(call, options, params.on_event or function() end)
+  -- The first failure stops the accumulator; the call then ends with it.
+  local failure
+  op.stream = "sse"
+  op.on_event = function(_, ev)
+    if failure then return end
+    local ok, why = stream:event(ev)
+    if not ok then failure = why end
+  end
+  op.partial = function() return stream:partial() end
+  op.finish = function(_, response)
+    if failure then return nil, failure end
+    return counted(stream:finish(response))
+  end
+  return op
 end
 
 return chat
