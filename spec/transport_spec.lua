@@ -119,7 +119,8 @@ describe("core.transport", function()
     local boundary = sent.headers["content-type"]:match("^multipart/form%-data; boundary=(.+)$")
     assert.is_string(boundary)
     local function has(text) assert.is_truthy(sent.body:find(text, 1, true), text) end
-    has('Content-Disposition: form-data; name="file"; filename="a.wav"\r\nContent-Type: audio/wav\r\n\r\nRIFF\0memory\r\n')
+    has('Content-Disposition: form-data; name="file"; filename="a.wav"\r\n'
+        .. "Content-Type: audio/wav\r\n\r\nRIFF\0memory\r\n")
     has('Content-Disposition: form-data; name="second"; filename="b.wav"\r\n')
     has("\r\n\r\nRIFF-from-file\0\1\r\n")
     has('Content-Disposition: form-data; name="model"\r\n\r\nwhisper-1\r\n--' .. boundary .. "--")
@@ -144,7 +145,8 @@ describe("core.transport", function()
     local events = run(t)
     local got = {}
     for _, ev in ipairs(pick(events, x, "sse")) do got[#got + 1] = { ev.event, ev.data, ev.id } end
-    assert.same({ { "", "one", "" }, { "delta", "two\nlines", "7" }, { "", " spaced", "7" }, { "", "[DONE]", "7" } }, got)
+    assert.same({ { "", "one", "" }, { "delta", "two\nlines", "7" }, { "", " spaced", "7" }, { "", "[DONE]", "7" } },
+                got)
     assert.equal("headers", events[1].type)
     assert.equal("done", events[#events].type)
     assert.equal("", events[#events].body)
@@ -266,6 +268,33 @@ describe("core.transport", function()
     assert.equal("gptaudio connection error: " .. done.error.message, tostring(done.error))
   end)
 
+  it("goes through the proxy it is given", function()
+    local x = t:add{ url = server.url .. "/x", proxy = "http://127.0.0.1:" .. closed_port() }
+    local done = only(run(t), x, "done")
+    assert.equal("connection", done.error.type)
+    assert.truthy(done.error.message:find("^connection refused %("))
+    assert.same({}, server:requests("/v1/x"))
+  end)
+
+  it("reports a TLS failure as a connection error", function()
+    local x = t:add{ url = "https://127.0.0.1:" .. server.port .. "/v1/tls" }
+    local y = t:add{ url = "https://127.0.0.1:" .. server.port .. "/v1/tls", ca_file = "no/such.pem" }
+    local events = run(t)
+    local handshake, certificates = only(events, x, "done").error, only(events, y, "done").error
+    assert.equal("connection", handshake.type)
+    assert.equal(35, handshake.curl_code)
+    assert.truthy(handshake.message:find("^TLS handshake failed %("))
+    assert.equal("connection", certificates.type)
+    assert.truthy(certificates.message:find("^cannot load the TLS certificates %(.*no/such%.pem"))
+  end)
+
+  it("refuses protocols other than http and https", function()
+    local x = t:add{ url = "ftp://127.0.0.1:" .. server.port .. "/x" }
+    local failure = only(run(t), x, "done").error
+    assert.equal("protocol", failure.type)
+    assert.equal(1, failure.curl_code)
+  end)
+
   it("cancels mid-stream: no further events, not active", function()
     server:script("/v1/trickle", { { events = { "1", "2", "3", "4", "5", "6" }, chunk_delay = 0.2 } })
     local x = t:add{ url = server.url .. "/trickle", stream = "sse" }
@@ -365,22 +394,24 @@ describe("core.transport", function()
 
   it("survives collection with transfers alive, in any order", function()
     server:default("/v1/gc", { delay = 1, body = "x" })
-    local kept
     do
-      local other = core.transport()
-      for _ = 1, 3 do other:add{ url = server.url .. "/gc" } end
-      kept = other:add{ url = server.url .. "/gc" }
-      other:step(0.05)
+      local kept
+      do
+        local other = core.transport()
+        for _ = 1, 3 do other:add{ url = server.url .. "/gc" } end
+        kept = other:add{ url = server.url .. "/gc" }
+        other:step(0.05)
+      end
+      collectgarbage()
+      collectgarbage()
+      kept:cancel()
+      assert.truthy(tostring(kept):find(", cancelled%)$"))
+      assert.is_number(kept:info().total_time)
     end
-    collectgarbage()
-    collectgarbage()
-    kept:cancel()
-    assert.truthy(tostring(kept):find(", cancelled%)$"))
     do
       local dropped = core.transport()
       for _ = 1, 3 do dropped:add{ url = server.url .. "/gc" } end
     end
-    kept = nil
     collectgarbage()
     collectgarbage()
     server:default("/v1/gc", nil)
@@ -398,7 +429,8 @@ describe("core.transport", function()
       T = t
     ]]):format(server.url)
     local started = core.now()
-    local a, _, code = os.execute(fake.spawn_env() .. " " .. lua .. " -e '" .. script .. "'")
+    -- The same interpreter and environment as this one (LUA_CPATH, and any sanitizer preload it needs).
+    local a, _, code = os.execute(lua .. " -e '" .. script .. "'")
     server:default("/v1/exit", nil)
     assert.is_true(a == true or a == 0)
     assert.is_true(code == nil or code == 0)

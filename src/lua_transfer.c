@@ -216,9 +216,9 @@ static void classify(transfer *tr, CURLcode code)
   case CURLE_GOT_NOTHING: what = "server closed the connection without a response"; break;
   case CURLE_PARTIAL_FILE: what = "connection closed before the whole body arrived"; break;
   case CURLE_SSL_CONNECT_ERROR: what = "TLS handshake failed"; break;
-  case CURLE_PEER_FAILED_VERIFICATION:
   case CURLE_SSL_CACERT_BADFILE:
-  case CURLE_SSL_CERTPROBLEM:
+  case CURLE_SSL_CERTPROBLEM: what = "cannot load the TLS certificates"; break;
+  case CURLE_PEER_FAILED_VERIFICATION:
   case CURLE_SSL_ISSUER_ERROR:
   case CURLE_SSL_INVALIDCERTSTATUS:
   case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
