@@ -1,0 +1,42 @@
+-- Argument checks that raise at once with a message naming the argument: the
+-- programmer-error convention (DESIGN.md). Messages read
+-- "<where>: <what> '<name>' must be <expected> (got <type>)".
+local check = {}
+
+local TESTS = {
+  string = function(v) return type(v) == "string" end,
+  table = function(v) return type(v) == "table" end,
+  ["function"] = function(v) return type(v) == "function" end,
+  boolean = function(v) return type(v) == "boolean" end,
+  number = function(v) return type(v) == "number" and v == v end,
+  ["positive number"] = function(v) return type(v) == "number" and v > 0 end,
+  ["non-negative number"] = function(v) return type(v) == "number" and v >= 0 end,
+  ["non-negative integer"] = function(v) return type(v) == "number" and v >= 0 and v % 1 == 0 end,
+  ["positive integer"] = function(v) return type(v) == "number" and v >= 1 and v % 1 == 0 end,
+}
+
+--- Raises unless value (which may be nil when optional) is of one of the
+--- expected kinds: names from the list above, or literal values in a table
+--- ({"exact", "prefix", false}). The message shows the value's type only, never
+--- the value (it may be a secret).
+function check.value(where, name, value, expected, optional)
+  if value == nil and optional then return value end
+  local names = {}
+  for _, kind in ipairs(type(expected) == "table" and expected or { expected }) do
+    local test = TESTS[kind]
+    if (test and test(value)) or (not test and value == kind) then return value end
+    names[#names + 1] = test and kind or ("%q"):format(tostring(kind))
+  end
+  error(("%s: '%s' must be %s (got %s)"):format(where, name, table.concat(names, " or "), type(value)), 0)
+end
+
+--- Raises naming the first key of t that allowed (a set) does not have.
+function check.known(where, t, allowed, noun)
+  for key in pairs(t) do
+    if not allowed[key] then
+      error(("%s: unknown %s '%s'"):format(where, noun or "field", tostring(key)), 0)
+    end
+  end
+end
+
+return check

@@ -1,0 +1,477 @@
+-- gptaudio.Client: its options, the headers it sends, the registry of request
+-- kinds, the concurrency queue, and the step that drives the transport and the
+-- scheduler.
+--
+-- Options (gptaudio.new{...}; every one optional, an unknown one raises):
+--   api_key, base_url, organization, project   env OPENAI_API_KEY, OPENAI_BASE_URL
+--       (else https://api.openai.com/v1), OPENAI_ORG_ID, OPENAI_PROJECT_ID; false for
+--       api_key, organization or project means "none", whatever the environment says
+--   model = "gpt-audio-mini", voice = "alloy", model_check = "exact" | "prefix" | false,
+--   prices = {}                                  read by the chat/transcribe/speak kinds
+--   timeout = 600        seconds for one attempt, from the moment it leaves the queue
+--   connect_timeout = 10
+--   low_speed_limit = 1, low_speed_time = 60     a streamed attempt that receives less than
+--       1 byte/s for 60 s has stalled (type "timeout"). Only streams: a non-streamed answer
+--       legitimately sends nothing until it is complete, which `timeout` bounds; a live
+--       stream sends events every few seconds, so a minute of silence is a dead one.
+--   max_retries = 2, max_concurrency = 16, max_response_bytes = 64 MiB
+--   headers = {}         sent with every request; a header set to false is not sent
+--   ca_file, proxy       handed to the transport
+--   log = fn(level, message)   one line per attempt ("debug"), retry ("warn"), failure
+--       ("error"), cancellation ("info"); a task that raised ("error"). Secrets are
+--       already redacted. Without it, request lines go nowhere (the caller gets the
+--       error) and task failures go to stderr.
+--
+-- client.options holds the options as used (defaults and environment applied;
+-- no key, no headers, no log): kinds read client.options.model, .voice, ...
+--
+-- Headers sent: Authorization: Bearer <key> (when there is a key),
+-- OpenAI-Organization and OpenAI-Project (when set), User-Agent
+-- gptaudio/<VERSION>, Content-Type: application/json for JSON bodies, then the
+-- client's headers, then the call's (a later one replaces an earlier one of
+-- the same name, in any case). CR or LF in a header name or value raises.
+--
+-- For the next kinds (chat, transcribe, speak, ...): a kind is a function in
+-- the registry `require("gptaudio.client").kinds` (also client.kinds):
+--
+--   kinds.chat = function(client, params, ...) return op end
+--
+-- It checks its arguments (raising on programmer errors: it runs at the call
+-- site) and returns `op`, a table describing the HTTP request and its hooks:
+--   method     "POST" | "GET" | ... (default: POST with a body, GET without)
+--   path       "/chat/completions" (appended to base_url) or a whole http(s) URL
+--   json | body | multipart    at most one: a Lua value encoded with gptaudio.json
+--              (Content-Type: application/json), bytes, or transport multipart parts
+--   headers    { Name = value } for this call
+--   stream     nil | "sse" | "raw"
+--   timeout, max_retries       for this call (default: the client's)
+--   progress   true to receive the transport's progress events in on_event
+--   on_event(op, ev)   each event of a successful response, in order: ev is the
+--              transport's event ({type = "sse", event, data, id, json = decoded data
+--              when it is JSON} or {type = "data", data} or {type = "progress", ...}).
+--              An SSE "[DONE]" is not passed on: it ends the stream (response.ended);
+--              an SSE event whose JSON has "error" fails the request (type "api").
+--   finish(op, response) -> value | nil, err    the result of a successful response:
+--              response = {status, headers, body (buffered mode), json (decoded body, when
+--              JSON), events (how many events were delivered), ended ([DONE] seen)}
+--   partial(op) -> what err.partial holds when a stream fails after events arrived
+-- The hooks run under pcall in the request's own task (they may yield, even call
+-- the API); a raise fails that request alone, with type "interrupted". Streamed
+-- requests are retried only while no event has arrived. Then the public call is
+-- thin:
+--   function Client:chat(params) return self:call("chat", params) end
+--
+-- Event loops attach with client:attach_loop(loop), loop = {
+--   schedule = fn(callback)  resume tasks later, from the loop (vim.schedule), or nil
+--   wakeup = fn()            work was added outside step: re-arm the loop's wait
+--   block = fn(request)      how a call outside a task waits; nil: such a call
+--                            raises "call this from gptaudio.spawn"
+--   detach = fn()            called by client:close() }
+-- and leave with client:detach_loop(loop).
+local core = require "gptaudio.core"
+local scheduler = require "gptaudio.scheduler"
+local json = require "gptaudio.json"
+local errors = require "gptaudio.errors"
+local request = require "gptaudio.request"
+local check = require "gptaudio.check"
+
+local client = {}
+
+local Client = { __name = "gptaudio.Client" }
+Client.__index = Client
+client.Client = Client
+
+local kinds = { request = require "gptaudio.kinds.request" }
+client.kinds = kinds
+Client.kinds = kinds
+
+local REENTRANT = "gptaudio: client:step is not re-entrant: do not call it from a task or a callback"
+local CALL_FROM_SPAWN = "gptaudio: call this from gptaudio.spawn: a call outside a task would block the event loop"
+local CLOSED = "gptaudio: the client is closed"
+-- How long a blocking call lets one step wait at most; steps return at once on activity.
+local BLOCKING_STEP = 1
+
+local OPTIONS = {
+  api_key = { "string", false }, base_url = "string",
+  organization = { "string", false }, project = { "string", false },
+  model = "string", voice = { "string", "table" }, model_check = { "exact", "prefix", false },
+  prices = "table", headers = "table", ca_file = "string", proxy = "string", log = "function",
+  timeout = "positive number", connect_timeout = "positive number",
+  low_speed_limit = "positive number", low_speed_time = "positive number",
+  max_retries = "non-negative integer", max_concurrency = "positive integer",
+  max_response_bytes = "positive integer",
+}
+
+local DEFAULTS = {
+  base_url = "https://api.openai.com/v1", model = "gpt-audio-mini", voice = "alloy", model_check = "exact",
+  timeout = 600, connect_timeout = 10, low_speed_limit = 1, low_speed_time = 60,
+  max_retries = 2, max_concurrency = 16, max_response_bytes = 64 * 1024 * 1024,
+}
+
+local ENVIRONMENT = {
+  api_key = "OPENAI_API_KEY", base_url = "OPENAI_BASE_URL",
+  organization = "OPENAI_ORG_ID", project = "OPENAI_PROJECT_ID",
+}
+
+-- What must never be shown (the key, the default header lines), kept off the
+-- client table so that printing or inspecting a client cannot reveal it.
+local private = setmetatable({}, { __mode = "k" })
+
+local function printable(text)
+  return (text:gsub("\r", "\\r"):gsub("\n", "\\n"))
+end
+
+-- Adds headers (a {Name = value|false} table) to the ordered set `into`
+-- ({order = {lower names}, lines = {lower name -> "Name: value" | false}}).
+local function add_headers(into, headers, where)
+  local names = {}
+  for name in pairs(headers) do
+    if type(name) ~= "string" or name == "" then
+      error(("%s: a header name must be a non-empty string (got %s)"):format(where, type(name)), 0)
+    end
+    names[#names + 1] = name
+  end
+  table.sort(names)
+  for _, name in ipairs(names) do
+    local value = headers[name]
+    if name:find("[\r\n]") then
+      error(("%s: header '%s' contains CR or LF"):format(where, printable(name)), 0)
+    end
+    if value ~= false then
+      check.value(where, "header " .. name, value, { "string", "number" })
+      value = tostring(value)
+      if value:find("[\r\n]") then error(("%s: header '%s' contains CR or LF"):format(where, name), 0) end
+    end
+    local key = name:lower()
+    if into.lines[key] == nil then into.order[#into.order + 1] = key end
+    into.lines[key] = value and (name .. ": " .. value)
+  end
+end
+
+local function header_set(base)
+  local set = { order = {}, lines = {} }
+  if base then
+    for i, key in ipairs(base.order) do
+      set.order[i] = key
+      set.lines[key] = base.lines[key]
+    end
+  end
+  return set
+end
+
+local function header_lines(set)
+  local lines = {}
+  for _, key in ipairs(set.order) do
+    if set.lines[key] then lines[#lines + 1] = set.lines[key] end
+  end
+  return lines
+end
+
+-- The key, and the values of headers that carry credentials, for redaction.
+local function secrets_of(key, headers)
+  local list = {}
+  if key then list[1] = key end
+  for name, value in pairs(headers) do
+    local lower = type(name) == "string" and name:lower()
+    if (lower == "authorization" or lower == "api-key") and type(value) == "string" and value ~= "" then
+      list[#list + 1] = value
+      local token = value:match("^[Bb]earer%s+(.+)$")
+      if token then list[#list + 1] = token end
+    end
+  end
+  return list
+end
+
+--- A new client; see the options above.
+function client.new(options)
+  options = check.value("gptaudio.new", "options", options, "table", true) or {}
+  check.known("gptaudio.new", options, OPTIONS, "option")
+  local config = {}
+  for name, expected in pairs(OPTIONS) do
+    local value = options[name]
+    if value == nil and ENVIRONMENT[name] then
+      value = os.getenv(ENVIRONMENT[name])
+      if value == "" then value = nil end
+    end
+    if value == nil then value = DEFAULTS[name] end
+    config[name] = check.value("gptaudio.new", name, value, expected, true)
+  end
+  local key = config.api_key or nil
+  local self = setmetatable({ logger = config.log }, Client)
+  config.api_key, config.headers, config.log = nil, nil, nil
+  config.base_url = config.base_url:gsub("/+$", "")
+  self.options = config
+  local headers = header_set()
+  add_headers(headers, {
+    ["Authorization"] = key and ("Bearer " .. key) or false,
+    ["OpenAI-Organization"] = config.organization or false,
+    ["OpenAI-Project"] = config.project or false,
+    ["User-Agent"] = "gptaudio/" .. core.VERSION,
+  }, "gptaudio.new")
+  add_headers(headers, options.headers or {}, "gptaudio.new")
+  private[self] = { headers = headers, secrets = secrets_of(key, options.headers or {}) }
+  self.transport = assert(core.transport())
+  self.scheduler = scheduler.new{
+    log = self.logger and function(level, message) self:log(level, message) end,
+    on_timer = function() self:poke() end,
+  }
+  self.transfers = {} -- Transfer -> Request
+  self.live, self.live_count = {}, 0
+  self.running, self.queue, self.queue_first, self.queue_last = 0, {}, 1, 0
+  return self
+end
+
+function Client:__tostring()
+  return errors.redact(("gptaudio.Client(%s, model %s)"):format(self.options.base_url, self.options.model),
+                       self:secrets())
+end
+
+--- The texts redaction removes (for errors.scrub).
+function Client:secrets()
+  return private[self].secrets
+end
+
+--- One line to the user's log, secrets redacted; a failing log function is
+--- reported on stderr rather than breaking the request.
+function Client:log(level, message)
+  if not self.logger then return end
+  message = errors.redact(message, self:secrets())
+  local ok, err = pcall(self.logger, level, message)
+  if not ok then
+    scheduler.default_log("error", "the log function failed: " .. errors.redact(tostring(err), self:secrets()))
+  end
+end
+
+local function check_open(self)
+  if self.closed then error(CLOSED, 0) end
+end
+
+-- Raises when a call outside a task cannot wait here.
+local function check_may_block(self)
+  check_open(self)
+  if self.loop and not self.loop.block then error(CALL_FROM_SPAWN, 0) end
+  if self.stepping then error(REENTRANT, 0) end
+end
+
+local PER_CALL = "client:%s"
+
+-- The transfer description for an op: URL, headers, body, limits.
+local function transfer_spec(self, kind, op)
+  local where = PER_CALL:format(kind)
+  check.value(where, "path", op.path, "string")
+  if op.path:find("[%s%c]") then error(where .. ": 'path' contains a space or a control character", 0) end
+  local url = op.path
+  if not url:find("^https?://") then
+    if url:sub(1, 1) ~= "/" then error(where .. ": 'path' must start with / or be an http(s) URL", 0) end
+    url = self.options.base_url .. url
+  end
+  local bodies = (op.json ~= nil and 1 or 0) + (op.body ~= nil and 1 or 0) + (op.multipart ~= nil and 1 or 0)
+  if bodies > 1 then error(where .. ": give only one of 'json', 'body' and 'multipart'", 0) end
+  check.value(where, "body", op.body, "string", true)
+  check.value(where, "multipart", op.multipart, "table", true)
+  check.value(where, "headers", op.headers, "table", true)
+  check.value(where, "timeout", op.timeout, "positive number", true)
+  check.value(where, "max_retries", op.max_retries, "non-negative integer", true)
+  check.value(where, "stream", op.stream, { "sse", "raw" }, true)
+  op.method = op.method or (bodies > 0 and "POST" or "GET")
+  check.value(where, "method", op.method, "string")
+  if not op.method:find("^%u+$") then error(where .. ": 'method' must be upper-case letters", 0) end
+  op.finish = op.finish or function(_, response) return response end
+  local headers = header_set(private[self].headers)
+  local body = op.body
+  if op.json ~= nil then
+    local ok, text = pcall(json.encode, op.json)
+    if not ok then error(where .. ": 'json' cannot be encoded: " .. tostring(text), 0) end
+    body = text
+    add_headers(headers, { ["Content-Type"] = "application/json" }, where)
+  elseif body ~= nil then
+    add_headers(headers, { ["Content-Type"] = "application/octet-stream" }, where)
+  end
+  add_headers(headers, op.headers or {}, where)
+  local options = self.options
+  return {
+    url = url, method = op.method, headers = header_lines(headers), body = body, multipart = op.multipart,
+    stream = op.stream, progress = op.progress,
+    timeout = op.timeout or options.timeout, connect_timeout = options.connect_timeout,
+    low_speed_limit = op.stream and options.low_speed_limit or nil,
+    low_speed_time = op.stream and options.low_speed_time or nil,
+    max_response_bytes = options.max_response_bytes, ca_file = options.ca_file, proxy = options.proxy,
+  }
+end
+
+--- Starts a call of this kind with the call's own arguments and returns its
+--- Request at once (see request.lua); never waits.
+function Client:start(kind, ...)
+  check_open(self)
+  local build = type(kind) == "string" and kinds[kind]
+  if not build then error(("client:start: unknown kind '%s'"):format(tostring(kind)), 0) end
+  local op = build(self, ...)
+  return request.start(self, op, transfer_spec(self, kind, op))
+end
+
+--- start + wait: yields inside a task, blocks outside one (raises instead
+--- when an event loop that must not block is attached).
+function Client:call(kind, ...)
+  if not scheduler.current() then check_may_block(self) end
+  return self:start(kind, ...):wait()
+end
+
+--- Any endpoint: see kinds/request.lua.
+function Client:request(params)
+  return self:call("request", params)
+end
+
+--- Waits for a request from outside any task: through the attached loop, or
+--- by driving step here.
+function Client:wait_outside_task(req)
+  check_may_block(self)
+  if self.loop then return self.loop.block(req) end
+  while not req:ended() do self:step(BLOCKING_STEP) end
+end
+
+function Client:track(req)
+  self.live[req] = true
+  self.live_count = self.live_count + 1
+end
+
+function Client:forget(req)
+  if self.live[req] then
+    self.live[req] = nil
+    self.live_count = self.live_count - 1
+  end
+end
+
+-- Hands free slots to queued requests, oldest first.
+local function grant(self)
+  while not self.closed and self.running < self.options.max_concurrency and self.queue_first <= self.queue_last do
+    local req = self.queue[self.queue_first]
+    self.queue[self.queue_first] = nil
+    self.queue_first = self.queue_first + 1
+    if not req:ended() then
+      req.slot = true
+      self.running = self.running + 1
+      self.scheduler:wake(req.task)
+    end
+  end
+end
+
+--- Takes a concurrency slot for req, waiting in FIFO order when all are
+--- taken (called from the request's task). False when req ended meanwhile.
+function Client:acquire(req)
+  if req:ended() then return false end
+  if self.running < self.options.max_concurrency and self.queue_first > self.queue_last then
+    req.slot = true
+    self.running = self.running + 1
+    return true
+  end
+  req.state = "queued"
+  self.queue_last = self.queue_last + 1
+  self.queue[self.queue_last] = req
+  while not req.slot and not req:ended() do scheduler.suspend() end
+  return not req:ended()
+end
+
+--- Gives req's slot back (idempotent).
+function Client:release(req)
+  if not req.slot then return end
+  req.slot = false
+  self.running = self.running - 1
+  grant(self)
+end
+
+--- Tells the attached loop that work was added outside step.
+function Client:poke()
+  if self.loop and self.loop.wakeup and not self.stepping then self.loop.wakeup() end
+end
+
+-- Hands each event to its request and wakes each request's task once.
+local function dispatch(self, events)
+  local woken, order = {}, {}
+  for _, ev in ipairs(events) do
+    local req = self.transfers[ev.transfer]
+    if req then
+      req.inbox[#req.inbox + 1] = ev
+      if not woken[req] then
+        woken[req] = true
+        order[#order + 1] = req
+      end
+    end
+  end
+  for _, req in ipairs(order) do self.scheduler:wake(req.task) end
+end
+
+local function drive(self, wait)
+  self.scheduler:fire_due()
+  local timer = self.scheduler:timeout()
+  if timer and timer < wait then wait = timer end
+  if self.closed then return end
+  dispatch(self, self.transport:step(wait))
+  if self.closed then return end
+  self.scheduler:fire_due()
+end
+
+--- Drives transfers, resumes tasks, fires due timers; waits up to timeout
+--- seconds (default 0) for something to happen, never past the next timer.
+--- Returns how many requests are still active (queued, running, or waiting
+--- for a retry). Not re-entrant.
+function Client:step(timeout)
+  check_open(self)
+  check.value("client:step", "timeout", timeout, "non-negative number", true)
+  if self.stepping or scheduler.current() then error(REENTRANT, 0) end
+  self.stepping = true
+  local ok, err = pcall(drive, self, timeout or 0)
+  self.stepping = false
+  if not ok then error(err, 0) end
+  return self.live_count
+end
+
+--- The fd to wait on (readable when the transport has work), or nil where
+--- the platform has no epoll.
+function Client:pollfd()
+  check_open(self)
+  return self.transport:pollfd()
+end
+
+--- cqueues style: wait for the pollfd to become readable.
+function Client.events(_)
+  return "r"
+end
+
+--- Seconds until step has something to do (0: now): the earliest of the
+--- transport's deadline and the scheduler's timers; nil when nothing is pending.
+function Client:timeout()
+  check_open(self)
+  local transfers, timers = self.transport:timeout(), self.scheduler:timeout()
+  if transfers and timers then return math.min(transfers, timers) end
+  return transfers or timers
+end
+
+function Client:attach_loop(loop)
+  check_open(self)
+  if self.loop then error("gptaudio: this client already has an event loop attached", 0) end
+  self.loop = loop
+  self.scheduler.schedule = loop.schedule
+end
+
+function Client:detach_loop(loop)
+  if self.loop ~= loop then return end
+  self.loop = nil
+  self.scheduler.schedule = nil
+end
+
+--- Cancels every request, frees the transport, detaches the loop. Calls on a
+--- closed client raise; closing again does nothing.
+function Client:close()
+  if self.closed then return end
+  self.closed = true
+  local live = {}
+  for req in pairs(self.live) do live[#live + 1] = req end
+  for _, req in ipairs(live) do req:cancel() end
+  self.transport:close()
+  if self.loop and self.loop.detach then self.loop.detach() end
+  self.loop = nil
+end
+
+Client.__close = Client.close
+
+return client

@@ -1,0 +1,291 @@
+-- A Request: one call through the transport, from client:start to its end,
+-- driven by its own task through every attempt, its events and its retries.
+--
+--   req:status()  "queued"     not in the transport: waiting for a concurrency
+--                              slot, or for the delay before a retry
+--                 "running"    its transfer is in the transport
+--                 "streaming"  a streamed request whose success status arrived
+--                 "done" | "failed" | "cancelled"
+--   req:result()  done: the value; failed or cancelled: nil, err; before the
+--                 end: nil (and no error).
+--   req:wait()    waits for the end (yields inside a task, blocks outside one
+--                 as the call would) and returns req:result().
+--   req:cancel()  frees the transfer now, drops a pending retry, and ends the
+--                 request with an error of type "cancelled" (waking whoever
+--                 waits). Returns false when the request had already ended.
+--
+-- The op's callbacks (on_event, finish) run under pcall in the request's own
+-- task, so they may yield (call the API themselves). A Lua error raised by one
+-- fails this request alone, with type "interrupted" and the error as message.
+local scheduler = require "gptaudio.scheduler"
+local json = require "gptaudio.json"
+local retry = require "gptaudio.retry"
+local errors = require "gptaudio.errors"
+
+local request = {}
+
+local Request = { __name = "gptaudio.Request" }
+Request.__index = Request
+request.Request = Request
+
+local ENDED = { done = true, failed = true, cancelled = true }
+
+local function succeeded(status)
+  return status >= 200 and status < 300
+end
+
+function Request:status()
+  return self.state
+end
+
+function Request:result()
+  if self.state == "done" then return self.value end
+  if ENDED[self.state] then return nil, self.err end
+  return nil
+end
+
+function Request:__tostring()
+  return ("gptaudio.Request(%s %s, %s)"):format(self.op.method, self.op.path, self.state)
+end
+
+function Request:ended()
+  return ENDED[self.state] == true
+end
+
+function Request:wait()
+  local task = scheduler.current()
+  if task == self.task then
+    error("gptaudio: a request cannot wait for itself from its own callback", 0)
+  end
+  if task then
+    self.waiters[#self.waiters + 1] = task
+    while not self:ended() do scheduler.suspend() end
+  else
+    self.client:wait_outside_task(self)
+  end
+  return self:result()
+end
+
+-- Takes the transfer out of the transport and gives its slot back.
+function Request:stop_transfer()
+  local transfer = self.transfer
+  if transfer then
+    self.transfer = nil
+    self.client.transfers[transfer] = nil
+    transfer:cancel()
+  end
+  self.client:release(self)
+end
+
+-- Ends the request once: records the outcome, wakes the waiters.
+function Request:finish(state, value, err)
+  if self:ended() then return end
+  self.state, self.value = state, value
+  local client = self.client
+  if err then
+    err.attempts = err.attempts or self.attempts
+    self.err = errors.scrub(err, client:secrets())
+  end
+  client:forget(self)
+  self.spec = nil -- the request body: not needed any more
+  if state == "failed" then
+    client:log("error", ("%s %s failed: %s"):format(self.op.method, self.op.path, tostring(self.err)))
+  elseif state == "cancelled" then
+    client:log("info", ("%s %s cancelled"):format(self.op.method, self.op.path))
+  end
+  local waiters = self.waiters
+  self.waiters = {}
+  for _, task in ipairs(waiters) do client.scheduler:wake(task) end
+end
+
+function Request:fail(err, response)
+  if response and response.events > 0 and self.op.partial then
+    err.partial = self.op.partial(self.op)
+  end
+  self:finish("failed", nil, err)
+end
+
+function Request:cancel()
+  if self:ended() then return false end
+  if self.retry_timer then self.retry_timer:cancel() end
+  self:stop_transfer()
+  self:finish("cancelled", nil, errors.new{ type = "cancelled", message = "request cancelled" })
+  self.client.scheduler:wake(self.task)
+  return true
+end
+
+-- Runs one of the op's callbacks; a raise fails the request. Returns true
+-- when the callback ran through.
+function Request:callback(response, fn, ...)
+  local ok, err = pcall(fn, self.op, ...)
+  if ok then return true end
+  if not self:ended() then
+    self:stop_transfer()
+    self:fail(errors.new{ type = "interrupted", message = tostring(err) }, response)
+  end
+  return false
+end
+
+-- An SSE or raw event of a successful response, on its way to the op. An SSE
+-- event "[DONE]" ends the stream; one whose JSON has an "error" ends the
+-- request with that error.
+function Request:deliver(response, ev)
+  if response.ended then return end
+  if ev.type == "sse" then
+    if ev.data == "[DONE]" then
+      response.ended = true
+      return
+    end
+    local first = ev.data:byte(1)
+    if first == 123 or first == 91 then ev.json = json.decode(ev.data) end -- "{" or "["
+    local object = json.get(ev.json, "error")
+    if object ~= nil then
+      self:stop_transfer()
+      self:fail(errors.from_stream_event(object, response), response)
+      return
+    end
+  end
+  response.events = response.events + 1
+  if self.op.on_event then self:callback(response, self.op.on_event, ev) end
+end
+
+function Request:handle(response, ev)
+  if ev.type == "headers" then
+    response.status, response.headers = ev.status, ev.headers
+    if self.op.stream and succeeded(ev.status) then self.state = "streaming" end
+  elseif ev.type == "progress" then
+    if self.op.on_event then self:callback(response, self.op.on_event, ev) end
+  elseif ev.type == "done" then
+    self.client.transfers[ev.transfer] = nil
+    self.transfer = nil
+    self.client:release(self)
+    if ev.status ~= 0 then response.status = ev.status end
+    response.headers = ev.headers or response.headers
+    response.body, response.failure, response.complete = ev.body, ev.error, true
+  else
+    self:deliver(response, ev)
+  end
+end
+
+local function log_attempt(self, response, started)
+  local outcome = response.failure
+    and ("%s error: %s"):format(response.failure.type, response.failure.message)
+    or ("status %d"):format(response.status)
+  self.client:log("debug", ("%s %s attempt %d: %s in %.3f s"):format(
+    self.op.method, self.op.path, self.attempts, outcome, self.client.scheduler:now() - started))
+end
+
+-- One attempt, from adding the transfer to its "done" event. Returns the
+-- response, or nil when the request ended meanwhile.
+function Request:attempt()
+  local client = self.client
+  local started = client.scheduler:now()
+  local transfer, err = client.transport:add(self.spec)
+  if not transfer then
+    client:release(self)
+    self:fail(err)
+    return nil
+  end
+  self.state, self.transfer, self.inbox = "running", transfer, {}
+  client.transfers[transfer] = self
+  client:poke()
+  local response = { status = 0, events = 0 }
+  while not response.complete do
+    while #self.inbox == 0 and not self:ended() do scheduler.suspend() end
+    local batch = self.inbox
+    self.inbox = {}
+    for _, ev in ipairs(batch) do
+      if self:ended() then return nil end
+      self:handle(response, ev)
+    end
+    if self:ended() then return nil end
+  end
+  log_attempt(self, response, started)
+  if response.body and response.body ~= "" then
+    local content_type = response.headers and response.headers["content-type"] or ""
+    local first = response.body:byte(1)
+    if content_type:find("json", 1, true) or first == 123 or first == 91 then
+      response.json = json.decode(response.body)
+    end
+  end
+  return response
+end
+
+-- What went wrong with a response, and whether another attempt may help.
+local function judge(response)
+  if response.failure then
+    local err = errors.from_transport(response.failure, response)
+    return err, response.events == 0 and retry.retryable(nil, nil, nil, err.type)
+  end
+  local err = errors.from_response(response)
+  return err, retry.retryable(response.status, response.headers, err.code)
+end
+
+-- Waits out the delay before the next attempt; false when the request ended.
+function Request:pause(delay)
+  local client = self.client
+  self.state = "queued"
+  local timer = client.scheduler:after(delay, function() client.scheduler:wake(self.task) end)
+  self.retry_timer = timer
+  while not timer.fired and not self:ended() do scheduler.suspend() end
+  timer:cancel()
+  self.retry_timer = nil
+  return not self:ended()
+end
+
+-- The request's task: attempts until one succeeds, one fails for good, or
+-- the request is cancelled.
+function Request:run()
+  local client, op = self.client, self.op
+  while client:acquire(self) do
+    self.attempts = self.attempts + 1
+    local response = self:attempt()
+    if not response then return end
+    if not response.failure and succeeded(response.status) then
+      local ok, value, err = pcall(op.finish, op, response)
+      if not ok then
+        self:fail(errors.new{ type = "interrupted", message = tostring(value) }, response)
+      elseif value == nil then
+        self:fail(err or errors.new{ type = "protocol", message = "the response gave no result" }, response)
+      else
+        self:finish("done", value)
+      end
+      return
+    end
+    local err, retryable = judge(response)
+    if not retryable or self.attempts > self.max_retries then
+      self:fail(err, response)
+      return
+    end
+    local delay = retry.delay(self.attempts - 1, not response.failure and response.headers or nil)
+    client:log("warn", ("%s %s: retrying in %.3f s (attempt %d of %d) after %s"):format(
+      op.method, op.path, delay, self.attempts + 1, self.max_retries + 1,
+      response.failure and (err.type .. " error") or ("status " .. response.status)))
+    if not self:pause(delay) then return end
+  end
+end
+
+--- A started request: client is the Client, op what the kind built (see
+--- client.lua), spec the transfer description for the transport.
+function request.start(client, op, spec)
+  local self = setmetatable({
+    client = client,
+    op = op,
+    spec = spec,
+    state = "queued",
+    attempts = 0,
+    max_retries = op.max_retries or client.options.max_retries,
+    waiters = {},
+  }, Request)
+  client:track(self)
+  self.task = scheduler.spawn(function()
+    local ok, err = pcall(self.run, self)
+    if not ok then
+      self:stop_transfer()
+      self:fail(errors.new{ type = "interrupted", message = tostring(err) })
+    end
+  end)
+  return self
+end
+
+return request
