@@ -239,7 +239,9 @@ local function build_reply(call, got, raw, headers, config)
     raw = raw,
   }
   reply.usage = usage.normalize(got.usage, call.model)
-  reply.cost = usage.cost(call.model, reply.usage, config.prices)
+  -- Billed as the model that answered when its price is known, else as the one asked for.
+  local billed = usage.prices_for(got.model, config.prices) and got.model or call.model
+  reply.cost = usage.cost(billed, reply.usage, config.prices)
   local message = { role = "assistant", content = got.content, refusal = got.refusal }
   if got.audio_id then message.audio = { id = got.audio_id } end
   if #got.calls > 0 then
