@@ -91,7 +91,8 @@ describe("core.transport", function()
   end)
 
   it("sends other methods, with and without a body", function()
-    local del = t:add{ url = server.url .. "/m", method = "DELETE" }
+    local del = t:add{ url = server.url:gsub("//", "//user:pw@") .. "/m", method = "DELETE" }
+    assert.equal("Transfer(DELETE " .. server.url .. "/m, running)", tostring(del))
     local put = t:add{ url = server.url .. "/m", method = "PUT", body = "up" }
     local empty = t:add{ url = server.url .. "/m", method = "POST" }
     local events = run(t)

@@ -10,7 +10,7 @@
 
 #include "transport.h"
 
-/* Larger numbers than this are typos, and still fit a long of milliseconds. */
+/* Larger numbers than this in a spec are mistakes (3e7 years of seconds). */
 #define MAX_SPEC_NUMBER 1e15
 
 static const char *const STATE_NAMES[] = { "new", "running", "finished", "done", "cancelled" };
@@ -375,7 +375,7 @@ static double optional_number(lua_State *L, int spec, const char *key)
 
 static long whole(double v)
 {
-  return (long)ceil(v);
+  return v >= (double)LONG_MAX ? LONG_MAX : (long)ceil(v);
 }
 
 /* An HTTP method is a token: no spaces, no separators. */
@@ -394,7 +394,7 @@ static int is_token(const char *s)
 static char *make_label(const char *method, const char *url)
 {
   const char *scheme = strstr(url, "://");
-  const char *host = scheme ? scheme + 3 : url;
+  const char *host = scheme && (size_t)(scheme - url) < strcspn(url, "/?#") ? scheme + 3 : url;
   const char *rest = host, *p;
   size_t method_len = strlen(method), head_len, rest_len;
   char *label;
@@ -480,6 +480,7 @@ static int add_parts(lua_State *L, transfer *tr, int list)
   for (i = 1; i <= n; i++) {
     curl_mimepart *part;
     char what[32];
+    char name[48];
     int has_data, has_path;
     snprintf(what, sizeof what, "multipart[%d]", i);
     lua_rawgeti(L, list, i);
@@ -495,28 +496,24 @@ static int add_parts(lua_State *L, transfer *tr, int list)
     has_path = !lua_isnil(L, -1);
     if (has_data == has_path)
       luaL_error(L, "%s: exactly one of data and path expected", what);
+    snprintf(name, sizeof name, "%s.%s", what, has_data ? "data" : "path");
     if (has_data) {
       size_t len;
-      char name[48];
       const char *data;
-      snprintf(name, sizeof name, "%s.data", what);
-      lua_pop(L, 1);
+      lua_pop(L, 1); /* the nil path */
       data = to_string(L, name, &len, 1);
       if (curl_mime_data(part, data, len) != CURLE_OK)
         out_of_memory(L);
     } else {
-      char name[48];
-      const char *path;
-      snprintf(name, sizeof name, "%s.path", what);
-      path = to_string(L, name, NULL, 0);
+      const char *path = to_string(L, name, NULL, 0);
       if (curl_mime_filedata(part, path) != CURLE_OK) {
         snprintf(tr->error_message, sizeof tr->error_message, "%s: cannot read %s: %s", name, path,
                  strerror(errno));
         return -1;
       }
-      lua_pop(L, 1);
+      lua_pop(L, 1); /* the path */
     }
-    lua_pop(L, 1);
+    lua_pop(L, 1); /* the data, or the nil data */
     set_part_text(L, part, what, "filename", 0, curl_mime_filename);
     set_part_text(L, part, what, "content_type", 0, curl_mime_type);
     lua_pop(L, 1);
