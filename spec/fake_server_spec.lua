@@ -72,6 +72,18 @@ describe("fake OpenAI server", function()
     return byte == nil and err == "timeout" and partial == ""
   end
 
+  -- The distinct connection numbers the server gave these requests.
+  local function connections_used(requests)
+    local seen, list = {}, {}
+    for _, r in ipairs(requests) do
+      if not seen[r.connection] then
+        seen[r.connection] = true
+        list[#list + 1] = r.connection
+      end
+    end
+    return list
+  end
+
   it("serves scripted statuses in order, then the default again", function()
     server:script("/v1/chat/completions", {
       { status = 429, headers = { ["retry-after"] = "0" }, json = { error = { message = "slow down" } } },
@@ -154,6 +166,14 @@ describe("fake OpenAI server", function()
     assert.is_true(quiet(c))
     assert.equal("data: two\n\n", c:receive(#"data: two\n\n"))
     c:close()
+  end)
+
+  it("repeats the body, chunks or events", function()
+    server:script("/v1/again", { { body = "ab", ["repeat"] = 3 }, { events = { "x", "y" }, ["repeat"] = 2 } })
+    local _, _, body = exchange("GET", "/v1/again")
+    local _, _, events = exchange("GET", "/v1/again")
+    assert.equal("ababab", body)
+    assert.equal(("data: x\n\ndata: y\n\n"):rep(2), events)
   end)
 
   it("frames pieces as chunks with no_length, re-cut by split or by drip", function()
@@ -305,8 +325,25 @@ describe("fake OpenAI server", function()
     end
     c:close()
     assert.equal(100, ok)
-    assert.equal(100, #server:requests("/v1/models"))
+    local recorded = server:requests("/v1/models")
+    assert.equal(100, #recorded)
+    assert.equal(1, #connections_used(recorded))
     assert.is_true(socket.gettime() - started < 5)
+  end)
+
+  it("answers a burst of 300 connections opened at once", function()
+    local clients = {}
+    for i = 1, 300 do
+      clients[i] = connect()
+      send_request(clients[i], "GET", "/v1/models?n=" .. i)
+    end
+    local answered = 0
+    for _, c in ipairs(clients) do
+      if read_head(c) == "HTTP/1.1 200 OK" then answered = answered + 1 end
+      c:close()
+    end
+    assert.equal(300, answered)
+    assert.equal(300, #connections_used(server:requests("/v1/models")))
   end)
 
   it("lists models by default and answers 404 with an OpenAI error elsewhere", function()

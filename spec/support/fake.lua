@@ -3,7 +3,10 @@
 --
 --   local server = fake.start()
 --   server:script("/v1/chat/completions", { {status = 429, headers = {["retry-after"] = "0"}}, {json = {...}} })
---   server:requests("/v1/chat/completions")  -- { {method, path, headers, header_list, body, json}, ... }
+--   server:requests("/v1/chat/completions")
+--     -- { {method, path, headers, header_list, body, json, connection, index, time}, ... }
+--     -- headers by lower-case name (repeats joined with ", "); body: the exact bytes;
+--     -- connection: which TCP connection carried it (1, 2, ...); time: seconds since start
 --   server:stop()
 local cjson = require "cjson"
 local http = require "socket.http"

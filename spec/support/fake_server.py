@@ -20,7 +20,8 @@ surrogateescape, so binary bodies cross both ways unchanged.
 
 A response is a dict; every key is optional:
   status, headers (map, or list of [name, value] pairs for repeats),
-  body | json | events | chunks (what is sent), split (re-cut into N-byte pieces),
+  body | json | events | chunks (what is sent), repeat (send those N times over),
+  split (re-cut into N-byte pieces),
   chunk_delay (seconds between pieces), drip {bytes, interval}, delay (before the
   status line), silence (after the headers), cut_after (body bytes sent before the
   connection closes), reset (close with RST), hangup (close without answering),
@@ -71,7 +72,17 @@ def list_models(_request):
                               for m in MODELS]}}
 
 
+def request_json(request):
+    """The request body decoded as JSON, or None when it is not JSON."""
+    try:
+        return json.loads(request["body"])
+    except ValueError:
+        return None
+
+
 # Built-in answers for unscripted requests: path (without query) -> function(request) -> response.
+# A request is the dict recorded for it: method, path (with query), headers (lower-case
+# names), header_list, body (a str; to_bytes(body) gives the exact bytes), connection.
 DEFAULT_HANDLERS = {
     "/v1/models": list_models,
 }
@@ -93,6 +104,7 @@ class State:
         self.defaults = {}
         self.requests = []
         self.responses_sent = 0
+        self.connections = 0
 
     def clear(self):
         with self.lock:
@@ -135,6 +147,11 @@ class State:
             return sticky
         return DEFAULT_HANDLERS.get(bare, not_found)(request)
 
+    def next_connection_number(self):
+        with self.lock:
+            self.connections += 1
+            return self.connections
+
     def next_request_id(self):
         with self.lock:
             self.responses_sent += 1
@@ -176,6 +193,7 @@ def body_pieces(response):
     else:
         pieces = [to_bytes(response.get("body", ""))]
         content_type = "text/plain"
+    pieces = pieces * int(response.get("repeat", 1))
     size = None
     interval = response.get("chunk_delay", 0)
     if "split" in response:
@@ -202,6 +220,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *_args):
         pass
+
+    def setup(self):
+        super().setup()
+        self.connection_number = self.server.state.next_connection_number()
 
     def handle(self):
         try:
@@ -231,6 +253,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         request = {
             "method": self.command,
             "path": self.path,
+            "connection": self.connection_number,
             "version": self.request_version,
             "headers": {},
             "header_list": [[k.lower(), v] for k, v in self.headers.items()],

@@ -26,8 +26,12 @@ static void put(recorder *r, const char *bytes, size_t n) {
   r->len += n;
 }
 
+/* Events, over every run, whose event, data or id lacked the promised NUL after it. */
+static int unterminated;
+
 static int record(void *ud, const sse_event *ev) {
   recorder *r = ud;
+  unterminated += ev->event[ev->event_len] != '\0' || ev->data[ev->data_len] != '\0' || ev->id[ev->id_len] != '\0';
   put(r, ev->event, ev->event_len);
   put(r, "\x1f", 1);
   put(r, ev->data, ev->data_len);
@@ -263,6 +267,7 @@ int main(void) {
   test_done_marker();
   test_size_bound();
   test_large_events();
+  CHECK(unterminated == 0, "every event, data and id string is NUL-terminated");
   sse_free(NULL);
   return TAP_DONE();
 }
