@@ -12,6 +12,7 @@ local retry = require "gptaudio.retry"
 local errors = {}
 
 local REDACTED = "[redacted]"
+local SHORTEST_SECRET = 8
 -- How much of a body that is not an API error object becomes the message.
 local BODY_EXCERPT = 200
 
@@ -21,11 +22,13 @@ function errors.new(fields)
 end
 
 --- text with every occurrence of each secret (a list of strings) replaced by
---- "[redacted]"; text itself when none occurs.
+--- "[redacted]"; text itself when none occurs. Secrets shorter than
+--- SHORTEST_SECRET are left alone: no real key is that short, and replacing
+--- them would mangle ordinary words (a test key "k" in "callback").
 function errors.redact(text, secrets)
   if type(text) ~= "string" then return text end
   for _, secret in ipairs(secrets) do
-    if text:find(secret, 1, true) then
+    if #secret >= SHORTEST_SECRET and text:find(secret, 1, true) then
       local out, from = {}, 1
       while true do
         local i, j = text:find(secret, from, true)
