@@ -128,7 +128,7 @@ describe("Request handles and streams", function()
     assert.equal(2, #seen)
     assert.same({ type = "event", event = "delta", id = "7", data = '{"n": 1}', json = { n = 1 } }, seen[1])
     assert.same({ type = "event", event = "", id = "7", data = "two\nlines" }, seen[2]) -- the last id stays (SSE)
-    assert.equal(seen, res.events)
+    assert.same(seen, res.events)
     assert.equal("", res.body)
   end)
 
