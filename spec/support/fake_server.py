@@ -287,6 +287,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.respond({"json": answer, "close": True})
             finally:
                 threading.Thread(target=self.server.shutdown, daemon=True).start()
+            return
         else:
             self.respond(openai_error(404, "unknown control command " + command, "unknown_control"))
             return
