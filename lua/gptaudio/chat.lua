@@ -195,10 +195,8 @@ function chat.request(params, defaults)
   local messages, err = wire_messages(params.messages)
   if not messages then return nil, err end
   body.messages = messages
-  if out then
-    body.audio = { voice = out.voice, format = out.format }
-    body.modalities = params.modalities or json.array{ "text", "audio" }
-  end
+  body.audio = out and { voice = out.voice, format = out.format }
+  if out then body.modalities = params.modalities or json.array{ "text", "audio" } end
   if params.stream then
     body.stream = true
     body.stream_options = type(params.stream_options) == "table" and copy(params.stream_options) or {}
@@ -224,9 +222,10 @@ local function tool_call(id, name, arguments_json)
 end
 
 -- The reply both paths end in. `got` holds what the response said, read field
--- by field: id, model, content, refusal, transcript, audio_id, expires_at,
--- calls ({id, type, name, arguments} in order), finish_reason, usage (raw),
--- and the audio already decoded (audio, or audio_bytes and audio_format).
+-- by field: model, content, refusal, transcript, audio_id, calls ({id, type,
+-- name, arguments} in order), finish_reason, usage (raw), and the audio
+-- already decoded (audio, or audio_bytes and audio_format). raw is the
+-- response's JSON, or the list of a stream's chunks.
 local function build_reply(call, got, raw, headers, config)
   local reply = {
     text = got.content or got.transcript,
@@ -393,7 +392,6 @@ function Stream:delta(delta)
   local audio = json.get(delta, "audio")
   if audio then
     self.audio_id = json.get(audio, "id") or self.audio_id
-    self.expires_at = json.get(audio, "expires_at") or self.expires_at
     local transcript = json.get(audio, "transcript")
     if transcript then
       self.has_transcript = true
