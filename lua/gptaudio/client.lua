@@ -63,7 +63,8 @@
 --
 -- Event loops attach with client:attach_loop(loop), loop = {
 --   schedule = fn(callback)  resume tasks later, from the loop (vim.schedule), or nil
---   wakeup = fn()            work was added outside step: re-arm the loop's wait
+--   wakeup = fn()            the work changed outside step (a transfer or timer added,
+--                            a request ended): re-arm the loop's wait
 --   block = fn(request)      how a call outside a task waits; nil: such a call
 --                            raises "call this from gptaudio.spawn"
 --   detach = fn()            called by client:close() }
@@ -338,7 +339,14 @@ function Client:forget(req)
   if self.live[req] then
     self.live[req] = nil
     self.live_count = self.live_count - 1
+    self:poke()
   end
+end
+
+--- How many requests are active (queued, running, or waiting for a retry):
+--- what step returns.
+function Client:active()
+  return self.live_count
 end
 
 -- Hands free slots to queued requests, oldest first.
@@ -379,7 +387,8 @@ function Client:release(req)
   grant(self)
 end
 
---- Tells the attached loop that work was added outside step.
+--- Tells the attached loop that the work changed outside step (a transfer or
+--- a timer added, a request ended).
 function Client:poke()
   if self.loop and self.loop.wakeup and not self.stepping then self.loop.wakeup() end
 end

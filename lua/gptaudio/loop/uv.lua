@@ -1,0 +1,86 @@
+-- Drives a client from a libuv loop: luv, or Neovim's vim.loop / vim.uv.
+--
+--   local handle = require("gptaudio.loop.uv").attach(client, uv, { schedule = vim.schedule })
+--   handle:detach()
+--
+-- One poll handle watches client:pollfd() (readable when the transport has
+-- work) and one timer is re-armed from client:timeout() after every step, so
+-- transfers, retry waits and timeouts all move while the loop runs. The poll
+-- handle is active only while requests are, so an idle client does not keep
+-- uv.run() from returning. Where there is no epoll (no pollfd), the timer
+-- steps every POLL_WITHOUT_FD seconds while requests are active.
+--
+-- With `schedule` (vim.schedule), task resumptions go through it: in Neovim
+-- the callbacks of a request then run where the editor's API may be used.
+-- While attached, a call outside a task raises ("call this from
+-- gptaudio.spawn") rather than freezing the loop.
+--
+-- detach() closes the uv handles; libuv finishes a close on the loop's next
+-- turn, so a program that ends right after detaching should run the loop once
+-- more (uv.run()): Debian's luv crashes at exit on handles left half-closed.
+local check = require "gptaudio.check"
+
+local uv_loop = {}
+
+local POLL_WITHOUT_FD = 0.01
+
+local Handle = { __name = "gptaudio.loop.uv.Handle" }
+Handle.__index = Handle
+
+function Handle:detach()
+  if self.detached then return end
+  self.detached = true
+  self.client:detach_loop(self.loop)
+  self.timer:stop()
+  self.timer:close()
+  if self.poll then
+    self.poll:stop()
+    self.poll:close()
+  end
+end
+
+function Handle:__tostring()
+  return "gptaudio.loop.uv.Handle(" .. (self.detached and "detached" or "attached") .. ")"
+end
+
+function uv_loop.attach(client, uv, opts)
+  check.value("loop.uv.attach", "client", client, "table")
+  check.value("loop.uv.attach", "uv", uv, "table")
+  opts = check.value("loop.uv.attach", "opts", opts, "table", true) or {}
+  check.known("loop.uv.attach", opts, { schedule = true }, "option")
+  check.value("loop.uv.attach", "schedule", opts.schedule, "function", true)
+
+  local self = setmetatable({ client = client, polling = false }, Handle)
+
+  local drive
+
+  -- Sets the timer to the client's next deadline; polls only while requests are active.
+  local function rearm()
+    if self.detached or client.closed then return end
+    local active = client:active() > 0
+    local wait = client:timeout()
+    if not self.poll and active then wait = math.min(wait or POLL_WITHOUT_FD, POLL_WITHOUT_FD) end
+    self.timer:stop()
+    if wait then self.timer:start(math.ceil(wait * 1000), 0, drive) end
+    if self.poll and active ~= self.polling then
+      self.polling = active
+      if active then self.poll:start("r", drive) else self.poll:stop() end
+    end
+  end
+
+  drive = function()
+    if self.detached or client.closed then return end
+    client:step(0)
+    rearm()
+  end
+
+  self.loop = { schedule = opts.schedule, wakeup = rearm, detach = function() self:detach() end }
+  client:attach_loop(self.loop) -- raises when another loop is attached: no uv handle exists yet
+  local fd = client:pollfd()
+  self.timer = uv.new_timer()
+  self.poll = fd and uv.new_poll(fd)
+  rearm()
+  return self
+end
+
+return uv_loop

@@ -1,0 +1,130 @@
+local gptaudio = require "gptaudio"
+local core = require "gptaudio.core"
+local uv = require "luv"
+local uv_loop = require "gptaudio.loop.uv"
+local fake = require "spec.support.fake"
+
+describe("the luv adapter", function()
+  local server, client, handle
+
+  setup(function() server = fake.start() end)
+  teardown(function() server:stop() end)
+  before_each(function()
+    server:clear()
+    client = gptaudio.new{ api_key = "k", base_url = server.url }
+    handle = uv_loop.attach(client, uv)
+  end)
+  after_each(function()
+    handle:detach()
+    client:close()
+    uv.run() -- lets luv finish closing the handles
+  end)
+
+  -- A repeating 10 ms timer counting its ticks until stop().
+  local function ticker()
+    local t = { ticks = 0, timer = uv.new_timer() }
+    t.timer:start(10, 10, function() t.ticks = t.ticks + 1 end)
+    function t.stop()
+      t.timer:stop()
+      t.timer:close()
+    end
+    return t
+  end
+
+  it("keeps a repeating timer firing while a request runs", function()
+    server:script("/v1/slow", { { delay = 0.3, json = { ok = true } } })
+    local tick = ticker()
+    local ticks_at_start
+    local task = gptaudio.spawn(function()
+      ticks_at_start = tick.ticks
+      local res, err = client:request{ path = "/slow" }
+      tick.stop()
+      return res, err
+    end)
+    assert.equal("waiting", task:status())
+    uv.run()
+    assert.equal(0, ticks_at_start)
+    assert.equal(200, task:result().status)
+    assert.is_true(tick.ticks >= 10, tick.ticks .. " ticks")
+  end)
+
+  it("waits out a retry delay on the loop while timers keep firing", function()
+    server:script("/v1/r", { { status = 429, headers = { ["retry-after-ms"] = "500" }, json = {} }, { json = {} } })
+    local tick = ticker()
+    local started = core.now()
+    local task = gptaudio.spawn(function()
+      local res = client:request{ path = "/r" }
+      tick.stop()
+      return res
+    end)
+    uv.run()
+    local elapsed = core.now() - started
+    assert.equal(200, task:result().status)
+    assert.equal(2, #server:requests("/v1/r"))
+    assert.is_true(elapsed >= 0.45, "waited " .. elapsed .. " s")
+    assert.is_true(tick.ticks >= 20, tick.ticks .. " ticks")
+  end)
+
+  it("runs 20 slow requests at once and lets uv.run return when all are done", function()
+    server:default("/v1/slow", { delay = 0.3, json = {} })
+    local started = core.now()
+    local tasks = {}
+    for i = 1, 20 do tasks[i] = gptaudio.spawn(function() return client:request{ path = "/slow" } end) end
+    uv.run()
+    assert.is_true(core.now() - started < 2)
+    for i = 1, 20 do assert.equal(200, tasks[i]:result().status) end
+  end)
+
+  it("raises for a call outside a task, and lets start and cancel through", function()
+    assert.has_error(function() client:request{ path = "/models" } end,
+                     "gptaudio: call this from gptaudio.spawn: a call outside a task would block the event loop")
+    local req = client:start("request", { path = "/models" })
+    assert.has_error(function() req:wait() end,
+                     "gptaudio: call this from gptaudio.spawn: a call outside a task would block the event loop")
+    uv.run()
+    assert.equal(200, req:result().status)
+    assert.equal(1, #server:requests("/v1/models"))
+  end)
+
+  it("resumes tasks through schedule", function()
+    handle:detach()
+    local scheduled = 0
+    local function schedule(fn)
+      scheduled = scheduled + 1
+      local t = uv.new_timer()
+      t:start(0, 0, function()
+        t:close()
+        fn()
+      end)
+    end
+    handle = uv_loop.attach(client, uv, { schedule = schedule })
+    server:script("/v1/s", { { events = { "1", "2" }, chunk_delay = 0.1 } })
+    local events = {}
+    local task = gptaudio.spawn(function()
+      return client:request{ path = "/s", stream = true, on_event = function(ev) events[#events + 1] = ev.data end }
+    end)
+    uv.run()
+    assert.equal(200, task:result().status)
+    assert.same({ "1", "2" }, events)
+    assert.is_true(scheduled >= 2)
+  end)
+
+  it("blocks again once detached", function()
+    handle:detach()
+    assert.equal(200, assert(client:request{ path = "/models" }).status)
+  end)
+
+  it("detaches when the client closes", function()
+    client:close()
+    assert.is_true(handle.detached)
+    assert.equal("gptaudio.loop.uv.Handle(detached)", tostring(handle))
+  end)
+
+  it("checks its arguments", function()
+    assert.has_error(function() uv_loop.attach(client, uv, { shedule = print }) end,
+                     "loop.uv.attach: unknown option 'shedule'")
+    assert.has_error(function() uv_loop.attach(client, nil) end, "loop.uv.attach: 'uv' must be table (got nil)")
+    assert.has_error(function() uv_loop.attach(client, uv) end,
+                     "gptaudio: this client already has an event loop attached")
+  end)
+end)
