@@ -30,6 +30,10 @@ request.Request = Request
 
 local ENDED = { done = true, failed = true, cancelled = true }
 
+-- Each request's transfer description, kept off the request table: its
+-- headers hold the key, and a request may be printed or inspected.
+local specs = setmetatable({}, { __mode = "k" })
+
 local function succeeded(status)
   return status >= 200 and status < 300
 end
@@ -87,7 +91,7 @@ function Request:finish(state, value, err)
     self.err = errors.scrub(err, client:secrets())
   end
   client:forget(self)
-  self.spec = nil -- the request body: not needed any more
+  specs[self] = nil -- the request body and headers: not needed any more
   if state == "failed" then
     client:log("error", ("%s %s failed: %s"):format(self.op.method, self.op.path, tostring(self.err)))
   elseif state == "cancelled" then
@@ -114,16 +118,19 @@ function Request:cancel()
   return true
 end
 
--- Runs one of the op's callbacks; a raise fails the request. Returns true
--- when the callback ran through.
+-- Ends the attempt early with err (a callback raised, the stream carried an
+-- error): the transfer goes now, the request fails once the attempt is logged.
+local function abort(self, response, err)
+  self:stop_transfer()
+  response.abort, response.complete = err, true
+end
+
+-- Runs one of the op's callbacks; a raise aborts the attempt.
 function Request:callback(response, fn, ...)
   local ok, err = pcall(fn, self.op, ...)
-  if ok then return true end
-  if not self:ended() then
-    self:stop_transfer()
-    self:fail(errors.new{ type = "interrupted", message = tostring(err) }, response)
+  if not ok and not self:ended() then
+    abort(self, response, errors.new{ type = "interrupted", message = tostring(err) })
   end
-  return false
 end
 
 -- An SSE or raw event of a successful response, on its way to the op. An SSE
@@ -140,8 +147,7 @@ function Request:deliver(response, ev)
     if first == 123 or first == 91 then ev.json = json.decode(ev.data) end -- "{" or "["
     local object = json.get(ev.json, "error")
     if object ~= nil then
-      self:stop_transfer()
-      self:fail(errors.from_stream_event(object, response), response)
+      abort(self, response, errors.from_stream_event(object, response))
       return
     end
   end
@@ -168,46 +174,49 @@ function Request:handle(response, ev)
 end
 
 local function log_attempt(self, response, started)
-  local outcome = response.failure
-    and ("%s error: %s"):format(response.failure.type, response.failure.message)
+  local failure = response.abort or response.failure
+  local outcome = failure and ("%s error: %s"):format(failure.type, failure.message)
     or ("status %d"):format(response.status)
   self.client:log("debug", ("%s %s attempt %d: %s in %.3f s"):format(
     self.op.method, self.op.path, self.attempts, outcome, self.client.scheduler:now() - started))
 end
 
--- One attempt, from adding the transfer to its "done" event. Returns the
--- response, or nil when the request ended meanwhile.
+local function decode_body(response)
+  if not response.body or response.body == "" then return end
+  local content_type = response.headers and response.headers["content-type"] or ""
+  local first = response.body:byte(1)
+  if content_type:find("json", 1, true) or first == 123 or first == 91 then -- "{" or "["
+    response.json = json.decode(response.body)
+  end
+end
+
+-- One attempt, from adding the transfer to its "done" event (or to an abort).
+-- Returns the response, or nil when the request ended meanwhile (cancelled).
 function Request:attempt()
   local client = self.client
   local started = client.scheduler:now()
-  local transfer, err = client.transport:add(self.spec)
+  local response = { status = 0, events = 0 }
+  local transfer, err = client.transport:add(specs[self])
   if not transfer then
     client:release(self)
-    self:fail(err)
-    return nil
+    response.failure, response.complete = err, true
+  else
+    self.state, self.transfer, self.inbox = "running", transfer, {}
+    client.transfers[transfer] = self
+    client:poke()
   end
-  self.state, self.transfer, self.inbox = "running", transfer, {}
-  client.transfers[transfer] = self
-  client:poke()
-  local response = { status = 0, events = 0 }
   while not response.complete do
     while #self.inbox == 0 and not self:ended() do scheduler.suspend() end
     local batch = self.inbox
     self.inbox = {}
     for _, ev in ipairs(batch) do
-      if self:ended() then return nil end
+      if self:ended() or response.complete then break end
       self:handle(response, ev)
     end
     if self:ended() then return nil end
   end
   log_attempt(self, response, started)
-  if response.body and response.body ~= "" then
-    local content_type = response.headers and response.headers["content-type"] or ""
-    local first = response.body:byte(1)
-    if content_type:find("json", 1, true) or first == 123 or first == 91 then
-      response.json = json.decode(response.body)
-    end
-  end
+  decode_body(response)
   return response
 end
 
@@ -241,6 +250,10 @@ function Request:run()
     self.attempts = self.attempts + 1
     local response = self:attempt()
     if not response then return end
+    if response.abort then
+      self:fail(response.abort, response)
+      return
+    end
     if not response.failure and succeeded(response.status) then
       local ok, value, err = pcall(op.finish, op, response)
       if not ok then
@@ -271,12 +284,12 @@ function request.start(client, op, spec)
   local self = setmetatable({
     client = client,
     op = op,
-    spec = spec,
     state = "queued",
     attempts = 0,
     max_retries = op.max_retries or client.options.max_retries,
     waiters = {},
   }, Request)
+  specs[self] = spec
   client:track(self)
   self.task = scheduler.spawn(function()
     local ok, err = pcall(self.run, self)
