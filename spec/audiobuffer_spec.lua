@@ -67,7 +67,9 @@ describe("AudioBuffer on real recordings", function()
     end
     local path = os.tmpname()
     finally(function() os.remove(path) end)
-    assert.is_true(succeeded("espeak-ng -w " .. path .. " 'The quick brown fox jumps over the lazy dog'"))
+    -- without the sanitizer runtime that check-asan preloads into the interpreter
+    local text = "'The quick brown fox jumps over the lazy dog'"
+    assert.is_true(succeeded("env -u LD_PRELOAD espeak-ng -w " .. path .. " " .. text))
     local bytes = read_file(path)
     local buf = assert(audio.load(path))
     assert.equal(22050, buf.rate)

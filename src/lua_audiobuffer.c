@@ -325,7 +325,8 @@ static int audio_from_pointer(lua_State *L)
   const void *p;
   size_t nbytes, frames;
   unsigned rate, bits, channels;
-  luaL_checktype(L, 1, LUA_TLIGHTUSERDATA);
+  if (lua_type(L, 1) != LUA_TLIGHTUSERDATA)
+    luaL_argerror(L, 1, lua_pushfstring(L, "lightuserdata expected, got %s", luaL_typename(L, 1)));
   p = lua_touserdata(L, 1);
   nbytes = (size_t)gptaudio_audio_checkint(L, 2, 2, "nbytes", 0, MAX_INDEX);
   rate = check_rate(L, 3, 3);
