@@ -1,4 +1,5 @@
 local gptaudio = require "gptaudio"
+local core = require "gptaudio.core"
 local fake = require "spec.support.fake"
 
 describe("Request handles and streams", function()
@@ -189,5 +190,40 @@ describe("Request handles and streams", function()
     local _, err = req:wait()
     assert.same({ "interrupted", "gptaudio: a request cannot wait for itself from its own callback" },
                 { err.type, err.message })
+  end)
+
+  describe("the registry of kinds", function()
+    local kinds = require("gptaudio.client").kinds
+    after_each(function()
+      kinds.doubled, kinds.unreadable = nil, nil
+    end)
+
+    it("runs a new kind's op: its request, its events through on_event, its result from finish", function()
+      kinds.doubled = function(_, n, on_number)
+        return {
+          path = "/numbers", json = { n = n }, stream = "sse", max_retries = 0,
+          on_event = function(_, ev) on_number(ev.json.n) end,
+          finish = function(_, response) return { count = response.events, ended = response.ended } end,
+        }
+      end
+      server:script("/v1/numbers", { { events = { { data = { n = 1 } }, { data = { n = 2 } }, "[DONE]" } } })
+      local numbers = {}
+      local result = assert(client:call("doubled", 21, function(n) numbers[#numbers + 1] = n * 2 end))
+      assert.same({ count = 2, ended = true }, result)
+      assert.same({ 2, 4 }, numbers)
+      local sent = server:requests("/v1/numbers")[1]
+      assert.same({ "POST", '{"n":21}' }, { sent.method, sent.body })
+    end)
+
+    it("ends a request at once when the kind returns nil, err", function()
+      kinds.unreadable = function() return nil, core.error{ type = "audio", message = "not a WAV file" } end
+      local req = client:start("unreadable")
+      assert.equal("failed", req:status())
+      assert.equal("gptaudio.Request(unreadable, failed)", tostring(req))
+      local res, err = client:call("unreadable")
+      assert.is_nil(res)
+      assert.same({ "audio", "not a WAV file", 0 }, { err.type, err.message, err.attempts })
+      assert.equal(0, #server:requests())
+    end)
   end)
 end)

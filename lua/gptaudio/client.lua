@@ -37,7 +37,9 @@
 --   kinds.chat = function(client, params, ...) return op end
 --
 -- It checks its arguments (raising on programmer errors: it runs at the call
--- site) and returns `op`, a table describing the HTTP request and its hooks:
+-- site) and returns `op`, a table describing the HTTP request and its hooks,
+-- or nil, err for bad data (an unreadable file): the request then ends failed
+-- at once and the call returns nil, err.
 --   method     "POST" | "GET" | ... (default: POST with a body, GET without)
 --   path       "/chat/completions" (appended to base_url) or a whole http(s) URL
 --   json | body | multipart    at most one: a Lua value encoded with gptaudio.json
@@ -75,6 +77,8 @@ local json = require "gptaudio.json"
 local errors = require "gptaudio.errors"
 local request = require "gptaudio.request"
 local check = require "gptaudio.check"
+local chat = require "gptaudio.chat"
+local usage = require "gptaudio.usage"
 
 local client = {}
 
@@ -82,7 +86,7 @@ local Client = { __name = "gptaudio.Client" }
 Client.__index = Client
 client.Client = Client
 
-local kinds = { request = require "gptaudio.kinds.request" }
+local kinds = { request = require "gptaudio.kinds.request", chat = chat.kind }
 client.kinds = kinds
 Client.kinds = kinds
 
@@ -216,6 +220,7 @@ function client.new(options)
     log = self.logger and function(level, message) self:log(level, message) end,
     on_timer = function() self:poke() end,
   }
+  self.totals = usage.totals() -- the kinds count each call's usage and cost here
   self.transfers = {} -- Transfer -> Request
   self.live, self.live_count = {}, 0
   self.running, self.queue, self.queue_first, self.queue_last = 0, {}, 1, 0
@@ -306,7 +311,8 @@ function Client:start(kind, ...)
   check_open(self)
   local build = type(kind) == "string" and kinds[kind]
   if not build then error(("client:start: unknown kind '%s'"):format(tostring(kind)), 0) end
-  local op = build(self, ...)
+  local op, err = build(self, ...)
+  if op == nil then return request.failed(self, kind, err) end
   return request.start(self, op, transfer_spec(self, kind, op))
 end
 
@@ -320,6 +326,16 @@ end
 --- Any endpoint: see kinds/request.lua.
 function Client:request(params)
   return self:call("request", params)
+end
+
+--- Chat Completions: see chat.lua.
+function Client:chat(params)
+  return self:call("chat", params)
+end
+
+--- Running totals of usage and cost per model over this client's calls (a copy).
+function Client:usage()
+  return self.totals:snapshot()
 end
 
 --- Waits for a request from outside any task: through the attached loop, or

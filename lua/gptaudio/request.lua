@@ -49,7 +49,7 @@ function Request:result()
 end
 
 function Request:__tostring()
-  return ("gptaudio.Request(%s %s, %s)"):format(self.op.method, self.op.path, self.state)
+  return ("gptaudio.Request(%s, %s)"):format(self.label, self.state)
 end
 
 function Request:ended()
@@ -58,7 +58,7 @@ end
 
 function Request:wait()
   local task = scheduler.current()
-  if task == self.task then
+  if task and task == self.task then
     error("gptaudio: a request cannot wait for itself from its own callback", 0)
   end
   if task then
@@ -93,9 +93,9 @@ function Request:finish(state, value, err)
   client:forget(self)
   specs[self] = nil -- the request body and headers: not needed any more
   if state == "failed" then
-    client:log("error", ("%s %s failed: %s"):format(self.op.method, self.op.path, tostring(self.err)))
+    client:log("error", ("%s failed: %s"):format(self.label, tostring(self.err)))
   elseif state == "cancelled" then
-    client:log("info", ("%s %s cancelled"):format(self.op.method, self.op.path))
+    client:log("info", self.label .. " cancelled")
   end
   local waiters = self.waiters
   self.waiters = {}
@@ -177,8 +177,8 @@ local function log_attempt(self, response, started)
   local failure = response.abort or response.failure
   local outcome = failure and ("%s error: %s"):format(failure.type, failure.message)
     or ("status %d"):format(response.status)
-  self.client:log("debug", ("%s %s attempt %d: %s in %.3f s"):format(
-    self.op.method, self.op.path, self.attempts, outcome, self.client.scheduler:now() - started))
+  self.client:log("debug", ("%s attempt %d: %s in %.3f s"):format(
+    self.label, self.attempts, outcome, self.client.scheduler:now() - started))
 end
 
 local function decode_body(response)
@@ -271,8 +271,8 @@ function Request:run()
       return
     end
     local delay = retry.delay(self.attempts - 1, not response.failure and response.headers or nil)
-    client:log("warn", ("%s %s: retrying in %.3f s (attempt %d of %d) after %s"):format(
-      op.method, op.path, delay, self.attempts + 1, self.max_retries + 1,
+    client:log("warn", ("%s: retrying in %.3f s (attempt %d of %d) after %s"):format(
+      self.label, delay, self.attempts + 1, self.max_retries + 1,
       response.failure and (err.type .. " error") or ("status " .. response.status)))
     if not self:pause(delay) then return end
   end
@@ -284,6 +284,7 @@ function request.start(client, op, spec)
   local self = setmetatable({
     client = client,
     op = op,
+    label = op.method .. " " .. op.path,
     state = "queued",
     attempts = 0,
     max_retries = op.max_retries or client.options.max_retries,
@@ -298,6 +299,14 @@ function request.start(client, op, spec)
       self:fail(errors.new{ type = "interrupted", message = tostring(err) })
     end
   end)
+  return self
+end
+
+--- A request that failed before it could start (the kind returned nil, err
+--- for bad data): it ends at once, so that the call returns nil, err.
+function request.failed(client, kind, err)
+  local self = setmetatable({ client = client, label = kind, state = "queued", attempts = 0, waiters = {} }, Request)
+  self:finish("failed", nil, err)
   return self
 end
 
