@@ -52,16 +52,18 @@ describe("gptaudio.new", function()
                  .. "gptaudio.Client(http://127.0.0.1:2/v1, model gpt-audio-mini) false", out)
   end)
 
-  it("refuses CR or LF in a header name or value, naming the header", function()
+  it("refuses CR, LF or NUL in a header name or value, naming the header", function()
     assert.has_error(function() gptaudio.new{ headers = { ["X-Evil"] = "a\r\nInjected: 1" } } end,
-                     "gptaudio.new: header 'X-Evil' contains CR or LF")
+                     "gptaudio.new: header 'X-Evil' contains CR, LF or NUL")
     assert.has_error(function() gptaudio.new{ headers = { ["X-Evil\n"] = "a" } } end,
-                     "gptaudio.new: header 'X-Evil\\n' contains CR or LF")
+                     "gptaudio.new: header 'X-Evil\\n' contains CR, LF or NUL")
     assert.has_error(function() gptaudio.new{ api_key = "sk-x\nInjected: 1" } end,
-                     "gptaudio.new: header 'Authorization' contains CR or LF")
+                     "gptaudio.new: header 'Authorization' contains CR, LF or NUL")
+    assert.has_error(function() gptaudio.new{ headers = { ["X-Nul"] = "a\0b" } } end,
+                     "gptaudio.new: header 'X-Nul' contains CR, LF or NUL")
     local client = gptaudio.new{ api_key = "k", base_url = "http://127.0.0.1:9/v1" }
     assert.has_error(function() client:request{ path = "/x", headers = { ["X-Per-Call"] = "a\rb" } } end,
-                     "client:request: header 'X-Per-Call' contains CR or LF")
+                     "client:request: header 'X-Per-Call' contains CR, LF or NUL")
     assert.equal(0, client:step(0))
     client:close()
   end)
@@ -150,6 +152,10 @@ describe("client:request", function()
     assert.has_error(function() client:request{ path = "/x", timeout = -1 } end,
                      "client:request: 'timeout' must be positive number (got number)")
     assert.has_error(function() client:start("nope") end, "client:start: unknown kind 'nope'")
+    assert.has_error(function() client:request{ path = "/x", multipart = { { name = "a" } } } end,
+                     "client:request: multipart[1] needs one of 'data' and 'path'")
+    assert.has_error(function() client:request{ path = "/x", multipart = { { name = 1, data = "" } } } end,
+                     "client:request: 'multipart[1].name' must be string (got number)")
     assert.equal(0, #server:requests())
   end)
 

@@ -29,7 +29,8 @@
 -- OpenAI-Organization and OpenAI-Project (when set), User-Agent
 -- gptaudio/<VERSION>, Content-Type: application/json for JSON bodies, then the
 -- client's headers, then the call's (a later one replaces an earlier one of
--- the same name, in any case). CR or LF in a header name or value raises.
+-- the same name, in any case). CR, LF or NUL in a header name or value raises
+-- (they would end the header and start another).
 --
 -- For the next kinds (chat, transcribe, speak, ...): a kind is a function in
 -- the registry `require("gptaudio.client").kinds` (also client.kinds):
@@ -62,6 +63,8 @@
 -- requests are retried only while no event has arrived. Then the public call is
 -- thin:
 --   function Client:chat(params) return self:call("chat", params) end
+--
+-- A blocking call (outside any task) drives only its own client's step.
 --
 -- Event loops attach with client:attach_loop(loop), loop = {
 --   schedule = fn(callback)  resume tasks later, from the loop (vim.schedule), or nil
@@ -123,7 +126,11 @@ local ENVIRONMENT = {
 local private = setmetatable({}, { __mode = "k" })
 
 local function printable(text)
-  return (text:gsub("\r", "\\r"):gsub("\n", "\\n"))
+  return (text:gsub("\r", "\\r"):gsub("\n", "\\n"):gsub("%z", "\\0"))
+end
+
+local function breaks_header(text)
+  return text:find("[\r\n]") or text:find("\0", 1, true)
 end
 
 -- Adds headers (a {Name = value|false} table) to the ordered set `into`
@@ -139,13 +146,13 @@ local function add_headers(into, headers, where)
   table.sort(names)
   for _, name in ipairs(names) do
     local value = headers[name]
-    if name:find("[\r\n]") then
-      error(("%s: header '%s' contains CR or LF"):format(where, printable(name)), 0)
+    if breaks_header(name) then
+      error(("%s: header '%s' contains CR, LF or NUL"):format(where, printable(name)), 0)
     end
     if value ~= false then
       check.value(where, "header " .. name, value, { "string", "number" })
       value = tostring(value)
-      if value:find("[\r\n]") then error(("%s: header '%s' contains CR or LF"):format(where, name), 0) end
+      if breaks_header(value) then error(("%s: header '%s' contains CR, LF or NUL"):format(where, name), 0) end
     end
     local key = name:lower()
     if into.lines[key] == nil then into.order[#into.order + 1] = key end
@@ -275,6 +282,16 @@ local function transfer_spec(self, kind, op)
   if bodies > 1 then error(where .. ": give only one of 'json', 'body' and 'multipart'", 0) end
   check.value(where, "body", op.body, "string", true)
   check.value(where, "multipart", op.multipart, "table", true)
+  for i, part in ipairs(op.multipart or {}) do
+    local name = ("multipart[%d]"):format(i)
+    check.value(where, name, part, "table")
+    check.value(where, name .. ".name", part.name, "string")
+    if (part.data == nil) == (part.path == nil) then
+      error(("%s: %s needs one of 'data' and 'path'"):format(where, name), 0)
+    end
+    check.value(where, name .. ".data", part.data, "string", true)
+    check.value(where, name .. ".path", part.path, "string", true)
+  end
   check.value(where, "headers", op.headers, "table", true)
   check.value(where, "timeout", op.timeout, "positive number", true)
   check.value(where, "max_retries", op.max_retries, "non-negative integer", true)
