@@ -1,10 +1,16 @@
 #!/usr/bin/env python3
 """A local stand-in of the OpenAI HTTP API that specs start and steer.
 
-Usage: fake_server.py [--port N] [--port-file PATH]
+Usage: fake_server.py [--port N] [--port-file PATH] [--standin]
 Binds 127.0.0.1 (port 0 picks a free one), prints "PORT <n>" on stdout (and
 writes the same line to PATH when given), serves until its stdin closes or a
 POST /__control/shutdown arrives.
+
+--standin (or POST /__control/standin {"on": true}) makes it a local stand-in
+of the API for the demo and the examples: unscripted requests to
+/v1/chat/completions, /v1/audio/transcriptions and /v1/audio/speech get
+answers in the API's own shapes (see "The stand-in" below). Without it those
+paths answer 404 like any other unknown path, so specs see only what they script.
 
 Control endpoints (JSON in and out, never recorded):
   GET  /__control/ping                      -> {"ok": true, "python": <this interpreter>}
@@ -13,6 +19,7 @@ Control endpoints (JSON in and out, never recorded):
                                              (response null restores the built-in default)
   GET  /__control/requests                  -> {"requests": [...]} oldest first
   POST /__control/clear                     forget scripts, defaults and recorded requests
+  POST /__control/standin  {on}              turn the stand-in answers on or off
   POST /__control/shutdown
 
 Strings in control JSON are bytes: the JSON is read and written as UTF-8 with
@@ -29,12 +36,19 @@ A response is a dict; every key is optional:
 """
 
 import argparse
+import array
+import base64
+import hashlib
 import http
 import http.server
 import json
+import math
 import os
+import re
+import shutil
 import socket
 import struct
+import subprocess
 import sys
 import threading
 import time
@@ -44,6 +58,11 @@ CONTROL = "/__control/"
 
 def to_bytes(text):
     return text.encode("utf-8", "surrogateescape")
+
+
+def as_bytes(text):
+    """Scripted bodies are text; the built-in handlers may answer with bytes."""
+    return text if isinstance(text, bytes) else to_bytes(text)
 
 
 def json_bytes(value):
@@ -94,6 +113,496 @@ def not_found(request):
                         "unknown_url")
 
 
+# ---------------------------------------------------------------- the stand-in
+#
+# Answers in the API's own shapes, so the demo and the examples run without an
+# account. It speaks with espeak-ng when installed (22,050 Hz, resampled to the
+# API's 24 kHz with sox when installed, else linearly here), a tone otherwise;
+# it remembers what it said by the SHA-256 of the 24 kHz mono s16le samples, so
+# a transcription of audio it produced returns those words, and any other audio
+# gets FIXED_SENTENCE. Chat replies: a verbatim transcript when the system
+# message asks to transcribe, the user's words when it asks to read aloud, a
+# call of the first tool (arguments made from its schema) when tools are given
+# and the last message is the user's, else an answer that repeats what it heard.
+
+API_RATE = 24000
+ESPEAK_RATE = 22050
+ESPEAK_WORDS_PER_MINUTE = 175
+SNAPSHOT = "-2025-12-15"
+KNOWN_MODELS = {"gpt-audio-mini", "gpt-audio", "gpt-4o-audio-preview", "gpt-4o-mini-audio-preview",
+                "gpt-4o-mini-transcribe", "gpt-4o-transcribe", "whisper-1", "gpt-4o-mini-tts", "tts-1", "tts-1-hd"}
+FIXED_SENTENCE = "This is the gptaudio stand-in server: it only knows the words it spoke itself."
+# Odd, so that streamed audio pieces end in the middle of a sample, as the API's may.
+AUDIO_PIECE_BYTES = 4801
+AUDIO_TOKENS_PER_SECOND = 10
+MAX_SPEECH_CHARACTERS = 4096
+CONTENT_TYPES = {"pcm": "audio/pcm", "wav": "audio/wav", "flac": "audio/flac"}
+LANGUAGES = {"en": "english", "fr": "french", "de": "german", "es": "spanish", "it": "italian", "ja": "japanese"}
+
+
+def answered_model(asked):
+    """The id a response names: a dated snapshot of a known id, else the id as asked."""
+    if asked in KNOWN_MODELS:
+        return asked + SNAPSHOT
+    return asked
+
+
+def text_tokens(text):
+    return max(1, math.ceil(len(text) / 4))
+
+
+def audio_tokens(pcm):
+    return math.ceil(len(pcm) / 2 / API_RATE * AUDIO_TOKENS_PER_SECOND)
+
+
+def wav_bytes(pcm, rate=API_RATE):
+    header = struct.pack("<4sI4s4sIHHIIHH4sI", b"RIFF", 36 + len(pcm), b"WAVE", b"fmt ", 16, 1, 1, rate,
+                         rate * 2, 2, 16, b"data", len(pcm))
+    return header + pcm
+
+
+def wav_samples(data):
+    """(rate, channels, bits, sample bytes) of a PCM WAV file, or None. A data
+    chunk whose size runs past the end (espeak-ng writing to a pipe) is cut there."""
+    if len(data) < 12 or data[0:4] != b"RIFF" or data[8:12] != b"WAVE":
+        return None
+    at, fmt = 12, None
+    while at + 8 <= len(data):
+        chunk, size = data[at:at + 4], struct.unpack("<I", data[at + 4:at + 8])[0]
+        body = data[at + 8:at + 8 + size]
+        if chunk == b"fmt " and len(body) >= 16:
+            tag, channels, rate, _, _, bits = struct.unpack("<HHIIHH", body[:16])
+            fmt = (tag, channels, rate, bits)
+        elif chunk == b"data" and fmt and fmt[0] == 1:
+            return fmt[2], fmt[1], fmt[3], body
+        at += 8 + size + (size & 1)
+    return None
+
+
+def resample_linear(pcm, rate_in, rate_out):
+    samples = array.array("h", pcm)
+    n_out = len(samples) * rate_out // rate_in
+    out = array.array("h", bytes(2 * n_out))
+    step = rate_in / rate_out
+    for i in range(n_out):
+        position = i * step
+        j = int(position)
+        frac = position - j
+        a = samples[j]
+        b = samples[j + 1] if j + 1 < len(samples) else a
+        out[i] = int(round(a + (b - a) * frac))
+    return out.tobytes()
+
+
+def resample(pcm, rate_in):
+    """16-bit mono pcm at rate_in as 24 kHz: through sox when installed."""
+    sox = shutil.which("sox")
+    if sox:
+        raw = ["-t", "raw", "-e", "signed-integer", "-b", "16", "-c", "1", "-L"]
+        done = subprocess.run([sox] + raw + ["-r", str(rate_in), "-"] + raw + ["-r", str(API_RATE), "-"],
+                              input=pcm, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, check=True)
+        return done.stdout
+    return resample_linear(pcm, rate_in, API_RATE)
+
+
+def tone(text, speed):
+    """Without espeak-ng: a beep per word, its pitch and length from the word, a pause after it."""
+    frames = []
+    for word in text.split() or [text]:
+        pitch = 220 + 40 * (sum(word.encode("utf-8", "surrogateescape")) % 8)
+        count = int(API_RATE * (0.08 + 0.04 * len(word)) / speed)
+        frames.extend(int(8000 * math.sin(2 * math.pi * pitch * t / API_RATE)) for t in range(count))
+        frames.extend([0] * int(API_RATE * 0.05 / speed))
+    return array.array("h", frames).tobytes()
+
+
+class Voice:
+    """Speech the stand-in makes, and what it remembers having said."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.spoken = {}
+        self.cache = {}
+
+    def synthesize(self, text, speed=1.0):
+        key = (text, speed)
+        with self.lock:
+            cached = self.cache.get(key)
+        if cached is None:
+            cached = self.make(text, speed)
+            with self.lock:
+                self.cache[key] = cached
+        return cached
+
+    @staticmethod
+    def make(text, speed):
+        espeak = shutil.which("espeak-ng")
+        if not espeak:
+            return tone(text, speed)
+        done = subprocess.run([espeak, "--stdout", "--stdin", "-s", str(round(ESPEAK_WORDS_PER_MINUTE * speed))],
+                              input=text.encode("utf-8", "surrogateescape"), stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, check=True)
+        rate, _, _, pcm = wav_samples(done.stdout)
+        return resample(pcm[:len(pcm) - len(pcm) % 2], rate)
+
+    def speak(self, text, speed=1.0):
+        """24 kHz mono s16le pcm saying text, remembered for transcription."""
+        pcm = self.synthesize(text, speed)
+        with self.lock:
+            self.spoken[hashlib.sha256(pcm).hexdigest()] = text
+        return pcm
+
+    def recall(self, audio_file):
+        """The words it said in this audio file, or None."""
+        found = wav_samples(audio_file)
+        if not found or found[0] != API_RATE or found[1] != 1 or found[2] != 16:
+            return None
+        with self.lock:
+            return self.spoken.get(hashlib.sha256(found[3]).hexdigest())
+
+    def hear(self, audio_file):
+        return self.recall(audio_file) or FIXED_SENTENCE
+
+
+VOICE = Voice()
+
+
+def encode_audio(pcm, fmt):
+    """The audio in a format the stand-in can honestly make, or None."""
+    if fmt in ("pcm", "pcm16"):
+        return pcm
+    if fmt == "wav":
+        return wav_bytes(pcm)
+    sox = shutil.which("sox")
+    if fmt == "flac" and sox:
+        done = subprocess.run([sox, "-t", "raw", "-e", "signed-integer", "-b", "16", "-c", "1", "-L", "-r",
+                               str(API_RATE), "-", "-t", "flac", "-"], input=pcm, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, check=True)
+        return done.stdout
+    return None
+
+
+def cannot_make(fmt):
+    return openai_error(400, "The stand-in server cannot make %s audio: ask for pcm, wav or flac (with sox)." % fmt,
+                        "unsupported_format")
+
+
+def pieces_of(data, size=AUDIO_PIECE_BYTES):
+    return [data[i:i + size] for i in range(0, len(data), size)] or [b""]
+
+
+def b64(data):
+    return base64.b64encode(data).decode("ascii")
+
+
+def bad_request(message, param=None, code=None):
+    response = openai_error(400, message, code)
+    response["json"]["error"]["param"] = param
+    return response
+
+
+# ---- multipart
+
+def multipart_form(request):
+    """{name: [values]} of a multipart/form-data body; a file value is (filename, bytes)."""
+    match = re.search(r'boundary="?([^";]+)"?', request["headers"].get("content-type", ""))
+    form = {}
+    if not match:
+        return form
+    delimiter = b"--" + match.group(1).encode("latin-1")
+    for part in to_bytes(request["body"]).split(delimiter)[1:]:
+        if part.startswith(b"--"):
+            break
+        head, _, value = part.partition(b"\r\n\r\n")
+        value = value[:-2] if value.endswith(b"\r\n") else value
+        disposition = re.search(rb'name="([^"]*)"(?:; filename="([^"]*)")?', head)
+        if not disposition:
+            continue
+        name = disposition.group(1).decode("utf-8", "surrogateescape")
+        if disposition.group(2) is not None:
+            entry = (disposition.group(2).decode("utf-8", "surrogateescape"), value)
+        else:
+            entry = value.decode("utf-8", "surrogateescape")
+        form.setdefault(name, []).append(entry)
+    return form
+
+
+# ---- /v1/audio/speech
+
+def speech(request):
+    body = request_json(request)
+    if not isinstance(body, dict):
+        return bad_request("The request body must be a JSON object.")
+    for name in body:
+        if name not in ("model", "input", "voice", "instructions", "response_format", "speed", "stream_format"):
+            return bad_request("Unrecognized request argument supplied: %s" % name, name)
+    for name in ("model", "input", "voice"):
+        if not body.get(name):
+            return bad_request("Missing required parameter: '%s'." % name, name)
+    model, text = body["model"], body["input"]
+    legacy = model.startswith("tts-1")
+    if len(text) > MAX_SPEECH_CHARACTERS:
+        return bad_request("input: at most %d characters." % MAX_SPEECH_CHARACTERS, "input")
+    if legacy and "instructions" in body:
+        return bad_request("instructions are not supported for %s." % model, "instructions")
+    stream_format = body.get("stream_format", "audio")
+    if legacy and stream_format == "sse":
+        return bad_request("stream_format 'sse' is not supported for %s." % model, "stream_format")
+    speed = float(body.get("speed", 1))
+    if not 0.25 <= speed <= 4:
+        return bad_request("speed must be from 0.25 to 4.", "speed")
+    fmt = body.get("response_format", "mp3")
+    pcm = VOICE.speak(text, speed)
+    if stream_format == "sse":
+        if fmt != "pcm":
+            return cannot_make(fmt + " as sse")
+        events = [{"data": {"type": "speech.audio.delta", "audio": b64(piece)}} for piece in pieces_of(pcm)]
+        tokens_in, tokens_out = text_tokens(text), audio_tokens(pcm)
+        events.append({"data": {"type": "speech.audio.done", "usage": {
+            "input_tokens": tokens_in, "output_tokens": tokens_out, "total_tokens": tokens_in + tokens_out}}})
+        return {"events": events, "no_length": True}
+    audio = encode_audio(pcm, fmt)
+    if audio is None:
+        return cannot_make(fmt)
+    return {"chunks": pieces_of(audio), "no_length": True, "headers": {"content-type": CONTENT_TYPES[fmt]}}
+
+
+# ---- /v1/audio/transcriptions
+
+def first(form, name, default=None):
+    values = form.get(name)
+    return values[0] if values else default
+
+
+def transcription_usage(model, text, duration):
+    if model.startswith("whisper"):
+        return {"type": "duration", "seconds": math.ceil(duration)}
+    heard = math.ceil(duration * AUDIO_TOKENS_PER_SECOND)
+    out = text_tokens(text)
+    return {"type": "tokens", "input_tokens": heard, "input_token_details": {"text_tokens": 0, "audio_tokens": heard},
+            "output_tokens": out, "total_tokens": heard + out}
+
+
+def timestamp(seconds, separator):
+    ms = int(round(seconds * 1000))
+    return "%02d:%02d:%02d%s%03d" % (ms // 3600000, ms // 60000 % 60, ms // 1000 % 60, separator, ms % 1000)
+
+
+def timed_words(text, duration):
+    words = text.split()
+    step = duration / max(1, len(words))
+    return [{"word": w, "start": round(i * step, 3), "end": round((i + 1) * step, 3)} for i, w in enumerate(words)]
+
+
+def transcriptions(request):
+    form = multipart_form(request)
+    model, upload = first(form, "model"), first(form, "file")
+    if not model:
+        return bad_request("Missing required parameter: 'model'.", "model")
+    if not isinstance(upload, tuple):
+        return bad_request("Missing required parameter: 'file'.", "file")
+    fmt = first(form, "response_format", "json")
+    if not model.startswith("whisper") and fmt != "json":
+        return bad_request("response_format '%s' is not compatible with model '%s'. Use 'json'." % (fmt, model),
+                           "response_format", "unsupported_value")
+    text = VOICE.hear(upload[1])
+    found = wav_samples(upload[1])
+    duration = len(found[3]) / (found[0] * found[1] * found[2] // 8) if found else 0.4 * len(text.split())
+    usage = transcription_usage(model, text, duration)
+    if first(form, "stream") == "true" and not model.startswith("whisper"):
+        words = text.split(" ")
+        events = [{"data": {"type": "transcript.text.delta", "delta": (" " if i else "") + w}}
+                  for i, w in enumerate(words)]
+        events.append({"data": {"type": "transcript.text.done", "text": text, "usage": usage}})
+        return {"events": events, "no_length": True}
+    if fmt == "text":
+        return {"body": text + "\n"}
+    if fmt == "srt":
+        return {"body": "1\n%s --> %s\n%s\n\n" % (timestamp(0, ","), timestamp(duration, ","), text)}
+    if fmt == "vtt":
+        return {"body": "WEBVTT\n\n%s --> %s\n%s\n\n" % (timestamp(0, "."), timestamp(duration, "."), text),
+                "headers": {"content-type": "text/vtt"}}
+    if fmt == "verbose_json":
+        granularities = form.get("timestamp_granularities[]", ["segment"])
+        answer = {"task": "transcribe", "language": LANGUAGES.get(first(form, "language", "en"), "english"),
+                  "duration": duration, "text": text, "usage": usage}
+        if "word" in granularities:
+            answer["words"] = timed_words(text, duration)
+        if "segment" in granularities:
+            answer["segments"] = [{"id": 0, "seek": 0, "start": 0.0, "end": duration, "text": " " + text,
+                                   "tokens": [], "temperature": 0.0, "avg_logprob": -0.2,
+                                   "compression_ratio": 1.0, "no_speech_prob": 0.01}]
+        return {"json": answer}
+    if fmt != "json":
+        return bad_request("response_format must be json, text, srt, verbose_json or vtt.", "response_format")
+    answer = {"text": text, "usage": usage}
+    if "logprobs" in form.get("include[]", []):
+        answer["logprobs"] = [{"token": w, "logprob": -0.01, "bytes": list(w.encode())} for w in text.split()]
+    return {"json": answer}
+
+
+# ---- /v1/chat/completions
+
+def content_text(content):
+    """The text parts of a message's content, and its input audio files."""
+    if isinstance(content, str):
+        return content, []
+    texts, audio = [], []
+    for part in as_list(content):
+        if not isinstance(part, dict):
+            continue
+        if part.get("type") == "text":
+            texts.append(part.get("text") or "")
+        elif part.get("type") == "input_audio":
+            audio.append(base64.b64decode((part.get("input_audio") or {}).get("data") or ""))
+    return " ".join(texts), audio
+
+
+def example_value(schema):
+    """A value that fits a JSON schema: its default, example or first enum value, else one of its type."""
+    schema = schema if isinstance(schema, dict) else {}
+    for key in ("default", "example"):
+        if key in schema:
+            return schema[key]
+    if as_list(schema.get("examples")):
+        return schema["examples"][0]
+    if as_list(schema.get("enum")):
+        return schema["enum"][0]
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = kind[0]
+    if kind == "object" or "properties" in schema:
+        properties = schema.get("properties") or {}
+        wanted = as_list(schema.get("required")) or list(properties)
+        return {name: example_value(properties.get(name)) for name in wanted}
+    if kind == "array":
+        return [example_value(schema.get("items"))]
+    return {"integer": 1, "number": 1.5, "boolean": True, "null": None}.get(kind, "stand-in")
+
+
+def chat_answer(messages):
+    """What the stand-in says back: its text, and how many prompt tokens were text and audio."""
+    system = " ".join(content_text(m.get("content"))[0] for m in messages
+                      if isinstance(m, dict) and m.get("role") in ("system", "developer")).lower()
+    last = messages[-1] if messages and isinstance(messages[-1], dict) else {}
+    said, audio = content_text(last.get("content"))
+    heard = " ".join(([said] if said else []) + [VOICE.hear(a) for a in audio])
+    prompt_text = sum(text_tokens(content_text(m.get("content"))[0]) for m in messages if isinstance(m, dict))
+    prompt_audio = sum(audio_tokens((wav_samples(a) or (0, 0, 0, a))[3]) for a in audio)
+    if last.get("role") == "tool":
+        return "The tool answered: %s" % said, prompt_text, prompt_audio
+    if "transcribe" in system or "aloud" in system:
+        return heard, prompt_text, prompt_audio
+    return ('You said: "%s". This answer comes from the gptaudio stand-in server.' % heard.strip(),
+            prompt_text, prompt_audio)
+
+
+def chat_usage(prompt_text, prompt_audio, reply_text, reply_pcm):
+    out_audio = audio_tokens(reply_pcm) if reply_pcm is not None else 0
+    out_text = text_tokens(reply_text) if reply_text else 0
+    return {"prompt_tokens": prompt_text + prompt_audio, "completion_tokens": out_text + out_audio,
+            "total_tokens": prompt_text + prompt_audio + out_text + out_audio,
+            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": prompt_audio, "text_tokens": prompt_text},
+            "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": out_audio, "text_tokens": out_text,
+                                          "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}}
+
+
+def tool_call(tools):
+    function = (as_list(tools)[0] or {}).get("function") or {}
+    return {"id": "call_standin_%d" % int(time.time() * 1000 % 1000000), "type": "function",
+            "function": {"name": function.get("name", "tool"),
+                         "arguments": json.dumps(example_value(function.get("parameters")))}}
+
+
+def chat_chunks(base, message, finish_reason, usage, pcm):
+    """The streamed form of a reply, as the API sends it (WIRE.md)."""
+    def chunk(delta, reason=None):
+        return {"data": dict(base, object="chat.completion.chunk",
+                             choices=[{"index": 0, "delta": delta, "finish_reason": reason}])}
+    events = []
+    if message.get("tool_calls"):
+        call = message["tool_calls"][0]
+        events.append(chunk({"role": "assistant", "content": None, "tool_calls": [
+            {"index": 0, "id": call["id"], "type": "function",
+             "function": {"name": call["function"]["name"], "arguments": ""}}]}))
+        arguments = call["function"]["arguments"]
+        events.extend(chunk({"tool_calls": [{"index": 0, "function": {"arguments": arguments[i:i + 8]}}]})
+                      for i in range(0, len(arguments), 8))
+    elif pcm is not None:
+        audio = message["audio"]
+        events.append(chunk({"role": "assistant", "audio": {"id": audio["id"], "transcript": ""}}))
+        words = audio["transcript"].split(" ")
+        pieces = pieces_of(pcm)
+        for i in range(max(len(words), len(pieces))):
+            delta = {}
+            if i < len(words):
+                delta["transcript"] = (" " if i else "") + words[i]
+            if i < len(pieces):
+                delta["data"] = b64(pieces[i])
+            events.append(chunk({"audio": delta}))
+        events.append(chunk({"audio": {"expires_at": audio["expires_at"]}}))
+    else:
+        events.append(chunk({"role": "assistant", "content": ""}))
+        events.extend(chunk({"content": (" " if i else "") + w})
+                      for i, w in enumerate(message["content"].split(" ")))
+    events.append(chunk({}, finish_reason))
+    if usage is not None:
+        events.append({"data": dict(base, object="chat.completion.chunk", choices=[], usage=usage)})
+    events.append("[DONE]")
+    return {"events": events, "no_length": True}
+
+
+def chat_completions(request):
+    body = request_json(request)
+    if not isinstance(body, dict):
+        return bad_request("The request body must be a JSON object.")
+    model, messages = body.get("model"), as_list(body.get("messages"))
+    if not model:
+        return bad_request("Missing required parameter: 'model'.", "model")
+    if not messages:
+        return bad_request("Missing required parameter: 'messages'.", "messages")
+    out_audio = "audio" in as_list(body.get("modalities"))
+    fmt = (body.get("audio") or {}).get("format")
+    if out_audio and not fmt:
+        return bad_request("Missing required parameter: 'audio.format'.", "audio.format")
+    if out_audio and body.get("stream") and fmt != "pcm16":
+        return bad_request("'audio.format' does not support '%s' when stream=true. Supported values are: 'pcm16'."
+                           % fmt, "audio.format", "unsupported_value")
+    created = int(time.time())
+    message = {"role": "assistant", "content": None, "refusal": None, "annotations": []}
+    last = messages[-1] if isinstance(messages[-1], dict) else {}
+    text, prompt_text, prompt_audio = chat_answer(messages)
+    pcm = None
+    if body.get("tools") and last.get("role") == "user":
+        message["tool_calls"] = [tool_call(body["tools"])]
+        finish_reason, reply_text = "tool_calls", ""
+    elif out_audio:
+        pcm = VOICE.speak(text)
+        audio = encode_audio(pcm, fmt)
+        if audio is None:
+            return cannot_make(fmt)
+        message["audio"] = {"id": "audio_standin_%d" % created, "data": b64(audio), "expires_at": created + 3600,
+                            "transcript": text}
+        finish_reason, reply_text = "stop", text
+    else:
+        message["content"] = text
+        finish_reason, reply_text = "stop", text
+    usage = chat_usage(prompt_text, prompt_audio, reply_text, pcm)
+    base = {"id": "chatcmpl-standin-%d" % created, "created": created, "model": answered_model(model)}
+    if body.get("stream"):
+        wants_usage = (body.get("stream_options") or {}).get("include_usage")
+        return chat_chunks(base, message, finish_reason, usage if wants_usage else None, pcm)
+    return {"json": dict(base, object="chat.completion", usage=usage,
+                         choices=[{"index": 0, "message": message, "finish_reason": finish_reason}])}
+
+
+STANDIN_HANDLERS = {
+    "/v1/chat/completions": chat_completions,
+    "/v1/audio/transcriptions": transcriptions,
+    "/v1/audio/speech": speech,
+}
+
+
 class State:
     """Everything the request threads share, behind one lock."""
 
@@ -105,6 +614,7 @@ class State:
         self.requests = []
         self.responses_sent = 0
         self.connections = 0
+        self.standin = False
 
     def clear(self):
         with self.lock:
@@ -135,7 +645,8 @@ class State:
 
     def response_for(self, request):
         """The next scripted response for the request's exact path, then its path
-        without query; else the sticky default; else the built-in handler."""
+        without query; else the sticky default; else the stand-in's answer (when
+        on); else the built-in handler."""
         bare = request["path"].split("?", 1)[0]
         with self.lock:
             for key in (request["path"], bare):
@@ -143,9 +654,14 @@ class State:
                 if queue:
                     return queue.pop(0)
             sticky = self.defaults.get(bare)
+            standin = self.standin
         if sticky is not None:
             return sticky
-        return DEFAULT_HANDLERS.get(bare, not_found)(request)
+        handler = (standin and STANDIN_HANDLERS.get(bare)) or DEFAULT_HANDLERS.get(bare, not_found)
+        try:
+            return handler(request)
+        except Exception as failure:  # the handler's bug becomes a 500 the caller can read
+            return openai_error(500, "%s failed: %r" % (bare, failure), "server_error", "server_error")
 
     def next_connection_number(self):
         with self.lock:
@@ -185,13 +701,13 @@ def body_pieces(response):
         pieces = [sse_event_bytes(e) for e in as_list(response["events"])]
         content_type = "text/event-stream"
     elif "chunks" in response:
-        pieces = [to_bytes(c) for c in as_list(response["chunks"])]
+        pieces = [as_bytes(c) for c in as_list(response["chunks"])]
         content_type = "application/octet-stream"
     elif "json" in response:
         pieces = [json_bytes(response["json"])]
         content_type = "application/json"
     else:
-        pieces = [to_bytes(response.get("body", ""))]
+        pieces = [as_bytes(response.get("body", ""))]
         content_type = "text/plain"
     pieces = pieces * int(response.get("repeat", 1))
     size = None
@@ -282,6 +798,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             answer = {"requests": state.recorded()}
         elif command == "clear":
             state.clear()
+        elif command == "standin":
+            with state.lock:
+                state.standin = bool(payload.get("on", True))
         elif command == "shutdown":
             try:
                 self.respond({"json": answer, "close": True})
@@ -381,9 +900,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--port-file")
+    parser.add_argument("--standin", action="store_true", help="answer as a local stand-in of the API")
     args = parser.parse_args()
     server = Server(("127.0.0.1", args.port), Handler)
     server.state = State()
+    server.state.standin = args.standin
     line = "PORT %d\n" % server.server_address[1]
     if args.port_file:
         partial = args.port_file + ".partial"

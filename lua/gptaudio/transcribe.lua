@@ -1,0 +1,445 @@
+-- The transcribe call: speech to text, routed by the model the caller picks,
+-- never another.
+--
+--   tr, err = client:transcribe(audio, opts)     req = client:start("transcribe", audio, opts)
+--
+-- audio: an AudioBuffer (sent as 16-bit mono WAV at its own rate or 24 kHz,
+-- whichever is lower), a file path (sent as the file it names), or
+-- {data = bytes, format = "wav" | "mp3" | "flac" | ...} (sent with a made-up filename).
+--
+-- A transcription model (gpt-4o-mini-transcribe, gpt-4o-transcribe, whisper-1,
+-- or an unknown id naming "transcribe" or "whisper") goes to
+-- POST /audio/transcriptions as multipart form data built in memory. A chat-audio
+-- model (the client's default, gpt-audio-mini) gets a Chat Completions request
+-- with the audio and an instruction to transcribe it verbatim, text out only.
+-- A speech model raises.
+--
+-- The result is a Transcript: text, language, duration, words, segments,
+-- usage, cost, model, request_id, raw; tostring(tr) is tr.text.
+local core = require "gptaudio.core"
+local chat = require "gptaudio.chat"
+local client = require "gptaudio.client"
+local json = require "gptaudio.json"
+local models = require "gptaudio.models"
+local usage = require "gptaudio.usage"
+
+local transcribe = {}
+
+transcribe.PATH = "/audio/transcriptions"
+
+local WHERE = "client:transcribe"
+-- The model hears 24 kHz: input audio above it is only more bytes to send.
+local API_RATE = 24000
+-- What the call takes for itself: none of it goes into the form as it is.
+local CALL_OPTIONS = { model = true, on_event = true, timeout = true, max_retries = true, headers = true }
+-- The response formats whose body is the transcript itself rather than JSON.
+local PLAIN_FORMATS = { text = true, srt = true, vtt = true }
+-- Options only /audio/transcriptions has: the chat route raises for them.
+local ENDPOINT_ONLY = { timestamp_granularities = true, include = true, chunking_strategy = true }
+-- Fields that would turn the chat route's request into another kind of call.
+local CHAT_OWNED = { messages = true, modalities = true, audio = true }
+local CONTENT_TYPES = {
+  wav = "audio/wav", mp3 = "audio/mpeg", mpeg = "audio/mpeg", mpga = "audio/mpeg", flac = "audio/flac",
+  ogg = "audio/ogg", webm = "audio/webm", m4a = "audio/mp4", mp4 = "audio/mp4",
+}
+
+local Transcript = { __name = "gptaudio.Transcript" }
+Transcript.__index = Transcript
+transcribe.Transcript = Transcript
+
+function Transcript:__tostring()
+  return self.text
+end
+
+local function fail(type_, message, fields)
+  local err = fields or {}
+  err.type, err.message = type_, message
+  return nil, core.error(err)
+end
+
+local function is_buffer(v)
+  local mt = type(v) == "userdata" and getmetatable(v)
+  return type(mt) == "table" and mt.__name == "gptaudio.AudioBuffer"
+end
+
+-- The route a model id takes: "transcription" or "chat-audio"; raises for a
+-- model that cannot transcribe. Ids the registry does not know are judged by
+-- their name, so a gateway's own transcription model still reaches its endpoint.
+local function route_of(model_id)
+  local model = models.get(model_id)
+  if model then
+    if model.kind == "speech" then
+      error(("model: %s is a speech model: it cannot transcribe"):format(model_id), 0)
+    end
+    return model.kind, model
+  end
+  local name = model_id:lower()
+  if name:find("transcribe", 1, true) or name:find("^whisper") then return "transcription" end
+  return "chat-audio"
+end
+
+local function check_audio(audio)
+  if is_buffer(audio) or type(audio) == "string" then return end
+  if type(audio) ~= "table" then
+    error(("%s: 'audio' must be an AudioBuffer, a file path or {data =, format =} (got %s)"):format(
+      WHERE, type(audio)), 0)
+  end
+  if type(audio.data) ~= "string" then
+    error(("%s: 'audio.data' must be a string of audio bytes (got %s)"):format(WHERE, type(audio.data)), 0)
+  end
+  if type(audio.format) ~= "string" or not audio.format:find("^%w+$") then
+    error(("%s: 'audio.format' must be a file extension such as \"wav\" (got %s)"):format(
+      WHERE, type(audio.format) == "string" and ("%q"):format(audio.format) or type(audio.format)), 0)
+  end
+end
+
+local function check_type(opts, name, expected)
+  local value = opts[name]
+  if value ~= nil and type(value) ~= expected then
+    error(("%s: '%s' must be a %s (got %s)"):format(WHERE, name, expected, type(value)), 0)
+  end
+end
+
+local function check_options(opts)
+  for _, name in ipairs{ "model", "language", "prompt", "response_format" } do check_type(opts, name, "string") end
+  check_type(opts, "temperature", "number")
+  check_type(opts, "stream", "boolean")
+  check_type(opts, "on_event", "function")
+end
+
+---------------------------------------------------------------- the Transcript
+
+-- Usage as reported; for a model billed by the minute that reported none, the
+-- whole seconds of audio it was given (the API bills a started second whole).
+local function usage_of(raw_usage, model_id, duration)
+  local u = usage.normalize(raw_usage, model_id)
+  local model = models.get(model_id)
+  if u == nil and duration and model and model.billing == "minutes" then
+    u = { seconds = math.ceil(duration) }
+  end
+  return u
+end
+
+-- A Transcript priced as the model that answered when its price is known,
+-- else as the one asked for.
+local function priced(fields, asked, config)
+  local billed = usage.prices_for(fields.model, config.prices) and fields.model or asked
+  fields.cost = usage.cost(billed, fields.usage, config.prices)
+  return setmetatable(fields, Transcript)
+end
+
+local function mismatch(asked, answered, fields)
+  return fail("model_mismatch", ("asked for %s, the response names %s"):format(asked, answered), fields)
+end
+
+-- The model a response names (transcription responses name none; a gateway's
+-- may), checked against the one asked for under the client's model_check.
+local function answered_model(call, named, config, fields)
+  if named == nil then return call.model end
+  if not models.matches(call.model, named, config.model_check) then
+    return mismatch(call.model, named, fields)
+  end
+  return named
+end
+
+---------------------------------------------------------------- /audio/transcriptions
+
+-- Appends form fields for value under name the way OpenAI's SDKs flatten
+-- them: lists as name[] (one part per item), tables as name[key], booleans
+-- as true/false, numbers without a trailing .0.
+local function add_fields(parts, name, value)
+  local kind = type(value)
+  if kind == "table" then
+    if #value > 0 or json.is_array(value) then
+      for _, item in ipairs(value) do add_fields(parts, name .. "[]", item) end
+    else
+      local keys = {}
+      for key in pairs(value) do keys[#keys + 1] = tostring(key) end
+      table.sort(keys)
+      for _, key in ipairs(keys) do add_fields(parts, ("%s[%s]"):format(name, key), value[key]) end
+    end
+  elseif kind == "number" then
+    parts[#parts + 1] = { name = name, data = ("%.14g"):format(value) }
+  elseif kind == "string" or kind == "boolean" then
+    parts[#parts + 1] = { name = name, data = tostring(value) }
+  else
+    error(("%s: '%s' cannot go into a form (got %s)"):format(WHERE, name, kind), 0)
+  end
+end
+
+-- 16-bit mono WAV at the buffer's own rate or 24 kHz, whichever is lower.
+local function buffer_wav(buf)
+  if buf.channels > 1 then buf = buf:to_channels(1) end
+  if buf.rate > API_RATE then
+    local err
+    buf, err = buf:resample(API_RATE)
+    if not buf then return nil, err end
+  end
+  return buf:encode("wav")
+end
+
+-- The multipart part for the audio: a path goes as the file it names (the
+-- transport reads it; an unreadable one fails the call with type "audio").
+local function file_part(audio)
+  if is_buffer(audio) then
+    local wav, err = buffer_wav(audio)
+    if not wav then return nil, err end
+    return { name = "file", data = wav, filename = "audio.wav", content_type = CONTENT_TYPES.wav }
+  elseif type(audio) == "string" then
+    -- The transport reads the file as it sends it; this check only names the file in the error.
+    local f, why = io.open(audio, "rb")
+    if not f then return fail("audio", "cannot read input audio " .. why) end
+    f:close()
+    local filename = audio:match("[^/]*$")
+    local extension = filename:match("%.(%w+)$")
+    return { name = "file", path = audio, filename = filename,
+             content_type = CONTENT_TYPES[extension and extension:lower()] or "application/octet-stream" }
+  end
+  local format = audio.format:lower()
+  return { name = "file", data = audio.data, filename = "audio." .. format,
+           content_type = CONTENT_TYPES[format] or "application/octet-stream" }
+end
+
+-- Raises, naming the field, for what a known transcription model refuses or
+-- no transcription request can mean.
+local function check_endpoint_options(opts, model)
+  local format = opts.response_format
+  if model and format and model.response_formats then
+    local takes = table.concat(model.response_formats, ", ")
+    local known = false
+    for _, f in ipairs(model.response_formats) do known = known or f == format end
+    if not known then
+      error(("%s: 'response_format' %q: %s takes %s"):format(WHERE, format, model.id, takes), 0)
+    end
+  end
+  if opts.stream and model and model.refuses.stream then
+    error(("%s: 'stream': %s does not stream transcripts"):format(WHERE, model.id), 0)
+  end
+  if opts.timestamp_granularities ~= nil and format ~= "verbose_json" then
+    error(WHERE .. ": 'timestamp_granularities' needs response_format = \"verbose_json\"", 0)
+  end
+end
+
+-- The transcript of a whole (not streamed) response.
+local function decode_response(call, response, config)
+  local headers = response.headers or {}
+  local fields = { request_id = headers["x-request-id"] }
+  if PLAIN_FORMATS[call.format] then
+    fields.text, fields.raw, fields.model = response.body, response.body, call.model
+    fields.usage = usage_of(nil, call.model, call.duration)
+    return priced(fields, call.model, config)
+  end
+  local raw = response.json
+  local text = json.get(raw, "text")
+  if type(text) ~= "string" then
+    return fail("protocol", "the transcription response has no text", { raw = raw or response.body,
+                                                                          request_id = fields.request_id })
+  end
+  local model, err = answered_model(call, json.get(raw, "model"), config, { raw = raw, request_id = fields.request_id })
+  if not model then return nil, err end
+  fields.text, fields.raw, fields.model = text, raw, model
+  fields.language = json.get(raw, "language")
+  fields.duration = json.get(raw, "duration")
+  fields.words = json.get(raw, "words")
+  fields.segments = json.get(raw, "segments")
+  fields.usage = usage_of(json.get(raw, "usage"), model, fields.duration or call.duration)
+  return priced(fields, call.model, config)
+end
+
+-- Gathers a streamed transcription: transcript.text.delta pieces, then
+-- transcript.text.done with the whole text and the usage.
+local Stream = {}
+Stream.__index = Stream
+
+local function new_stream(call, config, emit)
+  return setmetatable({ call = call, config = config, emit = emit, pieces = {}, events = {} }, Stream)
+end
+
+function Stream:event(ev)
+  local data = ev.json
+  if type(data) ~= "table" then
+    return fail("protocol", "a transcript stream event is not a JSON object: " .. tostring(ev.data):sub(1, 80))
+  end
+  self.events[#self.events + 1] = data
+  local named = json.get(data, "model")
+  if named and not self.model then
+    local model, err = answered_model(self.call, named, self.config, { raw = self.events })
+    if not model then return nil, err end
+    self.model = model
+  end
+  local kind = json.get(data, "type")
+  if kind == "transcript.text.delta" then
+    local delta = json.get(data, "delta")
+    if type(delta) == "string" and delta ~= "" then
+      self.pieces[#self.pieces + 1] = delta
+      self.emit{ type = "transcript", delta = delta }
+    end
+  elseif kind == "transcript.text.done" then
+    self.text = json.get(data, "text")
+    local raw_usage = json.get(data, "usage")
+    if raw_usage then
+      self.usage = usage_of(raw_usage, self.model or self.call.model)
+      self.emit{ type = "usage", usage = self.usage }
+    end
+  end
+  return true
+end
+
+function Stream:transcript(headers)
+  local model = self.model or self.call.model
+  return priced({
+    model = model,
+    text = type(self.text) == "string" and self.text or table.concat(self.pieces),
+    usage = self.usage or usage_of(nil, model, self.call.duration),
+    request_id = headers and headers["x-request-id"], raw = self.events,
+  }, self.call.model, self.config)
+end
+
+local function counted(client_, model_id, tr, err)
+  if tr then client_.totals:add(model_id, tr.usage, tr.cost) end
+  return tr, err
+end
+
+local function endpoint_op(client_, audio, opts, model_id, model)
+  check_endpoint_options(opts, model)
+  local part, err = file_part(audio)
+  if not part then return nil, err end
+  local parts = { { name = "model", data = model_id }, part }
+  local names = {}
+  for name in pairs(opts) do
+    if not CALL_OPTIONS[name] then names[#names + 1] = name end
+  end
+  table.sort(names)
+  for _, name in ipairs(names) do
+    if name ~= "stream" or opts.stream then add_fields(parts, name, opts[name]) end
+  end
+  local config = client_.options
+  local call = { model = model_id, format = opts.response_format or "json",
+                 duration = is_buffer(audio) and audio.duration or nil }
+  local op = { method = "POST", path = transcribe.PATH, multipart = parts, headers = opts.headers,
+               timeout = opts.timeout, max_retries = opts.max_retries }
+  if not opts.stream then
+    op.finish = function(_, response) return counted(client_, model_id, decode_response(call, response, config)) end
+    return op
+  end
+  local stream = new_stream(call, config, opts.on_event or function() end)
+  local failure
+  op.stream = "sse"
+  op.on_event = function(_, ev)
+    if failure then return end
+    local ok, why = stream:event(ev)
+    if not ok then failure = why end
+  end
+  op.partial = function() return stream:transcript() end
+  op.finish = function(_, response)
+    if failure then return nil, failure end
+    local tr = stream:transcript(response.headers)
+    stream.emit{ type = "done", transcript = tr }
+    return counted(client_, model_id, tr)
+  end
+  return op
+end
+
+---------------------------------------------------------------- the chat route
+
+local INSTRUCTION = "Transcribe the audio in the user's message verbatim. Reply with the transcript alone: "
+  .. "no preamble, no commentary, no quotation marks, no translation, no answer to what it says."
+
+local function instruction(opts)
+  local lines = { INSTRUCTION }
+  if opts.language then
+    lines[#lines + 1] = ("The audio is in the language with ISO-639-1 code %q: write the transcript in it."):format(
+      opts.language)
+  end
+  if opts.prompt then
+    lines[#lines + 1] = "Context for the transcript (spellings, vocabulary, what came before): " .. opts.prompt
+  end
+  return table.concat(lines, "\n")
+end
+
+local function check_chat_options(opts, model_id)
+  local format = opts.response_format
+  if format and format ~= "json" and format ~= "text" then
+    error(("%s: 'response_format' %q: %s is a chat model and gives the text alone (json or text); "
+           .. "use a transcription model such as whisper-1"):format(WHERE, format, model_id), 0)
+  end
+  for name in pairs(opts) do
+    if ENDPOINT_ONLY[name] then
+      error(("%s: '%s': %s is a chat model; only /audio/transcriptions takes it"):format(WHERE, name, model_id), 0)
+    end
+    if CHAT_OWNED[name] then
+      error(("%s: '%s': the transcribe call builds the chat request itself"):format(WHERE, name), 0)
+    end
+  end
+end
+
+-- The chat reply as a Transcript: chat has priced it already.
+local function transcript_of(reply)
+  return setmetatable({
+    text = reply.text or "", usage = reply.usage, cost = reply.cost, model = reply.model,
+    request_id = reply.request_id, raw = reply.raw,
+  }, Transcript)
+end
+
+local function chat_op(client_, audio, opts, model_id)
+  check_chat_options(opts, model_id)
+  if type(audio) == "table" and not is_buffer(audio) and audio.format ~= "wav" and audio.format ~= "mp3" then
+    error(("%s: 'audio.format' %q: %s hears wav and mp3 only"):format(WHERE, audio.format, model_id), 0)
+  end
+  local params = {}
+  for name, value in pairs(opts) do
+    if name ~= "language" and name ~= "prompt" and name ~= "response_format" then params[name] = value end
+  end
+  params.model = model_id
+  params.modalities = json.array{ "text" }
+  params.messages = json.array{
+    { role = "system", content = instruction(opts) },
+    { role = "user", content = json.array{ { type = "input_audio", audio = audio } } },
+  }
+  local on_event = opts.on_event
+  local done
+  params.on_event = on_event and function(ev)
+    if ev.type == "text" then
+      on_event{ type = "transcript", delta = ev.delta }
+    elseif ev.type == "done" then
+      done = transcript_of(ev.reply)
+      on_event{ type = "done", transcript = done }
+    else
+      on_event(ev)
+    end
+  end
+  local op, err = chat.kind(client_, params)
+  if not op then return nil, err end
+  local finish, partial = op.finish, op.partial
+  op.finish = function(self, response)
+    local reply, why = finish(self, response)
+    if not reply then return nil, why end
+    return done or transcript_of(reply)
+  end
+  op.partial = partial and function(self) return transcript_of(partial(self)) end
+  return op
+end
+
+---------------------------------------------------------------- the client's kind
+
+--- The "transcribe" kind (client:transcribe(audio, opts), client:start("transcribe", audio, opts)).
+function transcribe.kind(client_, audio, opts)
+  if opts ~= nil and type(opts) ~= "table" then
+    error(("%s: 'opts' must be a table (got %s)"):format(WHERE, type(opts)), 0)
+  end
+  opts = opts or {}
+  check_audio(audio)
+  check_options(opts)
+  local model_id = opts.model or client_.options.model
+  local route, model = route_of(model_id)
+  if route == "transcription" then return endpoint_op(client_, audio, opts, model_id, model) end
+  return chat_op(client_, audio, opts, model_id)
+end
+
+client.kinds.transcribe = transcribe.kind
+
+function client.Client:transcribe(audio, opts)
+  return self:call("transcribe", audio, opts)
+end
+
+return transcribe
