@@ -57,6 +57,7 @@ function Request:ended()
 end
 
 function Request:wait()
+  if self:ended() then return self:result() end
   local task = scheduler.current()
   if task and task == self.task then
     error("gptaudio: a request cannot wait for itself from its own callback", 0)
