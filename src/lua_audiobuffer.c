@@ -58,7 +58,7 @@ float *gptaudio_audiobuffer_reserve(lua_State *L, gptaudio_audiobuffer *b, size_
       cap = 1;
     grown = realloc(b->samples, cap * b->channels * sizeof(float));
     if (!grown)
-      luaL_error(L, "not enough memory for an AudioBuffer of %f frames", (lua_Number)need);
+      luaL_error(L, "not enough memory for an AudioBuffer of %d frames", (int)need);
     b->samples = grown;
     b->capacity = cap;
   }
@@ -76,8 +76,8 @@ gptaudio_audiobuffer *gptaudio_audiobuffer_new(lua_State *L, unsigned rate,
   luaL_setmetatable(L, GPTAUDIO_AUDIOBUFFER_MT);
   tail = gptaudio_audiobuffer_reserve(L, b, frames);
   if (!tail)
-    luaL_error(L, "an AudioBuffer of %f frames x %d channels is too large", (lua_Number)frames,
-               (int)channels);
+    luaL_error(L, "an AudioBuffer of %d channels holds at most %d frames", (int)channels,
+               (int)(GPTAUDIO_AUDIO_MAX_SAMPLES / channels));
   memset(tail, 0, frames * channels * sizeof(float));
   b->frames = frames;
   return b;
@@ -680,7 +680,7 @@ static int buf_pointer(lua_State *L)
   if (!b->s16) {
     b->s16 = malloc(n ? n * sizeof(int16_t) : sizeof(int16_t));
     if (!b->s16)
-      return luaL_error(L, "not enough memory for %f samples", (lua_Number)n);
+      return luaL_error(L, "not enough memory for %d samples", (int)n);
     pcm_float_to_s16le(b->samples, n, (unsigned char *)b->s16);
   }
   lua_pushlightuserdata(L, b->s16);
