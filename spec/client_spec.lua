@@ -220,15 +220,8 @@ describe("client:request", function()
   it("queues beyond max_concurrency, in order, without starting the queued timeouts", function()
     local two = gptaudio.new{ api_key = KEY, base_url = server.url, max_concurrency = 2 }
     server:default("/v1/slow", { delay = 0.4, json = { ok = true } })
-    local order = {}
     local tasks = {}
-    for i = 1, 5 do
-      tasks[i] = gptaudio.spawn(function()
-        local res = two:request{ path = "/slow?i=" .. i }
-        order[#order + 1] = i
-        return res
-      end)
-    end
+    for i = 1, 5 do tasks[i] = gptaudio.spawn(function() return two:request{ path = "/slow?i=" .. i } end) end
     -- behind the slow ones for 0.8 s, yet its 0.5 s timeout only starts when it leaves the queue
     local quick = gptaudio.spawn(function() return two:request{ path = "/models", timeout = 0.5, max_retries = 0 } end)
     while two:step(0.05) > 0 do end
@@ -236,8 +229,18 @@ describe("client:request", function()
     assert.equal(200, quick:result().status)
     local seen = server:requests()
     assert.equal(6, #seen)
-    for i = 1, 5 do assert.equal("/v1/slow?i=" .. i, seen[i].path) end
-    assert.equal("/v1/models", seen[6].path)
+    local arrived = {}
+    for _, r in ipairs(seen) do arrived[r.path] = r.time end
+    -- first in, first out: two at a time, the quick one last, with the fifth
+    local waves = { { 1, 2 }, { 3, 4 }, { 5 } }
+    for w = 1, 2 do
+      for _, i in ipairs(waves[w]) do
+        for _, j in ipairs(waves[w + 1]) do
+          assert.is_true(arrived["/v1/slow?i=" .. i] < arrived["/v1/slow?i=" .. j], i .. " before " .. j)
+        end
+      end
+    end
+    assert.is_true(arrived["/v1/slow?i=4"] < arrived["/v1/models"])
     -- never more than two at once: any three arrivals span at least one server delay
     for i = 1, #seen - 2 do
       assert.is_true(seen[i + 2].time - seen[i].time > 0.3, "three requests at once near " .. i)
