@@ -69,7 +69,7 @@ local function route_of(model_id)
   local model = models.get(model_id)
   if model then
     if model.kind == "speech" then
-      error(("model: %s is a speech model: it cannot transcribe"):format(model_id), 0)
+      error(("%s: 'model' %s is a speech model: it cannot transcribe"):format(WHERE, model_id), 0)
     end
     return model.kind, model
   end
@@ -302,17 +302,19 @@ end
 
 local function endpoint_op(client_, audio, opts, model_id, model)
   check_endpoint_options(opts, model)
-  local part, err = file_part(audio)
-  if not part then return nil, err end
-  local parts = { { name = "model", data = model_id }, part }
+  local form = {}
   local names = {}
   for name in pairs(opts) do
     if not CALL_OPTIONS[name] then names[#names + 1] = name end
   end
   table.sort(names)
   for _, name in ipairs(names) do
-    if name ~= "stream" or opts.stream then add_fields(parts, name, opts[name]) end
+    if name ~= "stream" or opts.stream then add_fields(form, name, opts[name]) end
   end
+  local part, err = file_part(audio)
+  if not part then return nil, err end
+  local parts = { { name = "model", data = model_id }, part }
+  for _, field in ipairs(form) do parts[#parts + 1] = field end
   local config = client_.options
   local call = { model = model_id, format = opts.response_format or "json",
                  duration = is_buffer(audio) and audio.duration or nil }
