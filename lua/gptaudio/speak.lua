@@ -55,7 +55,7 @@ local function route_of(model_id)
   local model = models.get(model_id)
   if model then
     if model.kind == "transcription" then
-      error(("model: %s is a transcription model: it cannot speak"):format(model_id), 0)
+      error(("%s: 'model' %s is a transcription model: it cannot speak"):format(WHERE, model_id), 0)
     end
     return model.kind, model
   end
