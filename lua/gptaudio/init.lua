@@ -3,6 +3,11 @@ local core = require "gptaudio.core"
 local client = require "gptaudio.client"
 local scheduler = require "gptaudio.scheduler"
 
+-- The calls that add themselves to the client's registry of kinds
+-- (client:transcribe, client:speak).
+require "gptaudio.transcribe"
+require "gptaudio.speak"
+
 local gptaudio = {
   VERSION = core.VERSION,
   Error = core.Error,
