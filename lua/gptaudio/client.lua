@@ -24,6 +24,8 @@
 --
 -- client.options holds the options as used (defaults and environment applied;
 -- no key, no headers, no log): kinds read client.options.model, .voice, ...
+-- client.totals (usage.totals()) is where kinds count each call's usage and
+-- cost; client:usage() returns a copy.
 --
 -- Headers sent: Authorization: Bearer <key> (when there is a key),
 -- OpenAI-Organization and OpenAI-Project (when set), User-Agent
@@ -227,7 +229,7 @@ function client.new(options)
     log = self.logger and function(level, message) self:log(level, message) end,
     on_timer = function() self:poke() end,
   }
-  self.totals = usage.totals() -- the kinds count each call's usage and cost here
+  self.totals = usage.totals()
   self.transfers = {} -- Transfer -> Request
   self.live, self.live_count = {}, 0
   self.running, self.queue, self.queue_first, self.queue_last = 0, {}, 1, 0
