@@ -65,9 +65,12 @@ test: deps-test
 lint: deps-test
 	luacheck -q lua spec examples bench
 
+# Against the real API when OPENAI_API_KEY is set; otherwise standin.lua starts the
+# local stand-in, runs the demo against it and stops it, whatever the demo did.
 demo: deps-demo
 	@$(MAKE) --no-print-directory $(MODULE_54)
-	@LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="build/5.4/?.so;;" lua5.4 examples/demo.lua
+	@LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="build/5.4/?.so;;" \
+	  lua5.4 spec/support/standin.lua lua5.4 examples/demo.lua
 
 # The specs on Lua 5.4 with the module built under AddressSanitizer and UBSan.
 # The runtime is preloaded into the interpreter only: spec/support starts child

@@ -1,2 +1,80 @@
 -- The gptaudio demo (make demo): each part runs in turn.
+--   1. the audio demo (examples/audio.lua): a recording trimmed, resampled, saved;
+--   2. a voice round trip: a speech model says a question, the chat model hears
+--      it and answers aloud, a transcription model writes the answer down;
+-- then a table of the tokens and cost of every call. WAV files land in out/.
+-- Runs against the real API when OPENAI_API_KEY is set, else against the local
+-- stand-in (spec/support/standin.lua), which make demo starts and stops.
 dofile("examples/audio.lua")
+
+local gptaudio = require "gptaudio"
+local standin = require "spec.support.standin"
+
+print()
+local demo = { client = gptaudio.new(standin.options()), calls = {} }
+print("voice round trip through " .. demo.client.options.base_url)
+os.execute("mkdir -p out")
+
+--- Adds a call's line to the table: what it was, and its result (anything
+--- with model, usage and cost: a reply, a Transcript, a Speech).
+function demo.record(what, result)
+  demo.calls[#demo.calls + 1] = { what = what, model = result.model, usage = result.usage or {}, cost = result.cost }
+end
+
+-- The steps of the round trip, in order. Each takes `demo` (its client, record,
+-- and what earlier steps left in it) and leaves there what later steps need.
+-- A new part of the demo (a tool round, ...) is one more function appended to
+-- this list.
+local steps = {
+  function(d)
+    -- Streamed, so the speech model reports its usage (a whole answer carries none).
+    local sp = assert(d.client:speak("Which planet is the largest in our solar system?",
+                                     { model = "gpt-4o-mini-tts", voice = "coral", stream = true }))
+    assert(sp.audio:save("out/demo_question.wav"))
+    print(("speak       %.2f s of speech -> out/demo_question.wav"):format(sp.audio.duration))
+    d.record("speak", sp)
+    d.question = sp.audio
+  end,
+  function(d)
+    local reply = assert(d.client:chat{
+      messages = {
+        { role = "system", content = "Answer the spoken question in one short sentence." },
+        { role = "user", content = { { type = "input_audio", audio = d.question } } },
+      },
+      audio = { voice = "alloy", format = "wav" },
+    })
+    assert(reply.audio:save("out/demo_answer.wav"))
+    print(("chat        heard the question, answered aloud (%.2f s) -> out/demo_answer.wav"):format(
+      reply.audio.duration))
+    print(('            its transcript: "%s"'):format(reply.transcript))
+    d.record("chat", reply)
+    d.answer = reply.audio
+  end,
+  function(d)
+    local tr = assert(d.client:transcribe(d.answer, { model = "gpt-4o-mini-transcribe" }))
+    print(('transcribe  the answer, written down: "%s"'):format(tr.text))
+    d.record("transcribe", tr)
+  end,
+}
+
+for _, step in ipairs(steps) do step(demo) end
+
+-- The table: tokens split into text and audio where the API reports them.
+local function tokens(total, text, audio)
+  if not total then return "-" end
+  return ("%d (%d+%d)"):format(total, text or 0, audio or 0)
+end
+
+print()
+print(("%-11s %-28s %-16s %-16s %s"):format("call", "model", "in (text+audio)", "out (text+audio)", "cost USD"))
+local total = 0
+for _, c in ipairs(demo.calls) do
+  local u = c.usage
+  print(("%-11s %-28s %-16s %-16s %s"):format(c.what, c.model,
+    tokens(u.input_tokens, u.input_text_tokens, u.input_audio_tokens),
+    tokens(u.output_tokens, u.output_text_tokens, u.output_audio_tokens),
+    c.cost and ("%.6f"):format(c.cost) or "unknown"))
+  total = total + (c.cost or 0)
+end
+print(("%-11s %-28s %-16s %-16s %.6f"):format("total", "", "", "", total))
+demo.client:close()

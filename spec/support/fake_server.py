@@ -493,7 +493,7 @@ def chat_answer(messages):
         return "The tool answered: %s" % said, prompt_text, prompt_audio
     if "transcribe" in system or "aloud" in system:
         return heard, prompt_text, prompt_audio
-    return ('You said: "%s". This answer comes from the gptaudio stand-in server.' % heard.strip(),
+    return ("I heard you say: %s This answer comes from the gptaudio stand-in server." % heard.strip(),
             prompt_text, prompt_audio)
 
 
