@@ -3,6 +3,7 @@
 -- into that same reply while on_event sees each piece as it arrives.
 --
 --   call = chat.request(params, defaults)     -- raises on a programmer error; nil, err on bad audio
+--   wav = chat.upload_wav(buf)                -- an AudioBuffer as the API gets it
 --   reply, err = chat.decode(call, response, config)
 --   stream = chat.stream(call, config, emit)  -- stream:event(ev), stream:finish(response), stream:partial()
 --
@@ -44,8 +45,10 @@ local function is_buffer(v)
   return type(mt) == "table" and mt.__name == "gptaudio.AudioBuffer"
 end
 
--- 16-bit mono WAV at the buffer's own rate or 24 kHz, whichever is lower.
-local function buffer_wav(buf)
+--- An AudioBuffer as it goes up to the API (chat input, transcription): 16-bit
+--- mono WAV at the buffer's own rate or 24 kHz, whichever is lower (downmixed,
+--- downsampled, never upsampled). Returns the bytes, or nil, err.
+function chat.upload_wav(buf)
   if buf.channels > 1 then buf = buf:to_channels(1) end
   if buf.rate > API_RATE then
     local err
@@ -78,7 +81,7 @@ end
 -- of the wrong shape, nil, err for audio that cannot be read.
 local function input_audio(audio, where)
   if is_buffer(audio) then
-    local wav, err = buffer_wav(audio)
+    local wav, err = chat.upload_wav(audio)
     if not wav then return nil, err end
     return wav, "wav"
   elseif type(audio) == "string" then
