@@ -367,6 +367,46 @@ describe("client:chat", function()
     end)
   end)
 
+  describe("through client:start", function()
+    it("runs several chats at once without blocking the caller", function()
+      local socket = require "socket"
+      for i = 1, 4 do
+        server:script(PATH, { { json = completion(text_message("answer " .. i)), delay = 1 } })
+      end
+      local started = socket.gettime()
+      local requests = {}
+      for i = 1, 4 do
+        requests[i] = client:start("chat", { messages = { { role = "user", content = "q" .. i } } })
+      end
+      -- start returns at once: the server has not answered anything yet.
+      assert.is_true(socket.gettime() - started < 0.5)
+      assert.equal("running", requests[1]:status())
+      assert.is_nil(requests[1]:result())
+      while client:step(0.05) > 0 do end
+      -- The four 1 s answers overlapped: one after another they would take 4 s.
+      assert.is_true(socket.gettime() - started < 3)
+      local texts = {}
+      for i, req in ipairs(requests) do
+        assert.equal("done", req:status())
+        texts[i] = assert(req:result()).text
+      end
+      table.sort(texts)
+      assert.same({ "answer 1", "answer 2", "answer 3", "answer 4" }, texts)
+      assert.equal(4, client:usage()["gpt-audio-mini"].calls)
+    end)
+
+    it("ends a request at once when its input audio cannot be read", function()
+      local missing = os.tmpname()
+      os.remove(missing)
+      local req = client:start("chat", { messages = { { role = "user", content = {
+        { type = "input_audio", audio = missing } } } } })
+      assert.equal("failed", req:status())
+      local reply, err = req:result()
+      assert.is_nil(reply)
+      assert.equal("audio", err.type)
+    end)
+  end)
+
   describe("the exact model", function()
     it("fails with model_mismatch for another model, keeping the reply", function()
       answer(completion(text_message("from elsewhere"), { model = "gpt-audio-2025-08-28" }),
