@@ -43,8 +43,8 @@ local CONTENT_TYPES = {
   ogg = "audio/ogg", webm = "audio/webm", m4a = "audio/mp4", mp4 = "audio/mp4",
 }
 
+-- The metatable of every Transcript: its text is its string.
 local Transcript = { __name = "gptaudio.Transcript" }
-Transcript.__index = Transcript
 transcribe.Transcript = Transcript
 
 function Transcript:__tostring()
