@@ -28,8 +28,6 @@ local transcribe = {}
 transcribe.PATH = "/audio/transcriptions"
 
 local WHERE = "client:transcribe"
--- The model hears 24 kHz: input audio above it is only more bytes to send.
-local API_RATE = 24000
 -- What the call takes for itself: none of it goes into the form as it is.
 local CALL_OPTIONS = { model = true, on_event = true, timeout = true, max_retries = true, headers = true }
 -- The response formats whose body is the transcript itself rather than JSON.
@@ -167,22 +165,11 @@ local function add_fields(parts, name, value)
   end
 end
 
--- 16-bit mono WAV at the buffer's own rate or 24 kHz, whichever is lower.
-local function buffer_wav(buf)
-  if buf.channels > 1 then buf = buf:to_channels(1) end
-  if buf.rate > API_RATE then
-    local err
-    buf, err = buf:resample(API_RATE)
-    if not buf then return nil, err end
-  end
-  return buf:encode("wav")
-end
-
 -- The multipart part for the audio: a path goes as the file it names (the
 -- transport reads it; an unreadable one fails the call with type "audio").
 local function file_part(audio)
   if is_buffer(audio) then
-    local wav, err = buffer_wav(audio)
+    local wav, err = chat.upload_wav(audio)
     if not wav then return nil, err end
     return { name = "file", data = wav, filename = "audio.wav", content_type = CONTENT_TYPES.wav }
   elseif type(audio) == "string" then
