@@ -356,6 +356,17 @@ describe("client:run_tools", function()
     assert.same(tool_message("c1", "noon"), messages[3])
   end)
 
+  it("without tools is one chat call whose message is appended", function()
+    server:script(PATH, { answering("Hello.") })
+    local messages = { { role = "user", content = "Hi" } }
+    local reply = assert(client:run_tools{ messages = messages })
+    assert.equal("Hello.", reply.text)
+    assert.same({ { role = "user", content = "Hi" }, { role = "assistant", content = "Hello." } }, messages)
+    assert.is_nil(sent(1).tools)
+    assert.same({}, reply.tool_results)
+    assert.equal(1, #reply.rounds)
+  end)
+
   it("raises at the call for a missing toolbox, a bad max_rounds, and a bad chat option", function()
     local box = tools.new{ { name = "now", handler = function() return "noon" end } }
     local messages = { { role = "user", content = "Time?" } }

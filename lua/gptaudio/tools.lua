@@ -13,6 +13,8 @@
 --   reply, err = client:run_tools{ messages =, tools = box, max_rounds = 10, tool_choice =,
 --                                  parallel = true, on_tool_call = fn(call, ctx), <chat options> }
 --
+-- Without tools it is one chat call whose message is appended (a conversation
+-- whose tools come and go).
 -- Each round is one client:chat (every other field is passed to it: model,
 -- audio, stream, on_event, ...). The reply's assistant message (its audio
 -- reduced to {id}) is appended to `messages`, then, if it called tools, one
@@ -152,7 +154,12 @@ end
 -- Runs one call to its end; returns its result record.
 local function run_call(box, call, ctx, on_tool_call)
   local record = { id = call.id, name = call.name, round = ctx.round }
-  local args, why = box:arguments(call)
+  local args, why
+  if box then
+    args, why = box:arguments(call)
+  else
+    why = ("unknown tool %s; there are no tools"):format(json.encode(tostring(call.name)))
+  end
   if args then
     record.arguments = args
     local ok, value, err = true, nil, nil
@@ -203,7 +210,7 @@ local function check_params(params)
   local where = "client:run_tools"
   check.value(where, "params", params, "table")
   check.value(where, "messages", params.messages, "table")
-  if not tools.is_toolbox(params.tools) then
+  if params.tools ~= nil and not tools.is_toolbox(params.tools) then
     error(where .. ": 'tools' must be a toolbox from gptaudio.tools.new (got " .. type(params.tools) .. ")", 0)
   end
   check.value(where, "max_rounds", params.max_rounds, "positive integer", true)
