@@ -279,6 +279,8 @@ describe("client:chat", function()
       assert.equal("Hi!", reply.text)
       assert.equal("Hi!", reply.transcript)
       assert.equal("audio_abc", reply.audio_id)
+      assert.equal(1764003600, reply.audio_expires_at)
+      if math.type then assert.equal("integer", math.type(reply.audio_expires_at)) end
       assert.same({ role = "assistant", audio = { id = "audio_abc" } }, reply.message)
       assert.same(reply.message, json.decode(json.encode(reply.message)))
     end)

@@ -178,6 +178,7 @@ describe("client:chat streamed", function()
       assert.equal("stop", reply.finish_reason)
       assert.equal(MODEL, reply.model)
       assert.equal("req_s", reply.request_id)
+      assert.equal(EXPIRES, reply.audio_expires_at)
       assert.equal(280, reply.usage.output_audio_tokens)
       assert.near(COST, reply.cost, 1e-12)
       assert.same({ role = "assistant", audio = { id = "audio_s1" } }, reply.message)
@@ -197,8 +198,8 @@ describe("client:chat streamed", function()
                                       audio = { format = "pcm16", rate = 16000 } })
     assert_same_audio(audio.from_pcm16(SAMPLES, 24000, 1):resample(16000), whole.audio)
     assert_same_audio(whole.audio, streamed.audio)
-    for _, field in ipairs{ "text", "transcript", "audio_id", "finish_reason", "model", "request_id", "cost",
-                            "audio_bytes", "audio_format", "tool_calls" } do
+    for _, field in ipairs{ "text", "transcript", "audio_id", "audio_expires_at", "finish_reason", "model",
+                            "request_id", "cost", "audio_bytes", "audio_format", "tool_calls" } do
       assert.equal(whole[field], streamed[field], field)
     end
     assert.same(whole.usage, streamed.usage)

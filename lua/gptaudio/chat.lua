@@ -225,7 +225,8 @@ local function tool_call(id, name, arguments_json)
 end
 
 -- The reply both paths end in. `got` holds what the response said, read field
--- by field: model, content, refusal, transcript, audio_id, calls ({id, type,
+-- by field: model, content, refusal, transcript, audio_id, audio_expires_at
+-- (Unix seconds: after it the audio id is no use in a history), calls ({id, type,
 -- name, arguments} in order), finish_reason, usage (raw), and the audio
 -- already decoded (audio, or audio_bytes and audio_format). raw is the
 -- response's JSON, or the list of a stream's chunks.
@@ -235,6 +236,7 @@ local function build_reply(call, got, raw, headers, config)
     transcript = got.transcript,
     audio = got.audio, audio_bytes = got.audio_bytes, audio_format = got.audio_format,
     audio_id = got.audio_id,
+    audio_expires_at = got.audio_expires_at,
     finish_reason = got.finish_reason,
     model = got.model,
     request_id = headers and headers["x-request-id"],
@@ -303,6 +305,7 @@ function chat.decode(call, response, config)
     refusal = json.get(message, "refusal"),
     transcript = json.get(message, "audio", "transcript"),
     audio_id = json.get(message, "audio", "id"),
+    audio_expires_at = json.integer(json.get(message, "audio", "expires_at")),
     finish_reason = json.get(raw, "choices", 1, "finish_reason"),
     usage = json.get(raw, "usage"),
     calls = {},
@@ -395,6 +398,7 @@ function Stream:delta(delta)
   local audio = json.get(delta, "audio")
   if audio then
     self.audio_id = json.get(audio, "id") or self.audio_id
+    self.audio_expires_at = json.integer(json.get(audio, "expires_at")) or self.audio_expires_at
     local transcript = json.get(audio, "transcript")
     if transcript then
       self.has_transcript = true
@@ -417,7 +421,8 @@ end
 -- What has arrived, in the shape build_reply reads.
 function Stream:gathered()
   local got = {
-    model = self.model, audio_id = self.audio_id, finish_reason = self.finish_reason, usage = self.usage,
+    model = self.model, audio_id = self.audio_id, audio_expires_at = self.audio_expires_at,
+    finish_reason = self.finish_reason, usage = self.usage,
     content = #self.content > 0 and table.concat(self.content) or nil,
     refusal = #self.refusal > 0 and table.concat(self.refusal) or nil,
     transcript = self.has_transcript and table.concat(self.transcript) or nil,
