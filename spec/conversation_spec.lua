@@ -5,9 +5,8 @@
 local gptaudio = require "gptaudio"
 local core = require "gptaudio.core"
 local json = require "gptaudio.json"
-local tools = require "gptaudio.tools"
+local tools = gptaudio.tools
 local chat = require "gptaudio.chat"
-require "gptaudio.conversation"
 local fake = require "spec.support.fake"
 
 local audio = gptaudio.audio

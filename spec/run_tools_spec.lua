@@ -5,7 +5,7 @@
 -- tool-call deltas cut at every byte.
 local gptaudio = require "gptaudio"
 local json = require "gptaudio.json"
-local tools = require "gptaudio.tools"
+local tools = gptaudio.tools
 local fake = require "spec.support.fake"
 
 local PATH = "/v1/chat/completions"

@@ -1,8 +1,9 @@
 -- Toolboxes: checked names and entries, the API's tools array (empty objects
 -- and empty arrays kept apart), arguments decoded and checked into the text
 -- the model is sent, and results turned into tool message content.
+local gptaudio = require "gptaudio"
 local json = require "gptaudio.json"
-local tools = require "gptaudio.tools"
+local tools = gptaudio.tools
 
 local function noop() end
 

@@ -7,12 +7,16 @@ local scheduler = require "gptaudio.scheduler"
 -- (client:transcribe, client:speak).
 require "gptaudio.transcribe"
 require "gptaudio.speak"
+-- client:run_tools and client:conversation.
+require "gptaudio.conversation"
 
 local gptaudio = {
   VERSION = core.VERSION,
   Error = core.Error,
   audio = core.audio,
   json = require "gptaudio.json",
+  models = require "gptaudio.models",
+  tools = require "gptaudio.tools",
   new = client.new,
   spawn = scheduler.spawn,
 }
