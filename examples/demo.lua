@@ -2,6 +2,7 @@
 --   1. the audio demo (examples/audio.lua): a recording trimmed, resampled, saved;
 --   2. a voice round trip: a speech model says a question, the chat model hears
 --      it and answers aloud, a transcription model writes the answer down;
+--   3. a tool round: the chat model calls a tool and answers aloud from its result;
 -- then a table of the tokens and cost of every call. WAV files land in out/.
 -- Runs against the real API when OPENAI_API_KEY is set, else against the local
 -- stand-in (spec/support/standin.lua), which make demo starts and stops.
@@ -54,6 +55,32 @@ local steps = {
     local tr = assert(d.client:transcribe(d.answer, { model = "gpt-4o-mini-transcribe" }))
     print(('transcribe  the answer, written down: "%s"'):format(tr.text))
     d.record("transcribe", tr)
+  end,
+  -- The tool round (client:run_tools): the model calls a tool, its result goes
+  -- back, and the model answers aloud from it.
+  function(d)
+    local weather = gptaudio.tools.new{ {
+      name = "get_weather",
+      description = "The weather now in a city.",
+      parameters = { type = "object", properties = { city = { type = "string", examples = { "Oslo" } } },
+                     required = { "city" }, additionalProperties = false },
+      handler = function(args) return { city = args.city, celsius = 4, sky = "cloudy" } end,
+    } }
+    local reply = assert(d.client:run_tools{
+      messages = {
+        { role = "system", content = "Use the tool, then answer in one short sentence." },
+        { role = "user", content = "What is the weather in Oslo right now?" },
+      },
+      tools = weather, audio = { voice = "alloy", format = "wav" },
+    })
+    for i, round in ipairs(reply.rounds) do
+      for _, result in ipairs(round.tool_results) do
+        print(("tools       round %d: %s -> %s"):format(i, result.name, result.content))
+      end
+      d.record("tools " .. i, round.reply)
+    end
+    assert(reply.audio:save("out/demo_tools_answer.wav"))
+    print(('            answered aloud: "%s" -> out/demo_tools_answer.wav'):format(reply.transcript))
   end,
 }
 
