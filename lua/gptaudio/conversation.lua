@@ -137,17 +137,6 @@ local function user_message(said)
   return { role = "user", content = content }
 end
 
--- When the API forgets a reply's audio: the whole response's audio.expires_at,
--- or, streamed, the chunk that carried it. nil when it did not say.
-local function expires_at(reply)
-  local raw = reply.raw
-  if json.get(raw, "choices") then return json.get(raw, "choices", 1, "message", "audio", "expires_at") end
-  for _, chunk in ipairs(type(raw) == "table" and raw or {}) do
-    local at = json.get(chunk, "choices", 1, "delta", "audio", "expires_at")
-    if at then return at end
-  end
-end
-
 -- Turns the audio ids that are about to expire into their transcripts.
 function Conversation:forget_expired_audio()
   local now = self.clock()
@@ -178,7 +167,7 @@ function Conversation:record(reply, messages)
     local r = round.reply
     self.totals:add(self.model, r.usage, r.cost)
     if r.audio_id then
-      self.spoken[r.message] = { transcript = r.transcript, expires_at = json.integer(expires_at(r)) }
+      self.spoken[r.message] = { transcript = r.transcript, expires_at = r.audio_expires_at }
     end
   end
   local total = reply.usage and reply.usage.total_tokens
