@@ -341,6 +341,15 @@ describe("client:run_tools", function()
     assert.equal(4, #messages)
   end)
 
+  it("raises outside a task where the attached event loop must not block, before anything is sent", function()
+    local box = tools.new{ { name = "now", handler = function() return "noon" end } }
+    client:attach_loop{}
+    local messages = { { role = "user", content = "Time?" } }
+    assert.has_error(function() client:run_tools{ messages = messages, tools = box } end,
+      "gptaudio: call this from gptaudio.spawn: a call outside a task would block the event loop")
+    assert.equal(0, #server:requests(PATH))
+  end)
+
   it("returns nil, err when a round's chat call fails, with the completed rounds in messages", function()
     local box = tools.new{ { name = "now", handler = function() return "noon" end } }
     server:script(PATH, { calling{ { "c1", "now", "{}" } },
