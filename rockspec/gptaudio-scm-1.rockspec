@@ -21,13 +21,20 @@ build = {
     ["gptaudio.core"] = {
       sources = {
         -- BEGIN sources (scripts/sync-rockspec writes this list)
+        "src/base64.c",
         "src/lua_audiobuffer.c",
         "src/lua_clock.c",
         "src/lua_codec.c",
         "src/lua_core.c",
         "src/lua_error.c",
+        "src/lua_pcm_stream.c",
         "src/lua_resampler.c",
+        "src/lua_transfer.c",
         "src/lua_transport.c",
+        "src/pcm.c",
+        "src/pcm_stream.c",
+        "src/sse.c",
+        "src/wav.c",
         -- END sources
       },
       defines = { "_GNU_SOURCE" },
@@ -36,7 +43,24 @@ build = {
       libraries = { "curl", "samplerate", "m" },
     },
     -- BEGIN modules (scripts/sync-rockspec writes this list)
+    ["gptaudio.chat"] = "lua/gptaudio/chat.lua",
+    ["gptaudio.check"] = "lua/gptaudio/check.lua",
+    ["gptaudio.client"] = "lua/gptaudio/client.lua",
+    ["gptaudio.conversation"] = "lua/gptaudio/conversation.lua",
+    ["gptaudio.errors"] = "lua/gptaudio/errors.lua",
     ["gptaudio"] = "lua/gptaudio/init.lua",
+    ["gptaudio.json"] = "lua/gptaudio/json.lua",
+    ["gptaudio.kinds.request"] = "lua/gptaudio/kinds/request.lua",
+    ["gptaudio.loop.uv"] = "lua/gptaudio/loop/uv.lua",
+    ["gptaudio.models"] = "lua/gptaudio/models.lua",
+    ["gptaudio.request"] = "lua/gptaudio/request.lua",
+    ["gptaudio.retry"] = "lua/gptaudio/retry.lua",
+    ["gptaudio.scheduler"] = "lua/gptaudio/scheduler.lua",
+    ["gptaudio.schema"] = "lua/gptaudio/schema.lua",
+    ["gptaudio.speak"] = "lua/gptaudio/speak.lua",
+    ["gptaudio.tools"] = "lua/gptaudio/tools.lua",
+    ["gptaudio.transcribe"] = "lua/gptaudio/transcribe.lua",
+    ["gptaudio.usage"] = "lua/gptaudio/usage.lua",
     -- END modules
   },
 }
