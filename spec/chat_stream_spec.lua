@@ -299,6 +299,19 @@ describe("client:chat streamed", function()
     assert.equal("gpt-audio-2025-08-28", err.raw[1].model)
   end)
 
+  it("stops the transfer at the first chunk from another model instead of reading the rest", function()
+    local chunks = audio_sequence()
+    for _, c in ipairs(chunks) do c.model = "gpt-audio-2025-08-28" end
+    -- The rest of the stream would take over a second per event.
+    server:script(PATH, { { events = sse(chunks), chunk_delay = 1, no_length = true } })
+    local started = core.now()
+    local reply, err = client:chat{ messages = { { role = "user", content = "hi" } }, stream = true, audio = true }
+    assert.is_nil(reply)
+    assert.equal("model_mismatch", err.type)
+    assert.is_true(core.now() - started < 0.9 * #chunks - 1)
+    assert.equal(0, client:active())
+  end)
+
   it("fails with a protocol error for an audio delta that is not base64", function()
     local chunks = { chunk{ role = "assistant", audio = { id = "audio_x", transcript = "" } },
                      chunk{ audio = { data = "%%%" } }, usage_chunk() }

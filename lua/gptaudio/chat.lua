@@ -508,19 +508,15 @@ function chat.kind(client, params)
     return op
   end
   local stream = chat.stream(call, options, params.on_event or function() end)
-  -- The first failure stops the accumulator; the call then ends with it.
-  local failure
+  -- The first failure stops the transfer at once: a hook that raises a
+  -- gptaudio.Error ends the request with that error.
   op.stream = "sse"
   op.on_event = function(_, ev)
-    if failure then return end
     local ok, why = stream:event(ev)
-    if not ok then failure = why end
+    if not ok then error(why, 0) end
   end
   op.partial = function() return stream:partial() end
-  op.finish = function(_, response)
-    if failure then return nil, failure end
-    return counted(stream:finish(response))
-  end
+  op.finish = function(_, response) return counted(stream:finish(response)) end
   return op
 end
 

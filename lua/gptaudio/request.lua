@@ -16,11 +16,14 @@
 --
 -- The op's callbacks (on_event, finish) run under pcall in the request's own
 -- task, so they may yield (call the API themselves). A Lua error raised by one
--- fails this request alone, with type "interrupted" and the error as message.
+-- fails this request alone: a gptaudio.Error raised is the request's error as
+-- it is (a kind stops a stream that way); anything else becomes an error of
+-- type "interrupted" with the raised value as message.
 local scheduler = require "gptaudio.scheduler"
 local json = require "gptaudio.json"
 local retry = require "gptaudio.retry"
 local errors = require "gptaudio.errors"
+local core = require "gptaudio.core"
 
 local request = {}
 
@@ -126,11 +129,17 @@ local function abort(self, response, err)
   response.abort, response.complete = err, true
 end
 
+-- What a raised value means for the request (see the top of this file).
+local function raised(value)
+  if getmetatable(value) == core.Error then return value end
+  return errors.new{ type = "interrupted", message = tostring(value) }
+end
+
 -- Runs one of the op's callbacks; a raise aborts the attempt.
 function Request:callback(response, fn, ...)
   local ok, err = pcall(fn, self.op, ...)
   if not ok and not self:ended() then
-    abort(self, response, errors.new{ type = "interrupted", message = tostring(err) })
+    abort(self, response, raised(err))
   end
 end
 
@@ -258,7 +267,7 @@ function Request:run()
     if not response.failure and succeeded(response.status) then
       local ok, value, err = pcall(op.finish, op, response)
       if not ok then
-        self:fail(errors.new{ type = "interrupted", message = tostring(value) }, response)
+        self:fail(raised(value), response)
       elseif value == nil then
         self:fail(err or errors.new{ type = "protocol", message = "the response gave no result" }, response)
       else
