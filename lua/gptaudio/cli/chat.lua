@@ -1,0 +1,52 @@
+-- gptaudio chat "question" [--audio in.wav] [-o reply.wav]: one question to the
+-- model, with a recording when given; with -o the answer is also spoken into
+-- the file, and its transcript is what stdout gets.
+local cli = require "gptaudio.cli"
+
+local chat = {}
+
+chat.HELP = [[
+Usage: gptaudio chat "question" [--audio FILE] [-o reply.wav] [--system TEXT] [--model MODEL] [--voice VOICE] [--json]
+
+Asks the model (default gpt-audio-mini) and prints its answer on stdout.
+--audio FILE   sends a recording (wav or mp3) along with the question
+-o FILE        the model also answers aloud, into FILE (WAV)
+--json prints {"text", "transcript", "output", "finish_reason", "model", "usage", "cost"}.
+]]
+
+local OPTIONS = { audio = { value = "FILE" }, output = { short = "o", value = "FILE" }, system = { value = "TEXT" } }
+
+--- The user message: the question, then the recording when there is one.
+function chat.message(text, audio_path)
+  local content = { { type = "text", text = text } }
+  if audio_path then content[2] = { type = "input_audio", audio = audio_path } end
+  return { role = "user", content = content }
+end
+
+function chat.run(argv, first)
+  local opts, operands = cli.parse(argv, first, OPTIONS)
+  if opts.help then
+    io.stdout:write(chat.HELP)
+    return cli.EXIT.ok
+  end
+  if #operands ~= 1 then cli.usage_error("chat takes one question") end
+  local messages = {}
+  if opts.system then messages[1] = { role = "system", content = opts.system } end
+  messages[#messages + 1] = chat.message(operands[1], opts.audio)
+  local client = cli.client(opts)
+  local reply, err = cli.call(client, opts, "chat", { messages = messages, audio = opts.output ~= nil or nil })
+  if not reply then return cli.fail(opts, err) end
+  if opts.output then
+    local saved, save_err = false, "the reply has no audio"
+    if reply.audio then saved, save_err = reply.audio:save(opts.output) end
+    if not saved then
+      return cli.fail(opts, { type = "io", message = ("cannot write %s: %s"):format(opts.output, tostring(save_err)) })
+    end
+  end
+  local text = reply.text or reply.transcript
+  return cli.finish(opts, reply, {
+    text = reply.text, transcript = reply.transcript, output = opts.output, finish_reason = reply.finish_reason,
+  }, text)
+end
+
+return chat

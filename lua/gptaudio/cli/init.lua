@@ -1,0 +1,171 @@
+-- The gptaudio command: `cli.main(arg)` parses the command line, runs one
+-- subcommand and returns the exit status (bin/gptaudio passes it to os.exit).
+--
+-- Exit status: 0 success, 1 other failure (bad audio, a protocol error, a
+-- wrong model), 2 usage error (bad arguments or option values, no API key),
+-- 3 API error (the server answered with an error status), 4 network error
+-- (connection or timeout), 130 interrupted (batch: Ctrl-C or SIGTERM).
+local core = require "gptaudio.core"
+local gptaudio = require "gptaudio"
+local args = require "gptaudio.cli.args"
+local progress = require "gptaudio.cli.progress"
+local kinds = require("gptaudio.client").kinds
+
+local cli = {}
+
+cli.EXIT = { ok = 0, failure = 1, usage = 2, api = 3, network = 4, interrupted = 130 }
+
+local EXIT_BY_ERROR = { api = cli.EXIT.api, connection = cli.EXIT.network, timeout = cli.EXIT.network,
+                        interrupted = cli.EXIT.interrupted, cancelled = cli.EXIT.interrupted }
+
+--- The exit status for a gptaudio.Error.
+function cli.exit_for(err)
+  return EXIT_BY_ERROR[err.type] or cli.EXIT.failure
+end
+
+cli.COMMON_OPTIONS = {
+  model = { value = "MODEL" }, voice = { value = "VOICE" }, json = {}, progress = {},
+  help = { short = "h" },
+}
+
+cli.USAGE = [[
+Usage: gptaudio COMMAND [OPTIONS] ARGUMENTS
+
+Commands:
+  speak "text" -o out.wav           text to speech (-o: .wav, or .mp3/.opus/.flac/.aac from a speech model)
+  transcribe file.wav               speech to text, printed on stdout
+  chat "question" [--audio in.wav] [-o reply.wav]
+                                    ask the model; with -o it also answers aloud into that file
+  batch transcribe DIR|LIST -o results.jsonl
+  batch chat --prompt "..." DIR|LIST -o results.jsonl
+                                    one JSON line per input file; see gptaudio batch --help
+
+Options (every command):
+  --model MODEL      the model (default: gpt-audio-mini; e.g. gpt-4o-mini-transcribe, gpt-4o-mini-tts)
+  --voice VOICE      the voice of spoken answers (default: alloy)
+  --json             print one JSON object on stdout: the result, or {"error": {...}}
+  --progress         show upload/download progress on stderr even when it is not a terminal
+  -h, --help         this text (gptaudio COMMAND --help: that command's)
+
+Environment: OPENAI_API_KEY (required against the real API), OPENAI_BASE_URL
+(another server speaking the same API; then the key may be empty).
+Without --json, the tokens and the cost of the call go to stderr.
+
+Exit status: 0 success, 1 other failure, 2 usage error (bad arguments, no API key),
+3 API error (the server answered with an error), 4 network error (connection,
+timeout), 130 interrupted (batch).
+]]
+
+--- Raised (as a table) for a usage error; main turns it into exit status 2.
+function cli.usage_error(message)
+  error({ usage = message }, 0)
+end
+
+--- Parses the arguments after the subcommand's name with its options and the common ones.
+function cli.parse(argv, first, options)
+  local all = {}
+  for name, spec in pairs(cli.COMMON_OPTIONS) do all[name] = spec end
+  for name, spec in pairs(options) do all[name] = spec end
+  local parsed, err = args.parse(argv, first, all)
+  if not parsed then cli.usage_error(err) end
+  return parsed.options, parsed.operands
+end
+
+--- A client for the command's options; no key against the real API is a usage error.
+function cli.client(opts, extra)
+  local key, base_url = os.getenv("OPENAI_API_KEY"), os.getenv("OPENAI_BASE_URL")
+  if (key == nil or key == "") and (base_url == nil or base_url == "") then
+    cli.usage_error("OPENAI_API_KEY is not set: export it, or point OPENAI_BASE_URL at a server that needs no key")
+  end
+  local options = { model = opts.model, voice = opts.voice }
+  for k, v in pairs(extra or {}) do options[k] = v end
+  return gptaudio.new(options)
+end
+
+-- A kind that runs another kind with the transport's progress events sent to a bar.
+kinds["cli.progress"] = function(client, bar, kind, ...)
+  local op, err = kinds[kind](client, ...)
+  if op == nil then return nil, err end
+  local on_event = op.on_event
+  op.progress = true
+  op.on_event = function(o, ev)
+    if ev.type == "progress" then
+      bar:event(ev)
+    elseif on_event then
+      return on_event(o, ev)
+    end
+  end
+  return op
+end
+
+--- client:call(kind, ...) with a progress bar on stderr when progress is wanted.
+function cli.call(client, opts, kind, ...)
+  if not progress.wanted(opts.progress) then return client:call(kind, ...) end
+  local bar = progress.transfer(io.stderr, core.now)
+  local result, err = client:call("cli.progress", bar, kind, ...)
+  bar:finish()
+  return result, err
+end
+
+local function tokens_line(result)
+  local u = result.usage or {}
+  local parts = {}
+  if u.input_tokens then parts[#parts + 1] = ("%d tokens in"):format(u.input_tokens) end
+  if u.output_tokens then parts[#parts + 1] = ("%d tokens out"):format(u.output_tokens) end
+  if u.seconds then parts[#parts + 1] = ("%g s of audio"):format(u.seconds) end
+  if u.characters then parts[#parts + 1] = ("%d characters"):format(u.characters) end
+  parts[#parts + 1] = result.cost and ("cost $%.6f"):format(result.cost) or "cost unknown"
+  return ("%s: %s\n"):format(result.model or "?", table.concat(parts, ", "))
+end
+
+--- The error as the JSON output's "error" object.
+function cli.error_object(err)
+  return { type = err.type, message = err.message, status = err.status, code = err.code }
+end
+
+--- Ends a command: the JSON object or the text on stdout, tokens and cost on stderr.
+function cli.finish(opts, result, fields, text)
+  if opts.json then
+    fields.model, fields.usage, fields.cost = result.model, result.usage, result.cost
+    io.stdout:write(gptaudio.json.encode(fields), "\n")
+  else
+    if text then io.stdout:write(text, "\n") end
+    io.stderr:write(tokens_line(result))
+  end
+  return cli.EXIT.ok
+end
+
+--- Ends a command that failed with a gptaudio.Error (or {type = "io", message} for a local file).
+function cli.fail(opts, err)
+  if opts.json then
+    io.stdout:write(gptaudio.json.encode{ error = cli.error_object(err) }, "\n")
+  else
+    io.stderr:write("gptaudio: ", getmetatable(err) and tostring(err) or err.message, "\n")
+  end
+  return cli.exit_for(err)
+end
+
+local COMMANDS = {
+  speak = "gptaudio.cli.speak", transcribe = "gptaudio.cli.transcribe", chat = "gptaudio.cli.chat",
+  batch = "gptaudio.cli.batch",
+}
+
+local function run(argv)
+  local name = argv[1]
+  if name == nil or name == "--help" or name == "-h" or name == "help" then
+    io.stdout:write(cli.USAGE)
+    return name and cli.EXIT.ok or cli.EXIT.usage
+  end
+  if not COMMANDS[name] then cli.usage_error(("unknown command '%s'"):format(name)) end
+  return require(COMMANDS[name]).run(argv, 2)
+end
+
+function cli.main(argv)
+  local ok, status = pcall(run, argv)
+  if ok then return status end
+  local message = type(status) == "table" and status.usage or tostring(status)
+  io.stderr:write("gptaudio: ", message, "\n(gptaudio --help for usage)\n")
+  return cli.EXIT.usage
+end
+
+return cli
