@@ -15,6 +15,8 @@
 --       legitimately sends nothing until it is complete, which `timeout` bounds; a live
 --       stream sends events every few seconds, so a minute of silence is a dead one.
 --   max_retries = 2, max_concurrency = 16, max_response_bytes = 64 MiB
+--   rpm, tpm             requests and tokens per minute for the whole client (default:
+--       not limited); client:map's rpm/tpm tighten them for its run. See limiter.lua.
 --   headers = {}         sent with every request; a header set to false is not sent
 --   ca_file, proxy       handed to the transport
 --   log = fn(level, message)   one line per attempt ("debug"), retry ("warn"), failure
@@ -84,6 +86,8 @@ local request = require "gptaudio.request"
 local check = require "gptaudio.check"
 local chat = require "gptaudio.chat"
 local usage = require "gptaudio.usage"
+local limiter = require "gptaudio.limiter"
+local map = require "gptaudio.map"
 
 local client = {}
 
@@ -109,7 +113,7 @@ local OPTIONS = {
   timeout = "positive number", connect_timeout = "positive number",
   low_speed_limit = "positive number", low_speed_time = "positive number",
   max_retries = "non-negative integer", max_concurrency = "positive integer",
-  max_response_bytes = "positive integer",
+  max_response_bytes = "positive integer", rpm = "positive number", tpm = "positive number",
 }
 
 local DEFAULTS = {
@@ -230,6 +234,7 @@ function client.new(options)
     on_timer = function() self:poke() end,
   }
   self.totals = usage.totals()
+  self.limiter = limiter.new(self.scheduler, { rpm = config.rpm, tpm = config.tpm })
   self.transfers = {} -- Transfer -> Request
   self.live, self.live_count = {}, 0
   self.running, self.queue, self.queue_first, self.queue_last = 0, {}, 1, 0
@@ -267,6 +272,11 @@ local function check_may_block(self)
   if self.loop and not self.loop.block then error(CALL_FROM_SPAWN, 0) end
   if self.stepping then error(REENTRANT, 0) end
 end
+
+--- Raise unless the client is open / unless a call outside a task may wait
+--- here (for calls built on the client, such as map).
+Client.check_open = check_open
+Client.check_may_block = check_may_block
 
 local PER_CALL = "client:%s"
 
@@ -351,6 +361,9 @@ end
 function Client:chat(params)
   return self:call("chat", params)
 end
+
+--- Bulk jobs: see map.lua.
+Client.map = map.run
 
 --- Running totals of usage and cost per model over this client's calls (a copy).
 function Client:usage()

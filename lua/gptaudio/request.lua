@@ -24,6 +24,8 @@ local json = require "gptaudio.json"
 local retry = require "gptaudio.retry"
 local errors = require "gptaudio.errors"
 local core = require "gptaudio.core"
+local limiter = require "gptaudio.limiter"
+local usage = require "gptaudio.usage"
 
 local request = {}
 
@@ -252,14 +254,27 @@ function Request:pause(delay)
   return not self:ended()
 end
 
+-- The tokens a successful response says it used: the kind's usage on the
+-- value, else the body's usage object; nil when neither says.
+local function used_tokens(value, response)
+  local u = type(value) == "table" and type(value.usage) == "table" and value.usage
+           or usage.normalize(json.get(response.json, "usage"))
+  if not u then return nil end
+  return u.total_tokens or (u.input_tokens and u.output_tokens and u.input_tokens + u.output_tokens)
+end
+
 -- The request's task: attempts until one succeeds, one fails for good, or
--- the request is cancelled.
+-- the request is cancelled. Each attempt holds a concurrency slot, then
+-- passes the client's rate limiter, then starts its transfer.
 function Request:run()
   local client, op = self.client, self.op
+  local function gone() return self:ended() end
   while client:acquire(self) do
+    if not client.limiter:admit(self.tokens, gone) then return end
     self.attempts = self.attempts + 1
     local response = self:attempt()
     if not response then return end
+    client.limiter:observe(response.headers)
     if response.abort then
       self:fail(response.abort, response)
       return
@@ -271,16 +286,19 @@ function Request:run()
       elseif value == nil then
         self:fail(err or errors.new{ type = "protocol", message = "the response gave no result" }, response)
       else
+        client.limiter:settle(self.tokens, used_tokens(value, response))
         self:finish("done", value)
       end
       return
     end
     local err, retryable = judge(response)
+    local delay = retry.delay(self.attempts - 1, not response.failure and response.headers or nil)
+    -- A rate limit holds the whole client back, not only this request.
+    if response.status == 429 and err.code ~= "insufficient_quota" then client.limiter:hold(delay) end
     if not retryable or self.attempts > self.max_retries then
       self:fail(err, response)
       return
     end
-    local delay = retry.delay(self.attempts - 1, not response.failure and response.headers or nil)
     client:log("warn", ("%s: retrying in %.3f s (attempt %d of %d) after %s"):format(
       self.label, delay, self.attempts + 1, self.max_retries + 1,
       response.failure and (err.type .. " error") or ("status " .. response.status)))
@@ -298,6 +316,7 @@ function request.start(client, op, spec)
     state = "queued",
     attempts = 0,
     max_retries = op.max_retries or client.options.max_retries,
+    tokens = limiter.estimate(op, spec.body),
     waiters = {},
   }, Request)
   specs[self] = spec

@@ -1,0 +1,98 @@
+-- Bulk jobs: client:map(items, fn, opts) runs fn(item, i) for every item as
+-- a task, at most opts.concurrency at a time, and returns one result per item
+-- in input order, so that one failure never hides the rest:
+--   results[i] = { ok = true, value = v }     fn returned v (not nil)
+--              | { ok = false, error = err }  fn returned nil, err; or raised
+--                                              (a gptaudio.Error as it is, anything
+--                                              else as its message)
+-- opts (all optional; an unknown one raises):
+--   concurrency = 8     items in flight at once (the client's max_concurrency
+--                       still caps its requests)
+--   rpm, tpm            requests / tokens per minute: the client's limiter
+--                       (limiter.lua) is tightened to them while the map runs; every
+--                       request of the client, inside the map or not, obeys it
+--   on_progress(done, total, result, i)   after each item ends. A raise stops the
+--                       map: no new item starts, those in flight end, then map
+--                       raises that error.
+-- Items are the sequence items[1..#items]. Like every call, map yields inside
+-- a task and blocks outside one (driving client:step), or raises when an
+-- event loop that must not block is attached.
+local scheduler = require "gptaudio.scheduler"
+local check = require "gptaudio.check"
+local core = require "gptaudio.core"
+
+local map = {}
+
+local WHERE = "client:map"
+local OPTIONS = {
+  concurrency = "positive integer", rpm = "positive number", tpm = "positive number", on_progress = "function",
+}
+local DEFAULT_CONCURRENCY = 8
+
+local function outcome(ok, value, err)
+  if not ok then
+    return { ok = false, error = getmetatable(value) == core.Error and value or tostring(value) }
+  end
+  if value == nil then return { ok = false, error = err } end
+  return { ok = true, value = value }
+end
+
+-- One of the job's tasks: takes the next item until none is left.
+local function worker(job)
+  while job.next <= job.total and not job.stopped do
+    local i = job.next
+    job.next = i + 1
+    local result = outcome(pcall(job.fn, job.items[i], i))
+    job.results[i] = result
+    job.done = job.done + 1
+    if job.on_progress then
+      local ok, err = pcall(job.on_progress, job.done, job.total, result, i)
+      if not ok and not job.stopped then job.stopped, job.failure = true, err end
+    end
+  end
+  job.workers = job.workers - 1
+  if job.workers == 0 then
+    job.finished = true
+    if job.waiter then job.client.scheduler:wake(job.waiter) end
+  end
+end
+
+-- Runs the job to its end from a task.
+local function run(job)
+  job.workers = math.min(job.concurrency, job.total)
+  if job.workers == 0 then job.finished = true end
+  for _ = 1, job.workers do scheduler.spawn(worker, job) end
+  job.waiter = scheduler.current()
+  while not job.finished do scheduler.suspend() end
+end
+
+--- client:map(items, fn, opts) -> results (see the top).
+function map.run(client, items, fn, opts)
+  check.value(WHERE, "items", items, "table")
+  check.value(WHERE, "fn", fn, "function")
+  opts = check.value(WHERE, "opts", opts, "table", true) or {}
+  check.known(WHERE, opts, OPTIONS, "option")
+  for name, expected in pairs(OPTIONS) do check.value(WHERE, name, opts[name], expected, true) end
+  local inside = scheduler.current() ~= nil
+  if inside then client:check_open() else client:check_may_block() end
+  local job = {
+    client = client, items = items, fn = fn, on_progress = opts.on_progress,
+    concurrency = opts.concurrency or DEFAULT_CONCURRENCY,
+    total = #items, next = 1, done = 0, results = {},
+  }
+  local release = (opts.rpm or opts.tpm) and client.limiter:restrict{ rpm = opts.rpm, tpm = opts.tpm }
+  local ok, err = pcall(function()
+    if inside then
+      run(job)
+    else
+      scheduler.spawn(run, job)
+      client:wait_outside_task{ ended = function() return job.finished == true end }
+    end
+  end)
+  if release then release() end
+  if not ok then error(err, 0) end
+  if job.failure then error(job.failure, 0) end
+  return job.results
+end
+
+return map
