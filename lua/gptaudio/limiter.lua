@@ -46,6 +46,8 @@ local TEXT_BYTES_PER_TOKEN = 4
 local WAV_BYTES_PER_SECOND = 24000 * 2
 local MP3_BYTES_PER_SECOND = 128000 / 8
 local BURST_SECONDS = 1
+-- Float slack: a bucket refilled to 0.9999999999 of what it needs is full.
+local EPSILON = 1e-9
 
 limiter.AUDIO_TOKENS_PER_SECOND = AUDIO_TOKENS_PER_SECOND
 
@@ -145,7 +147,7 @@ end
 local function wait_for(b, need)
   if not b.rate then return 0 end
   need = math.min(need, b.capacity)
-  if b.level >= need then return 0 end
+  if b.level >= need - EPSILON then return 0 end
   return (need - b.level) / b.rate
 end
 
