@@ -150,14 +150,30 @@ local COMMANDS = {
   batch = "gptaudio.cli.batch",
 }
 
+-- The command is the first word that is neither an option nor an option's value,
+-- so common options may come before it; the rest goes to the command.
+local function split_command(argv)
+  local i = 1
+  while argv[i] and argv[i]:sub(1, 1) == "-" do
+    local spec = cli.COMMON_OPTIONS[argv[i]:match("^%-%-([^=]+)$") or ""]
+    i = i + ((spec and spec.value) and 2 or 1)
+  end
+  local rest = {}
+  for j, word in ipairs(argv) do
+    if j ~= i then rest[#rest + 1] = word end
+  end
+  return argv[i], rest
+end
+
 local function run(argv)
-  local name = argv[1]
-  if name == nil or name == "--help" or name == "-h" or name == "help" then
+  local name, rest = split_command(argv)
+  if name == nil or name == "help" then
+    local opts = cli.parse(rest, 1, {})
     io.stdout:write(cli.USAGE)
-    return name and cli.EXIT.ok or cli.EXIT.usage
+    return (name or opts.help) and cli.EXIT.ok or cli.EXIT.usage
   end
   if not COMMANDS[name] then cli.usage_error(("unknown command '%s'"):format(name)) end
-  return require(COMMANDS[name]).run(argv, 2)
+  return require(COMMANDS[name]).run(rest, 1)
 end
 
 function cli.main(argv)
