@@ -2,44 +2,67 @@
 -- a task, at most opts.concurrency at a time, and returns one result per item
 -- in input order, so that one failure never hides the rest:
 --   results[i] = { ok = true, value = v }     fn returned v (not nil)
---              | { ok = false, error = err }  fn returned nil, err; or raised
+--              | { ok = false, error = err }  fn returned nil, err (nil alone:
+--                                              "client:map: fn returned nil"); or raised
 --                                              (a gptaudio.Error as it is, anything
---                                              else as its message)
+--                                              else as its message); or never started
+--                                              (stop: a gptaudio.Error of type "cancelled")
 -- opts (all optional; an unknown one raises):
 --   concurrency = 8     items in flight at once (the client's max_concurrency
 --                       still caps its requests)
 --   rpm, tpm            requests / tokens per minute: the client's limiter
 --                       (limiter.lua) is tightened to them while the map runs; every
 --                       request of the client, inside the map or not, obeys it
---   on_progress(done, total, result, i)   after each item ends. A raise stops the
---                       map: no new item starts, those in flight end, then map
---                       raises that error.
+--   on_progress(done, total, result, i)   after each item ends (write its result
+--                       out there). A raise stops the map: no new item starts, those
+--                       in flight end, then map raises that error.
+--   stop()              asked before each item starts; true stops the map as
+--                       cleanly: those in flight end, the rest are "cancelled"
+--                       (no on_progress for them). An interrupt flag fits here.
 -- Items are the sequence items[1..#items]. Like every call, map yields inside
 -- a task and blocks outside one (driving client:step), or raises when an
 -- event loop that must not block is attached.
 local scheduler = require "gptaudio.scheduler"
 local check = require "gptaudio.check"
 local core = require "gptaudio.core"
+local errors = require "gptaudio.errors"
 
 local map = {}
 
 local WHERE = "client:map"
 local OPTIONS = {
-  concurrency = "positive integer", rpm = "positive number", tpm = "positive number", on_progress = "function",
+  concurrency = "positive integer", rpm = "positive number", tpm = "positive number",
+  on_progress = "function", stop = "function",
 }
+local RETURNED_NIL = WHERE .. ": fn returned nil"
 local DEFAULT_CONCURRENCY = 8
 
 local function outcome(ok, value, err)
   if not ok then
     return { ok = false, error = getmetatable(value) == core.Error and value or tostring(value) }
   end
-  if value == nil then return { ok = false, error = err } end
+  if value == nil then return { ok = false, error = err == nil and RETURNED_NIL or err } end
   return { ok = true, value = value }
+end
+
+-- Stops the job: no item starts any more; err (when given) is raised at the end.
+local function halt(job, err)
+  if job.stopped then return end
+  job.stopped, job.failure = true, err
+end
+
+-- Whether the job may start another item (asks stop()).
+local function may_start(job)
+  if job.stopped or job.next > job.total then return false end
+  if not job.stop then return true end
+  local ok, stop = pcall(job.stop)
+  if not ok then halt(job, stop) elseif stop then halt(job) end
+  return not job.stopped
 end
 
 -- One of the job's tasks: takes the next item until none is left.
 local function worker(job)
-  while job.next <= job.total and not job.stopped do
+  while may_start(job) do
     local i = job.next
     job.next = i + 1
     local result = outcome(pcall(job.fn, job.items[i], i))
@@ -47,7 +70,7 @@ local function worker(job)
     job.done = job.done + 1
     if job.on_progress then
       local ok, err = pcall(job.on_progress, job.done, job.total, result, i)
-      if not ok and not job.stopped then job.stopped, job.failure = true, err end
+      if not ok then halt(job, err) end
     end
   end
   job.workers = job.workers - 1
@@ -64,6 +87,11 @@ local function run(job)
   for _ = 1, job.workers do scheduler.spawn(worker, job) end
   job.waiter = scheduler.current()
   while not job.finished do scheduler.suspend() end
+  for i = 1, job.total do
+    if not job.results[i] then
+      job.results[i] = { ok = false, error = errors.new{ type = "cancelled", message = "the map was stopped" } }
+    end
+  end
 end
 
 --- client:map(items, fn, opts) -> results (see the top).
@@ -76,7 +104,7 @@ function map.run(client, items, fn, opts)
   local inside = scheduler.current() ~= nil
   if inside then client:check_open() else client:check_may_block() end
   local job = {
-    client = client, items = items, fn = fn, on_progress = opts.on_progress,
+    client = client, items = items, fn = fn, on_progress = opts.on_progress, stop = opts.stop,
     concurrency = opts.concurrency or DEFAULT_CONCURRENCY,
     total = #items, next = 1, done = 0, results = {},
   }
