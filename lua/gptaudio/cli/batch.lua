@@ -1,0 +1,214 @@
+-- gptaudio batch transcribe|chat: one call per input file, many at once within
+-- the rate limits (client:map), one JSON line per input in the results file,
+-- written as each input finishes. A re-run with the same results file does only
+-- what is not done yet (inputs without a line, or whose line is an error).
+--
+-- Ctrl-C (SIGINT) or SIGTERM: no new input starts, the calls in flight are
+-- cancelled (their inputs get no line: the next run does them), the answers
+-- that had already arrived are written, and the exit status is 130.
+local core = require "gptaudio.core"
+local gptaudio = require "gptaudio"
+local cli = require "gptaudio.cli"
+local chat_command = require "gptaudio.cli.chat"
+local progress = require "gptaudio.cli.progress"
+local results = require "gptaudio.cli.results"
+
+local batch = {}
+
+batch.HELP = [[
+Usage: gptaudio batch transcribe DIR|LIST -o results.jsonl [OPTIONS]
+       gptaudio batch chat --prompt TEXT DIR|LIST -o results.jsonl [OPTIONS]
+
+Runs one call per input: the audio files of DIR (.wav, .mp3, .flac, .ogg, .m4a,
+.webm, .opus, ...), or the paths LIST names, one a line (# starts a comment).
+Each input gets one JSON line in the results file as it finishes:
+  {"path", "text" (transcribe) | "reply" (chat), "model", "usage", "cost"}
+  {"path", "error": {"type", "message", "status", "code"}}
+Running again with the same results file skips the inputs already done and
+retries the failed ones; a line cut off by a crash is dropped and redone.
+
+Options:
+  -o, --output FILE   the results file (JSON lines), required
+  --prompt TEXT       batch chat: the instruction sent with each recording
+  --language CODE     batch transcribe: the language of the audio
+  --concurrency N     inputs in flight at once (default 8)
+  --rpm N, --tpm N    at most N requests / tokens per minute
+  --model, --voice, --progress   as for every command; --json prints the summary as JSON
+
+Progress (done/total, rate, ETA, cost so far) goes to stderr when it is a
+terminal or with --progress; a summary line goes to stderr at the end.
+Ctrl-C stops cleanly: no new input starts, calls in flight are cancelled and
+left for the next run, every line in the file is whole; exit status 130.
+Exit status: 0 every input done, 1 some inputs failed (see their lines),
+2 usage error, 130 interrupted.
+]]
+
+local OPTIONS = {
+  output = { short = "o", value = "FILE" }, prompt = { value = "TEXT" }, language = { value = "CODE" },
+  concurrency = { value = "N", number = true }, rpm = { value = "N", number = true },
+  tpm = { value = "N", number = true },
+}
+
+local AUDIO_EXTENSIONS = {
+  wav = true, mp3 = true, mpeg = true, mpga = true, flac = true, ogg = true, oga = true, m4a = true, mp4 = true,
+  webm = true, opus = true, aac = true,
+}
+
+-- What each kind of batch sends for one input, and what its line says.
+local JOBS = {
+  transcribe = {
+    start = function(client, path, opts)
+      return client:start("transcribe", path, { language = opts.language })
+    end,
+    fields = function(tr)
+      return { text = tr.text, language = tr.language, duration = tr.duration }
+    end,
+  },
+  chat = {
+    start = function(client, path, opts)
+      return client:start("chat", { messages = { chat_command.message(opts.prompt, path) } })
+    end,
+    fields = function(reply)
+      return { reply = reply.text or reply.transcript, finish_reason = reply.finish_reason }
+    end,
+  },
+}
+
+local function quote(s)
+  return "'" .. s:gsub("'", [['\'']]) .. "'"
+end
+
+local function is_directory(path)
+  local ok = os.execute("test -d " .. quote(path))
+  return ok == true or ok == 0
+end
+
+-- The inputs, each once, in order: a directory's audio files sorted by name,
+-- or the lines of a list file.
+local function inputs(source)
+  local names = {}
+  if is_directory(source) then
+    local find = assert(io.popen("find " .. quote(source) .. " -maxdepth 1 -type f | LC_ALL=C sort"))
+    for line in find:lines() do
+      local extension = line:match("%.(%w+)$")
+      if extension and AUDIO_EXTENSIONS[extension:lower()] then names[#names + 1] = line end
+    end
+    find:close()
+  else
+    local f = io.open(source, "rb")
+    if not f then cli.usage_error(("%s is neither a directory nor a readable list file"):format(source)) end
+    for line in f:lines() do
+      line = line:match("^%s*(.-)%s*$")
+      if line ~= "" and line:sub(1, 1) ~= "#" then names[#names + 1] = line end
+    end
+    f:close()
+  end
+  local seen, unique = {}, {}
+  for _, name in ipairs(names) do
+    if not seen[name] then
+      seen[name] = true
+      unique[#unique + 1] = name
+    end
+  end
+  return unique
+end
+
+local function check_operands(opts, operands)
+  local kind = operands[1]
+  if not JOBS[kind or ""] then cli.usage_error("batch wants 'transcribe' or 'chat' (gptaudio batch --help)") end
+  if #operands ~= 2 then cli.usage_error(("batch %s takes one DIR or LIST"):format(kind)) end
+  if not opts.output then cli.usage_error("batch needs -o results.jsonl") end
+  if kind == "chat" and not opts.prompt then cli.usage_error("batch chat needs --prompt TEXT") end
+  return JOBS[kind], operands[2]
+end
+
+-- Raised from on_progress to stop the map once an interrupt arrived.
+local INTERRUPTED = "interrupted"
+
+local function summary(opts, counts, total, interrupted)
+  if opts.json then
+    io.stdout:write(gptaudio.json.encode{
+      total = total, written = counts.done + counts.failed, failed = counts.failed, skipped = counts.skipped,
+      tokens = counts.tokens, cost = counts.cost, interrupted = interrupted,
+    }, "\n")
+  end
+  io.stderr:write(("%d inputs: %d done now, %d failed, %d done before; %d tokens, cost $%.6f%s\n"):format(
+    total, counts.done, counts.failed, counts.skipped, counts.tokens, counts.cost,
+    interrupted and "; interrupted: run again to finish" or ""))
+end
+
+function batch.run(argv, first)
+  local opts, operands = cli.parse(argv, first, OPTIONS)
+  if opts.help then
+    io.stdout:write(batch.HELP)
+    return cli.EXIT.ok
+  end
+  local job, source = check_operands(opts, operands)
+  local all = inputs(source)
+  local client = cli.client(opts, { max_concurrency = opts.concurrency })
+  local file, open_err = results.open(opts.output)
+  if not file then return cli.fail(opts, { type = "io", message = tostring(open_err) }) end
+  local todo = {}
+  for _, path in ipairs(all) do
+    if not file.done[path] then todo[#todo + 1] = path end
+  end
+
+  local counts = { done = 0, failed = 0, skipped = #all - #todo, cost = 0, tokens = 0 }
+  local line = progress.wanted(opts.progress) and progress.batch(io.stderr, #todo, core.now)
+  local in_flight, stopping = {}, false
+
+  local function process(path)
+    if stopping then return nil, core.error{ type = "cancelled", message = INTERRUPTED } end
+    local req = job.start(client, path, opts)
+    in_flight[req] = true
+    local value, err = req:wait()
+    in_flight[req] = nil
+    return value, err
+  end
+
+  local function on_progress(_, _, result, i)
+    if result.ok then
+      local object = job.fields(result.value)
+      object.path, object.model, object.usage, object.cost = todo[i], result.value.model, result.value.usage,
+                                                             result.value.cost
+      assert(file:write(object))
+      counts.done = counts.done + 1
+      counts.cost = counts.cost + (result.value.cost or 0)
+      counts.tokens = counts.tokens + (result.value.usage and result.value.usage.total_tokens or 0)
+    elseif not stopping then
+      local err = result.error
+      assert(file:write{ path = todo[i], error = type(err) == "table" and cli.error_object(err)
+                                                or { type = "failure", message = tostring(err) } })
+      counts.failed = counts.failed + 1
+    end
+    if line then line:update(counts) end
+    if stopping then error(INTERRUPTED, 0) end
+  end
+
+  assert(core.catch_interrupt())
+  local task = gptaudio.spawn(function()
+    return pcall(client.map, client, todo, process, {
+      concurrency = opts.concurrency, rpm = opts.rpm, tpm = opts.tpm, on_progress = on_progress,
+    })
+  end)
+  while task:status() ~= "done" and task:status() ~= "failed" do
+    client:step(0.1)
+    if not stopping and core.interrupted() then
+      stopping = true
+      for req in pairs(in_flight) do req:cancel() end
+    end
+  end
+  file:close()
+  client:close()
+  if line then line:finish(counts) end
+  summary(opts, counts, #all, stopping)
+  local ok, failure = task:result()
+  if stopping then return cli.EXIT.interrupted end
+  if not ok then
+    io.stderr:write("gptaudio: ", tostring(failure), "\n")
+    return cli.EXIT.failure
+  end
+  return counts.failed > 0 and cli.EXIT.failure or cli.EXIT.ok
+end
+
+return batch
