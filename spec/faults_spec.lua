@@ -1,0 +1,246 @@
+-- Fault injection: each way a server or the network can fail, against the
+-- fake server, through the public calls (client:request and client:chat).
+-- Each case asserts its documented outcome (the table in RELIABILITY.md) and
+-- that it ends within its own timeout plus a generous margin: nothing hangs.
+local gptaudio = require "gptaudio"
+local core = require "gptaudio.core"
+local json = require "gptaudio.json"
+local socket = require "socket"
+local fake = require "spec.support.fake"
+
+local KEY = "sk-faults-0123456789abcdef"
+local CHAT = "/v1/chat/completions"
+local MODEL = "gpt-audio-mini-2025-12-15"
+-- What "promptly" means for a case that should end at once; a timed case gets its timeout on top.
+local PROMPT = 3
+
+local function chunk(delta, finish_reason)
+  return json.encode{ id = "chatcmpl-f", object = "chat.completion.chunk", model = MODEL,
+                      choices = json.array{ { index = 0, delta = delta, finish_reason = finish_reason } } }
+end
+
+local HELLO = { chunk{ role = "assistant", content = "Hel" }, chunk{ content = "lo" }, chunk{ content = " world" } }
+
+local function completion(content)
+  return { id = "chatcmpl-f", object = "chat.completion", model = MODEL,
+           choices = { { index = 0, message = { role = "assistant", content = content }, finish_reason = "stop" } } }
+end
+
+-- The bytes the fake server sends for these SSE data lines.
+local function sse_length(events)
+  local n = 0
+  for _, data in ipairs(events) do n = n + #("data: " .. data .. "\n\n") end
+  return n
+end
+
+-- A loopback port with nothing listening on it.
+local function closed_port()
+  local s = assert(socket.bind("127.0.0.1", 0))
+  local _, port = s:getsockname()
+  s:close()
+  return port
+end
+
+describe("fault injection", function()
+  local server, client
+
+  setup(function() server = fake.start() end)
+  teardown(function() server:stop() end)
+  before_each(function()
+    server:clear()
+    client = gptaudio.new{ api_key = KEY, base_url = server.url, max_retries = 0 }
+  end)
+  after_each(function() client:close() end)
+
+  -- Runs fn, asserts it took less than `bound` seconds, returns what fn returned.
+  local function within(bound, fn)
+    local started = core.now()
+    local a, b = fn()
+    local elapsed = core.now() - started
+    assert.is_true(elapsed < bound, ("took %.2f s, bound %.2f s"):format(elapsed, bound))
+    return a, b
+  end
+
+  local function chat(params)
+    params.messages = { { role = "user", content = "hi" } }
+    return client:chat(params)
+  end
+
+  it("connection refused: type connection, retried like the SDKs, then nil, err", function()
+    local port = closed_port()
+    local refused = gptaudio.new{ api_key = KEY, base_url = ("http://127.0.0.1:%d/v1"):format(port), max_retries = 2 }
+    local res, err = within(PROMPT + 2 * 8, function() return refused:request{ path = "/models" } end)
+    refused:close()
+    assert.is_nil(res)
+    assert.equal("connection", err.type)
+    assert.equal(3, err.attempts)
+    assert.equal(7, err.curl_code)
+    assert.matches("^connection refused %(", err.message)
+  end)
+
+  it("reset mid-body: type connection, not retried once the body started", function()
+    server:script("/v1/reset", { { body = ("x"):rep(100000), split = 1000, cut_after = 5000, reset = true } })
+    local res, err = within(PROMPT, function() return client:request{ path = "/reset" } end)
+    assert.is_nil(res)
+    assert.equal("connection", err.type)
+    assert.equal(56, err.curl_code)
+    assert.matches("^connection failed while receiving %(", err.message)
+    assert.equal(1, #server:requests("/v1/reset"))
+  end)
+
+  it("cut mid-stream: type connection, the events received kept in err.partial", function()
+    local events = { "one", "two", "three" }
+    server:script("/v1/cut", { { events = events, no_length = true, chunk_delay = 0.02,
+                                 cut_after = sse_length{ "one", "two" } + 4 } })
+    local seen = {}
+    local res, err = within(PROMPT, function()
+      return client:request{ path = "/cut", stream = true, on_event = function(ev) seen[#seen + 1] = ev.data end }
+    end)
+    assert.is_nil(res)
+    assert.equal("connection", err.type)
+    assert.same({ "one", "two" }, seen)
+    assert.equal(2, #err.partial)
+    assert.same({ "one", "two" }, { err.partial[1].data, err.partial[2].data })
+  end)
+
+  it("cut mid-stream in a chat: the partial reply is kept on the error", function()
+    server:script(CHAT, { { events = HELLO, no_length = true, chunk_delay = 0.02,
+                            cut_after = sse_length{ HELLO[1], HELLO[2] } + 10 } })
+    local reply, err = within(PROMPT, function() return chat{ stream = true } end)
+    assert.is_nil(reply)
+    assert.equal("connection", err.type)
+    assert.equal("Hello", err.partial.text)
+    assert.equal(MODEL, err.partial.model)
+  end)
+
+  it("headers then silence: type timeout at the call's timeout", function()
+    server:script("/v1/silent", { { body = "late", silence = 30 } })
+    local res, err = within(1 + PROMPT, function() return client:request{ path = "/silent", timeout = 1 } end)
+    assert.is_nil(res)
+    assert.equal("timeout", err.type)
+    assert.equal(28, err.curl_code)
+    assert.matches("^timed out %(", err.message)
+  end)
+
+  -- curl judges the speed over its last few seconds, headers included: with a
+  -- limit of 1 byte/s the headers alone would hold the stall off for ~6 s more.
+  it("headers then silence on a stream: type timeout once low_speed_time passes", function()
+    local stalled = gptaudio.new{ api_key = KEY, base_url = server.url, max_retries = 0,
+                                  low_speed_limit = 100, low_speed_time = 1 }
+    server:script(CHAT, { { events = HELLO, no_length = true, silence = 30 } })
+    local reply, err = within(1 + PROMPT, function()
+      return stalled:chat{ messages = { { role = "user", content = "hi" } }, stream = true }
+    end)
+    stalled:close()
+    assert.is_nil(reply)
+    assert.equal("timeout", err.type)
+    assert.matches("^stream stalled %(", err.message)
+  end)
+
+  it("a slow drip under the low-speed limit: type timeout, while a drip above it succeeds", function()
+    local limited = gptaudio.new{ api_key = KEY, base_url = server.url, max_retries = 0,
+                                  low_speed_limit = 20, low_speed_time = 1 }
+    local event = ("d"):rep(60)
+    -- 5 bytes/s against a limit of 20: stalled after a second.
+    server:script("/v1/drip", { { events = { event }, no_length = true, drip = { bytes = 1, interval = 0.2 } } })
+    local res, err = within(1 + PROMPT, function() return limited:request{ path = "/drip", stream = true } end)
+    assert.is_nil(res)
+    assert.equal("timeout", err.type)
+    assert.matches("^stream stalled %(", err.message)
+    -- 100 bytes/s: slow, but above the limit.
+    server:script("/v1/drip", { { events = { event }, no_length = true, drip = { bytes = 1, interval = 0.01 } } })
+    res = within(PROMPT + 2, function() return limited:request{ path = "/drip", stream = true } end)
+    limited:close()
+    assert.equal(event, res.events[1].data)
+  end)
+
+  it("a 10 MB error body: type api with the status and the body's first 200 bytes", function()
+    local body = ("E"):rep(200) .. ("e"):rep(10 * 2 ^ 20 - 200)
+    server:script("/v1/huge", { { status = 500, body = body } })
+    local res, err = within(PROMPT, function() return client:request{ path = "/huge" } end)
+    assert.is_nil(res)
+    assert.equal("api", err.type)
+    assert.equal(500, err.status)
+    assert.equal(("E"):rep(200), err.message)
+  end)
+
+  it("a 10 MB error body over max_response_bytes: type too_large, with or without a length", function()
+    local small = gptaudio.new{ api_key = KEY, base_url = server.url, max_retries = 0, max_response_bytes = 2 ^ 20 }
+    local body = ("e"):rep(10 * 2 ^ 20)
+    server:script("/v1/huge", { { status = 500, body = body }, { status = 500, body = body, no_length = true } })
+    for _ = 1, 2 do
+      local res, err = within(PROMPT, function() return small:request{ path = "/huge" } end)
+      assert.is_nil(res)
+      assert.equal("too_large", err.type)
+      assert.equal("response body larger than max_response_bytes (1048576)", err.message)
+    end
+    small:close()
+  end)
+
+  it("invalid JSON: client:request keeps the body undecoded; chat fails with type protocol", function()
+    local broken = '{"choices": [{"message": '
+    server:script("/v1/broken", { { body = broken, headers = { ["content-type"] = "application/json" } } })
+    local res = within(PROMPT, function() return client:request{ path = "/broken" } end)
+    assert.equal(200, res.status)
+    assert.equal(broken, res.body)
+    assert.is_nil(res.json)
+    server:script(CHAT, { { body = broken, headers = { ["content-type"] = "application/json" } } })
+    local reply, err = within(PROMPT, function() return chat{} end)
+    assert.is_nil(reply)
+    assert.equal("protocol", err.type)
+  end)
+
+  it("invalid UTF-8: the bytes pass through unchanged, whole and streamed", function()
+    local text = "caf\233 \255\254 \192\128"
+    server:script(CHAT, { { json = completion(text) } })
+    local reply = within(PROMPT, function() return chat{} end)
+    assert.equal(text, reply.text)
+    server:script(CHAT, { { events = { chunk{ content = text }, chunk({}, "stop"), "[DONE]" } } })
+    reply = within(PROMPT, function() return chat{ stream = true } end)
+    assert.equal(text, reply.text)
+    server:script("/v1/bytes", { { body = text } })
+    assert.equal(text, within(PROMPT, function() return client:request{ path = "/bytes" } end).body)
+  end)
+
+  it("an SSE stream without [DONE]: ends with the body; a chat that gave its finish_reason is complete", function()
+    server:script("/v1/nodone", { { events = { "a", "b" } } })
+    local res = within(PROMPT, function() return client:request{ path = "/nodone", stream = true } end)
+    assert.same({ "a", "b" }, { res.events[1].data, res.events[2].data })
+    assert.equal(2, #res.events)
+    server:script(CHAT, { { events = { HELLO[1], HELLO[2], chunk({}, "stop") } } })
+    local reply = within(PROMPT, function() return chat{ stream = true } end)
+    assert.equal("Hello", reply.text)
+    assert.equal("stop", reply.finish_reason)
+  end)
+
+  it("a 200 with an HTML body: client:request returns it as text; chat fails with type protocol", function()
+    local html = "<html><body><h1>502 Bad Gateway</h1></body></html>"
+    server:script("/v1/html", { { body = html, headers = { ["content-type"] = "text/html" } } })
+    local res = within(PROMPT, function() return client:request{ path = "/html" } end)
+    assert.equal(200, res.status)
+    assert.equal(html, res.body)
+    assert.is_nil(res.json)
+    server:script(CHAT, { { body = html, headers = { ["content-type"] = "text/html" } } })
+    local reply, err = within(PROMPT, function() return chat{} end)
+    assert.is_nil(reply)
+    assert.equal("protocol", err.type)
+  end)
+
+  it("close-delimited HTTP/1.0: the body ends with the connection, whole and streamed", function()
+    server:script("/v1/old", { { json = { ok = true, n = 3 }, http10 = true } })
+    local res = within(PROMPT, function() return client:request{ path = "/old" } end)
+    assert.equal(200, res.status)
+    assert.same({ ok = true, n = 3 }, res.json)
+    server:script(CHAT, { { json = completion("over 1.0"), http10 = true } })
+    assert.equal("over 1.0", within(PROMPT, function() return chat{} end).text)
+    server:script(CHAT, { { events = { HELLO[1], HELLO[2], chunk({}, "stop"), "[DONE]" }, http10 = true,
+                            chunk_delay = 0.01 } })
+    local reply = within(PROMPT, function() return chat{ stream = true } end)
+    assert.equal("Hello", reply.text)
+    -- cut inside a close-delimited JSON body: what arrived is not a reply
+    server:script(CHAT, { { json = completion("never whole"), http10 = true, cut_after = 40 } })
+    local cut, err = within(PROMPT, function() return chat{} end)
+    assert.is_nil(cut)
+    assert.equal("protocol", err.type)
+  end)
+end)
