@@ -25,7 +25,8 @@ function progress.wanted(forced)
   return forced == true or stderr_is_terminal()
 end
 
-local function megabytes(n)
+local function size(n)
+  if n < 1e6 then return ("%.0f kB"):format(n / 1e3) end
   return ("%.1f MB"):format(n / 1e6)
 end
 
@@ -52,10 +53,10 @@ local function bar_text(ev)
   else
     label, done, total = "waiting", ev.ul_now, ev.ul_total
   end
-  if total <= 0 then return ("%-8s %s"):format(label, megabytes(done)) end
+  if total <= 0 then return ("%-8s %s"):format(label, size(done)) end
   local filled = math.floor(WIDTH * done / total)
   return ("%-8s [%s%s] %3d%% %s / %s"):format(label, ("#"):rep(filled), ("."):rep(WIDTH - filled),
-                                             math.floor(100 * done / total), megabytes(done), megabytes(total))
+                                             math.floor(100 * done / total), size(done), size(total))
 end
 
 function Bar:event(ev)
