@@ -260,4 +260,20 @@ describe("client:map", function()
     assert.has_error(function() gptaudio.new{ tpm = -1 } end,
                      "gptaudio.new: 'tpm' must be positive number (got number)")
   end)
+
+  it("hands each call's own on_progress the transport's progress, keeping it out of the request", function()
+    local body = ("x"):rep(200000)
+    server:default("/v1/big", { body = body })
+    local events = {}
+    local res = client:request{ method = "POST", path = "/big", json = { n = 1 },
+                                on_progress = function(ev) events[#events + 1] = ev end }
+    assert.equal(200000, #res.body)
+    assert.is_true(#events >= 1)
+    local last = events[#events]
+    assert.same({ "progress", 200000, 200000, 7, 7 },
+                { last.type, last.dl_now, last.dl_total, last.ul_now, last.ul_total })
+    assert.same({ n = 1 }, server:requests("/v1/big")[1].json)
+    assert.has_error(function() client:request{ path = "/big", on_progress = "bar" } end,
+                     "client:request: 'on_progress' must be function (got string)")
+  end)
 end)

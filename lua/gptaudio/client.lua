@@ -62,6 +62,9 @@
 --              response = {status, headers, body (buffered mode), json (decoded body, when
 --              JSON), events (how many events were delivered), ended ([DONE] seen)}
 --   partial(op) -> what err.partial holds when a stream fails after events arrived
+-- Every call also takes on_progress = fn(ev) in its options (the last
+-- argument): the transport's progress events ({type = "progress", ul_now,
+-- ul_total, dl_now, dl_total}), whatever the kind.
 -- The hooks run under pcall in the request's own task (they may yield, even call
 -- the API); a raise fails that request alone, with type "interrupted". Streamed
 -- requests are retried only while no event has arrived. Then the public call is
@@ -334,15 +337,36 @@ local function transfer_spec(self, kind, op)
   }
 end
 
+local pack = table.pack or function(...) return { n = select("#", ...), ... } end
+local unpack = table.unpack or unpack
+
+-- The per-call option on_progress = fn(ev), taken out of the call's options
+-- (its last argument, when a table) before the kind sees them: the kinds
+-- never know of it. ev is the transport's progress event.
+local function take_on_progress(kind, args)
+  local last = args[args.n]
+  if type(last) ~= "table" or last.on_progress == nil then return nil end
+  local on_progress = check.value(PER_CALL:format(kind), "on_progress", last.on_progress, "function")
+  local copy = {}
+  for key, value in pairs(last) do copy[key] = value end
+  copy.on_progress = nil
+  args[args.n] = copy
+  return function(_, ev) return on_progress(ev) end
+end
+
 --- Starts a call of this kind with the call's own arguments and returns its
 --- Request at once (see request.lua); never waits.
 function Client:start(kind, ...)
   check_open(self)
   local build = type(kind) == "string" and kinds[kind]
   if not build then error(("client:start: unknown kind '%s'"):format(tostring(kind)), 0) end
-  local op, err = build(self, ...)
+  local args = pack(...)
+  local on_progress = take_on_progress(kind, args)
+  local op, err = build(self, unpack(args, 1, args.n))
   if op == nil then return request.failed(self, kind, err) end
-  return request.start(self, op, transfer_spec(self, kind, op))
+  local spec = transfer_spec(self, kind, op)
+  spec.progress = op.progress or on_progress ~= nil
+  return request.start(self, op, spec, on_progress)
 end
 
 --- start + wait: yields inside a task, blocks outside one (raises instead

@@ -14,6 +14,9 @@
 --                 request with an error of type "cancelled" (waking whoever
 --                 waits). Returns false when the request had already ended.
 --
+-- Each attempt holds a concurrency slot, then passes the client's rate
+-- limiter (limiter.lua: its wait is "queued" too), then starts its transfer.
+--
 -- The op's callbacks (on_event, finish) run under pcall in the request's own
 -- task, so they may yield (call the API themselves). A Lua error raised by one
 -- fails this request alone: a gptaudio.Error raised is the request's error as
@@ -172,7 +175,8 @@ function Request:handle(response, ev)
     response.status, response.headers = ev.status, ev.headers
     if self.op.stream and succeeded(ev.status) then self.state = "streaming" end
   elseif ev.type == "progress" then
-    if self.op.on_event then self:callback(response, self.op.on_event, ev) end
+    if self.on_progress then self:callback(response, self.on_progress, ev) end
+    if self.op.progress and self.op.on_event then self:callback(response, self.op.on_event, ev) end
   elseif ev.type == "done" then
     self.client.transfers[ev.transfer] = nil
     self.transfer = nil
@@ -264,8 +268,7 @@ local function used_tokens(value, response)
 end
 
 -- The request's task: attempts until one succeeds, one fails for good, or
--- the request is cancelled. Each attempt holds a concurrency slot, then
--- passes the client's rate limiter, then starts its transfer.
+-- the request is cancelled.
 function Request:run()
   local client, op = self.client, self.op
   local function gone() return self:ended() end
@@ -307,8 +310,9 @@ function Request:run()
 end
 
 --- A started request: client is the Client, op what the kind built (see
---- client.lua), spec the transfer description for the transport.
-function request.start(client, op, spec)
+--- client.lua), spec the transfer description for the transport,
+--- on_progress(op, ev) the call's own progress hook (or nil).
+function request.start(client, op, spec, on_progress)
   local self = setmetatable({
     client = client,
     op = op,
@@ -317,6 +321,7 @@ function request.start(client, op, spec)
     attempts = 0,
     max_retries = op.max_retries or client.options.max_retries,
     tokens = limiter.estimate(op, spec.body),
+    on_progress = on_progress,
     waiters = {},
   }, Request)
   specs[self] = spec
