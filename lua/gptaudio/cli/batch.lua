@@ -122,9 +122,6 @@ local function check_operands(opts, operands)
   return JOBS[kind], operands[2]
 end
 
--- Raised from on_progress to stop the map once an interrupt arrived.
-local INTERRUPTED = "interrupted"
-
 local function summary(opts, counts, total, interrupted)
   if opts.json then
     io.stdout:write(gptaudio.json.encode{
@@ -158,7 +155,6 @@ function batch.run(argv, first)
   local in_flight, stopping = {}, false
 
   local function process(path)
-    if stopping then return nil, core.error{ type = "cancelled", message = INTERRUPTED } end
     local req = job.start(client, path, opts)
     in_flight[req] = true
     local value, err = req:wait()
@@ -182,13 +178,13 @@ function batch.run(argv, first)
       counts.failed = counts.failed + 1
     end
     if line then line:update(counts) end
-    if stopping then error(INTERRUPTED, 0) end
   end
 
   assert(core.catch_interrupt())
   local task = gptaudio.spawn(function()
     return pcall(client.map, client, todo, process, {
       concurrency = opts.concurrency, rpm = opts.rpm, tpm = opts.tpm, on_progress = on_progress,
+      stop = function() return stopping end,
     })
   end)
   while task:status() ~= "done" and task:status() ~= "failed" do

@@ -34,7 +34,9 @@ function chat.run(argv, first)
   if opts.system then messages[1] = { role = "system", content = opts.system } end
   messages[#messages + 1] = chat.message(operands[1], opts.audio)
   local client = cli.client(opts)
-  local reply, err = cli.call(client, opts, "chat", { messages = messages, audio = opts.output ~= nil or nil })
+  local reply, err = cli.call(opts, function(on_progress)
+    return client:chat{ messages = messages, audio = opts.output ~= nil or nil, on_progress = on_progress }
+  end)
   if not reply then return cli.fail(opts, err) end
   if opts.output then
     local saved, save_err = false, "the reply has no audio"

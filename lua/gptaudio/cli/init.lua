@@ -9,7 +9,6 @@ local core = require "gptaudio.core"
 local gptaudio = require "gptaudio"
 local args = require "gptaudio.cli.args"
 local progress = require "gptaudio.cli.progress"
-local kinds = require("gptaudio.client").kinds
 
 local cli = {}
 
@@ -82,27 +81,12 @@ function cli.client(opts, extra)
   return gptaudio.new(options)
 end
 
--- A kind that runs another kind with the transport's progress events sent to a bar.
-kinds["cli.progress"] = function(client, bar, kind, ...)
-  local op, err = kinds[kind](client, ...)
-  if op == nil then return nil, err end
-  local on_event = op.on_event
-  op.progress = true
-  op.on_event = function(o, ev)
-    if ev.type == "progress" then
-      bar:event(ev)
-    elseif on_event then
-      return on_event(o, ev)
-    end
-  end
-  return op
-end
-
---- client:call(kind, ...) with a progress bar on stderr when progress is wanted.
-function cli.call(client, opts, kind, ...)
-  if not progress.wanted(opts.progress) then return client:call(kind, ...) end
+--- Makes one call through call(on_progress), with a progress bar on stderr
+--- fed by on_progress when progress is wanted (on_progress is nil otherwise).
+function cli.call(opts, call)
+  if not progress.wanted(opts.progress) then return call(nil) end
   local bar = progress.transfer(io.stderr, core.now)
-  local result, err = client:call("cli.progress", bar, kind, ...)
+  local result, err = call(function(ev) bar:event(ev) end)
   bar:finish()
   return result, err
 end

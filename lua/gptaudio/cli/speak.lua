@@ -35,9 +35,11 @@ function speak.run(argv, first)
   local extension = opts.output:match("%.(%w+)$")
   extension = extension and extension:lower() or "wav"
   local client = cli.client(opts)
-  local sp, err = cli.call(client, opts, "speak", operands[1], {
-    format = extension == "wav" and "pcm" or extension, instructions = opts.instructions,
-  })
+  local sp, err = cli.call(opts, function(on_progress)
+    return client:speak(operands[1], {
+      format = extension == "wav" and "pcm" or extension, instructions = opts.instructions, on_progress = on_progress,
+    })
+  end)
   if not sp then return cli.fail(opts, err) end
   local saved, save_err
   if sp.audio then

@@ -20,7 +20,9 @@ function transcribe.run(argv, first)
   end
   if #operands ~= 1 then cli.usage_error("transcribe takes one audio file") end
   local client = cli.client(opts)
-  local tr, err = cli.call(client, opts, "transcribe", operands[1], { language = opts.language, prompt = opts.prompt })
+  local tr, err = cli.call(opts, function(on_progress)
+    return client:transcribe(operands[1], { language = opts.language, prompt = opts.prompt, on_progress = on_progress })
+  end)
   if not tr then return cli.fail(opts, err) end
   return cli.finish(opts, tr, {
     path = operands[1], text = tr.text, language = tr.language, duration = tr.duration,
