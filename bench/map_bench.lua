@@ -46,6 +46,9 @@ row("150 requests, 50 ms latency, concurrency 16, rpm 3000", (150 - 50) / 50 + 0
 -- Concurrency-bound by the client's max_concurrency under a wider map.
 row("200 requests, 50 ms latency, map 64, max_concurrency 8", 200 / 8 * 0.05,
     timed_map(200, 0.05, { concurrency = 64 }, { max_concurrency = 8 }))
+-- The reference: the same 200 requests with no latency at all, which the
+-- fake server (Python, one thread per connection) serves one at a time.
+local floor = timed_map(200, 0, { concurrency = 16 })
 server:stop()
 
 -- map's own cost: 100,000 items that do no I/O, against a plain loop.
@@ -77,5 +80,7 @@ print("| run | ideal (s) | measured (s) | ideal / measured |")
 print("|---|---:|---:|---:|")
 for _, line in ipairs(rows) do print(line) end
 print()
+print(("reference: 200 requests without latency take %.3f s (%.2f ms each): the server's own service time")
+  :format(floor, floor / 200 * 1000))
 print(("map of %d items without I/O: %.1f ms, plain pcall loop %.1f ms: %.2f us per item over the loop (x%.2f)")
   :format(N, map_best * 1000, loop_best * 1000, (map_best - loop_best) / N * 1e6, map_best / loop_best))
