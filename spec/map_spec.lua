@@ -248,6 +248,16 @@ describe("client:map", function()
     assert.is_nil((client.limiter:limits()))
   end)
 
+  it("outside a task, raises before starting anything when the attached loop must not block", function()
+    local loop = { wakeup = function() end }
+    client:attach_loop(loop)
+    local called = false
+    assert.has_error(function() client:map({ 1 }, function() called = true end) end,
+                     "gptaudio: call this from gptaudio.spawn: a call outside a task would block the event loop")
+    assert.is_false(called)
+    client:detach_loop(loop)
+  end)
+
   it("raises naming a wrong argument", function()
     assert.has_error(function() client:map("items", print) end, "client:map: 'items' must be table (got string)")
     assert.has_error(function() client:map({}, nil) end, "client:map: 'fn' must be function (got nil)")

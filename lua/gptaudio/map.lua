@@ -114,7 +114,11 @@ function map.run(client, items, fn, opts)
       run(job)
     else
       scheduler.spawn(run, job)
-      client:wait_outside_task{ ended = function() return job.finished == true end }
+      -- What an event loop's block() waits on: a request-like view of the job.
+      client:wait_outside_task{
+        ended = function() return job.finished == true end,
+        cancel = function() halt(job) end,
+      }
     end
   end)
   if release then release() end
