@@ -41,8 +41,8 @@ local ngx_loop = {}
 local MAX_SLEEP = 0.05
 -- The shortest: a sleep of 0 would not yield to nginx.
 local MIN_SLEEP = 0.001
--- How often a waiting handler looks again on its own, in case the worker
--- began exiting while it waited.
+-- How often a waiting handler looks again on its own, in case nothing posts
+-- its semaphore (the worker began exiting before the driver ran).
 local RECHECK = 1
 
 local attached = setmetatable({}, { __mode = "k" }) -- client -> Handle
@@ -80,6 +80,8 @@ function Handle:wait(req, sema)
     req:cancel()
     return
   end
+  -- A driver that failed is started again by the next wait.
+  if not self.running then self:wakeup() end
   self.watchers[req] = sema
   sema:wait(RECHECK)
   self.watchers[req] = nil
@@ -94,7 +96,6 @@ local function run(self)
     if wait == nil and client:active() == 0 then return end
     self.alarm:wait(math.max(MIN_SLEEP, math.min(wait or MAX_SLEEP, MAX_SLEEP)))
   end
-  self:notify()
 end
 
 local function drive(premature, self)
@@ -103,6 +104,7 @@ local function drive(premature, self)
     if not ok then ngx.log(ngx.ERR, "gptaudio: the ngx driver stopped: ", tostring(err)) end
   end
   self.running = false
+  self:notify() -- after a stop, the waits cancel their requests now
 end
 
 -- The work changed outside step: start the driver, or end its sleep now.
