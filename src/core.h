@@ -12,6 +12,7 @@ void gptaudio_open_codec(lua_State *L);       /* lua_codec.c: core.base64_encode
 void gptaudio_open_transport(lua_State *L);   /* lua_transport.c: core.transport() */
 void gptaudio_open_clock(lua_State *L);       /* lua_clock.c: core.now() */
 void gptaudio_open_pcm_stream(lua_State *L);  /* lua_pcm_stream.c: core.pcm_stream() */
+void gptaudio_open_signal(lua_State *L);      /* lua_signal.c: core.catch_interrupt(), core.interrupted() */
 
 /* Pushes a new gptaudio.Error {type = type, message = message}. */
 void gptaudio_push_error(lua_State *L, const char *type, const char *message);

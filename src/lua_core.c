@@ -17,5 +17,6 @@ int luaopen_gptaudio_core(lua_State *L)
   gptaudio_open_pcm_stream(L);
   gptaudio_open_transport(L);
   gptaudio_open_clock(L);
+  gptaudio_open_signal(L);
   return 1;
 }
