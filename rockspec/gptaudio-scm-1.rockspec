@@ -17,6 +17,7 @@ external_dependencies = {
 }
 build = {
   type = "builtin",
+  install = { bin = { gptaudio = "bin/gptaudio" } },
   modules = {
     ["gptaudio.core"] = {
       sources = {
@@ -29,6 +30,7 @@ build = {
         "src/lua_error.c",
         "src/lua_pcm_stream.c",
         "src/lua_resampler.c",
+        "src/lua_signal.c",
         "src/lua_transfer.c",
         "src/lua_transport.c",
         "src/pcm.c",
@@ -45,13 +47,24 @@ build = {
     -- BEGIN modules (scripts/sync-rockspec writes this list)
     ["gptaudio.chat"] = "lua/gptaudio/chat.lua",
     ["gptaudio.check"] = "lua/gptaudio/check.lua",
+    ["gptaudio.cli.args"] = "lua/gptaudio/cli/args.lua",
+    ["gptaudio.cli.batch"] = "lua/gptaudio/cli/batch.lua",
+    ["gptaudio.cli.chat"] = "lua/gptaudio/cli/chat.lua",
+    ["gptaudio.cli"] = "lua/gptaudio/cli/init.lua",
+    ["gptaudio.cli.progress"] = "lua/gptaudio/cli/progress.lua",
+    ["gptaudio.cli.results"] = "lua/gptaudio/cli/results.lua",
+    ["gptaudio.cli.speak"] = "lua/gptaudio/cli/speak.lua",
+    ["gptaudio.cli.transcribe"] = "lua/gptaudio/cli/transcribe.lua",
     ["gptaudio.client"] = "lua/gptaudio/client.lua",
     ["gptaudio.conversation"] = "lua/gptaudio/conversation.lua",
     ["gptaudio.errors"] = "lua/gptaudio/errors.lua",
     ["gptaudio"] = "lua/gptaudio/init.lua",
     ["gptaudio.json"] = "lua/gptaudio/json.lua",
     ["gptaudio.kinds.request"] = "lua/gptaudio/kinds/request.lua",
+    ["gptaudio.limiter"] = "lua/gptaudio/limiter.lua",
+    ["gptaudio.loop.ngx"] = "lua/gptaudio/loop/ngx.lua",
     ["gptaudio.loop.uv"] = "lua/gptaudio/loop/uv.lua",
+    ["gptaudio.map"] = "lua/gptaudio/map.lua",
     ["gptaudio.models"] = "lua/gptaudio/models.lua",
     ["gptaudio.request"] = "lua/gptaudio/request.lua",
     ["gptaudio.retry"] = "lua/gptaudio/retry.lua",
