@@ -312,6 +312,35 @@ describe("client:chat streamed", function()
     assert.equal(0, client:active())
   end)
 
+  it("fails a stream that ends before [DONE] with no finish_reason, keeping what arrived", function()
+    local events = sse{ chunk{ role = "assistant", content = "Hel" }, chunk{ content = "lo" } }
+    events[#events] = nil -- no [DONE]: a close-delimited body that simply stops
+    server:script(PATH, { { events = events, http10 = true } })
+    local reply, err = client:chat{ messages = { { role = "user", content = "hi" } }, stream = true }
+    assert.is_nil(reply)
+    assert.equal("protocol", err.type)
+    assert.equal("the stream ended before [DONE]", err.message)
+    assert.equal("Hello", err.partial.text)
+  end)
+
+  it("accepts a stream that gave its finish_reason but no [DONE]", function()
+    local events = sse{ chunk{ role = "assistant", content = "Hi" }, chunk({}, "stop") }
+    events[#events] = nil
+    server:script(PATH, { { events = events, http10 = true } })
+    local reply = assert(client:chat{ messages = { { role = "user", content = "hi" } }, stream = true })
+    assert.equal("Hi", reply.text)
+    assert.equal("stop", reply.finish_reason)
+  end)
+
+  it("fails a 200 that is not an event stream with a protocol error", function()
+    server:script(PATH, { { status = 200, body = "<html>maintenance</html>",
+                            headers = { ["content-type"] = "text/html" } } })
+    local reply, err = client:chat{ messages = { { role = "user", content = "hi" } }, stream = true }
+    assert.is_nil(reply)
+    assert.equal("protocol", err.type)
+    assert.equal("the response is not an event stream (content-type text/html)", err.message)
+  end)
+
   it("fails with a protocol error for an audio delta that is not base64", function()
     local chunks = { chunk{ role = "assistant", audio = { id = "audio_x", transcript = "" } },
                      chunk{ audio = { data = "%%%" } }, usage_chunk() }

@@ -476,6 +476,15 @@ end
 function Stream:finish(response)
   if self.resampler then self:add_audio(self.resampler:flush()) end
   self:complete_calls()
+  if #self.chunks == 0 then
+    return fail("protocol", "the response is not an event stream (content-type " ..
+                tostring(response.headers["content-type"]) .. ")")
+  end
+  -- A close-delimited body cut short looks like a clean end: without [DONE]
+  -- and without a finish_reason the reply may be truncated.
+  if not response.ended and not self.finish_reason then
+    return fail("protocol", "the stream ended before [DONE]", { partial = self:partial(response.headers) })
+  end
   -- The audio ending may carry only expires_at, with no finish_reason at all.
   self.finish_reason = self.finish_reason or "stop"
   local reply = self:partial(response.headers)
