@@ -705,6 +705,7 @@ static const luaL_Reg METHODS[] = {
   {"encode", buf_encode},
   {"save", buf_save},
   {"pointer", buf_pointer},
+  {"close", buf_close}, /* what __close does, for LuaJIT, which has no <close> */
   {NULL, NULL}
 };
 

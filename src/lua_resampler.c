@@ -256,6 +256,7 @@ static const luaL_Reg METHODS[] = {
   {"process", rs_process},
   {"flush", rs_flush},
   {"reset", rs_reset},
+  {"close", rs_close}, /* what __close does, for LuaJIT, which has no <close> */
   {NULL, NULL}
 };
 
