@@ -169,6 +169,28 @@ describe("client:map", function()
     assert.equal(7, later)
   end)
 
+  it("keeps requests waiting for the limiter queued, in client:timeout(), and cancellable unsent", function()
+    server:default("/v1/ok", OK)
+    local c = gptaudio.new{ api_key = "sk-map", base_url = server.url, rpm = 60 } -- one a second, burst of one
+    local first = c:start("request", { method = "POST", path = "/ok", json = { item = 1 } })
+    local second = c:start("request", { method = "POST", path = "/ok", json = { item = 2 } })
+    local third = c:start("request", { method = "POST", path = "/ok", json = { item = 3 } })
+    assert.same({ "running", "queued", "queued" }, { first:status(), second:status(), third:status() })
+    assert.equal(200, first:wait().status)
+    assert.same({ "queued", "queued" }, { second:status(), third:status() })
+    local wait = c:timeout() -- nothing in the transport: only the limiter's timer
+    assert.is_true(wait ~= nil and wait > 0.5 and wait <= 1, "the limiter's timer: " .. tostring(wait))
+    assert.is_true(second:cancel())
+    assert.is_true(third:cancel())
+    assert.equal("cancelled", select(2, second:result()).type)
+    c:close()
+    assert.same({ 1 }, (function()
+      local items = {}
+      for k, r in ipairs(server:requests("/v1/ok")) do items[k] = r.json.item end
+      return items
+    end)())
+  end)
+
   it("corrects the token estimate from the usage the server reports", function()
     local function used(total)
       server:script("/v1/chat/tokens", { { json = { usage = { prompt_tokens = total - 1, completion_tokens = 1,
