@@ -1,0 +1,119 @@
+-- The Neovim example plugin (examples/nvim) in a real `nvim --headless -u NONE`
+-- against the fake server: :GptAudioAsk streams a ~1 s answer into a scratch
+-- buffer while a 20 ms vim.loop timer keeps firing, :GptAudioTranscribe
+-- inserts at the cursor, :GptAudioSpeak sends the visual selection and saves
+-- the speech. spec/support/nvim_driver.lua plays the user inside Neovim.
+local gptaudio = require "gptaudio"
+local cjson = require "cjson"
+local fake = require "spec.support.fake"
+
+local audio = gptaudio.audio
+local MODEL = "gpt-audio-mini"
+local DELTAS = { "The fox", " says", " ring-ding", "-ding.", "\nIt", " also", " says", " wa-pa-pa", "-pow." }
+local CHUNK_DELAY = 0.1 -- 12 pieces: the answer takes about 1.2 s
+local TRANSCRIPT = "hello from a wav file"
+
+local function read_file(path)
+  local f = assert(io.open(path, "rb"))
+  local bytes = f:read("*a")
+  f:close()
+  return bytes
+end
+
+local function chunk(delta, finish_reason)
+  return cjson.encode{ id = "chatcmpl-n1", object = "chat.completion.chunk", created = 1764000000, model = MODEL,
+                       choices = { { index = 0, delta = delta, finish_reason = finish_reason or cjson.null } } }
+end
+
+local function streamed_answer()
+  local events = { chunk{ role = "assistant", content = "" } }
+  for _, d in ipairs(DELTAS) do events[#events + 1] = chunk{ content = d } end
+  events[#events + 1] = chunk({}, "stop")
+  events[#events + 1] = "[DONE]"
+  return { events = events, chunk_delay = CHUNK_DELAY, no_length = true }
+end
+
+local function shell_quote(s)
+  return "'" .. s:gsub("'", [['\'']]) .. "'"
+end
+
+-- The speech the server answers with: 0.2 s of a 24 kHz sweep.
+local function speech_audio()
+  local t = {}
+  for i = 1, 4800 do t[i] = math.floor(20000 * math.sin(i * i * 0.00002)) / 32768 end
+  return audio.from_samples(t, 24000, 1)
+end
+
+describe("the Neovim plugin in nvim --headless", function()
+  local server, results, dir, input_wav, speech
+
+  setup(function()
+    server = fake.start()
+    server:script("/v1/chat/completions", { streamed_answer() })
+    server:script("/v1/audio/transcriptions", { { json = { text = TRANSCRIPT } } })
+    speech = speech_audio()
+    server:script("/v1/audio/speech",
+                  { { body = speech:encode("wav"), headers = { ["content-type"] = "audio/wav" } } })
+
+    local tmp = os.tmpname()
+    input_wav = tmp .. ".wav"
+    os.remove(tmp)
+    assert(audio.from_samples({ 0.25, -0.25, 0.5, -0.5 }, 16000, 1):save(input_wav))
+    local mktemp = io.popen("mktemp -d")
+    dir = mktemp:read("*l")
+    mktemp:close()
+    local out = os.tmpname()
+
+    local command = ("%s -u LUA_PATH -u LUA_CPATH GPTAUDIO_NVIM_URL=%s GPTAUDIO_NVIM_AUDIO=%s GPTAUDIO_NVIM_DIR=%s"
+                     .. " GPTAUDIO_NVIM_OUT=%s timeout -s KILL 20 nvim --headless -u NONE -i NONE -n"
+                     .. " --cmd 'set rtp+=examples/nvim' -c 'luafile spec/support/nvim_driver.lua' < /dev/null")
+                    :format(fake.spawn_env(), server.url, shell_quote(input_wav), shell_quote(dir), shell_quote(out))
+    os.execute(command)
+    results = cjson.decode(read_file(out))
+    os.remove(out)
+  end)
+
+  teardown(function()
+    server:stop()
+    os.remove(input_wav)
+    os.execute("rm -rf " .. shell_quote(dir))
+  end)
+
+  it("finishes every command without an error", function()
+    assert.is_nil(results.timed_out)
+    assert.equal(1, #results.notes, table.concat(results.notes, "\n"))
+  end)
+
+  it("streams the answer into a scratch buffer while a 20 ms timer keeps firing", function()
+    assert.same({ "The fox says ring-ding-ding.", "It also says wa-pa-pa-pow." }, results.ask_lines)
+    local request = server:requests("/v1/chat/completions")[1]
+    assert.same({ { role = "user", content = "What does the fox say?" } }, request.json.messages)
+    assert.is_true(request.json.stream)
+    -- about 60 ticks in 1.2 s; a blocked loop would give a handful
+    assert.is_true(results.ask_ticks >= 30, results.ask_ticks .. " ticks")
+    -- the text showed up piece by piece, not all at the end
+    assert.is_true(results.states >= 4, results.states .. " buffer states")
+  end)
+
+  it("inserts the transcript at the cursor", function()
+    assert.same({ "Heard: " .. TRANSCRIPT .. ".", "end" }, results.transcribe_lines)
+    local request = server:requests("/v1/audio/transcriptions")[1]
+    assert.truthy(request.body:find('name="model"\r\n\r\ngpt-4o-mini-transcribe\r\n', 1, true))
+    assert.truthy(request.body:find(read_file(input_wav), 1, true))
+  end)
+
+  it("reads the visual selection aloud into a WAV", function()
+    local request = server:requests("/v1/audio/speech")[1]
+    assert.equal("say this\nand this", request.json.input)
+    assert.equal("gpt-4o-mini-tts", request.json.model)
+    local listing = io.popen("ls " .. shell_quote(dir))
+    local name = listing:read("*l")
+    assert.is_nil(listing:read("*l"))
+    listing:close()
+    assert.truthy(name:match("^gptaudio%-%d+%-1%.wav$"), name)
+    assert.equal(("gptaudio: spoke 0.20 s: %s/%s"):format(dir, name), results.notes[1])
+    local saved = assert(audio.load(dir .. "/" .. name))
+    assert.equal(speech:encode("pcm16"), saved:encode("pcm16"))
+    assert.equal(24000, saved.rate)
+  end)
+end)
