@@ -1,6 +1,6 @@
 -- `luarocks make` installs the module offline, for Lua 5.4 and for LuaJIT, with
 -- Debian's lua-cjson satisfying the dependency; the installed module loads
--- from a clean directory.
+-- from a clean directory, and so does the installed gptaudio command.
 local function sh(cmd)
   local p = assert(io.popen(cmd .. " 2>&1; echo \"exit:$?\""))
   local out = p:read("a")
@@ -51,8 +51,9 @@ describe("luarocks make", function()
   local targets = {
     { lua = "lua5.4", version = "5.4", config = "" },
     { lua = "luajit", version = "5.1",
-      config = 'variables = { LUA_INCDIR = "' .. lines("pkg-config --variable=includedir luajit")[1]
-               .. '", LUA_INTERPRETER = "luajit" }\n' },
+      -- lua_interpreter: the wrapper luarocks writes for an installed command runs this interpreter.
+      config = 'lua_interpreter = "luajit"\nvariables = { LUA_INCDIR = "' ..
+               lines("pkg-config --variable=includedir luajit")[1] .. '", LUA_INTERPRETER = "luajit" }\n' },
   }
   -- Each interpreter's run of the suite checks its own install.
   local running = os.getenv("GPTAUDIO_LUA")
@@ -65,7 +66,7 @@ describe("luarocks make", function()
       config:write('rocks_servers = {}\nrocks_provided = { ["lua-cjson"] = "2.1.0-1" }\n', target.config)
       config:close()
       -- luarocks make leaves the built module in the source folder: build in a copy.
-      assert.equal(0, (sh("mkdir -p '" .. tmp .. "/src' '" .. tmp .. "/clean' && cp -r src lua rockspec '" ..
+      assert.equal(0, (sh("mkdir -p '" .. tmp .. "/src' '" .. tmp .. "/clean' && cp -r src lua bin rockspec '" ..
                          tmp .. "/src/'")))
       local status, out = sh("cd '" .. tmp .. "/src' && env -u LD_PRELOAD LUAROCKS_CONFIG='" .. tmp ..
         "/config.lua' luarocks --lua-version=" .. target.version .. " --tree='" .. tmp ..
@@ -81,6 +82,11 @@ describe("luarocks make", function()
         [[package.searchpath("gptaudio.core", package.cpath) or "", "\n")']])
       assert.equal(0, status, out)
       assert.matches("^%d+%.%d+%.%d+ " .. tree:gsub("%p", "%%%0") .. "/lib/lua/" .. target.version, out)
+      -- The command finds the installed modules through the wrapper luarocks writes, not through LUA_PATH.
+      status, out = sh("cd '" .. tmp .. "/clean' && env -u LD_PRELOAD -u LUA_PATH -u LUA_CPATH '" .. tree ..
+                       "/bin/gptaudio' --help")
+      assert.equal(0, status, out)
+      assert.matches("^Usage: gptaudio COMMAND", out)
     end)
     ::continue::
   end
