@@ -21,6 +21,15 @@
 -- loop's "run this soon", such as vim.schedule).
 local scheduler = {}
 
+-- OpenResty replaces the coroutine functions with ones tied to the nginx
+-- request running them, and keeps the originals as coroutine._create, ...
+-- Tasks outlive requests and are resumed from the ngx driver's timer, so they
+-- run on the originals (the same functions everywhere else).
+local coroutines = {}
+for _, name in ipairs{ "create", "resume", "yield", "status" } do
+  coroutines[name] = rawget(coroutine, "_" .. name) or coroutine[name]
+end
+
 local pack = table.pack or function(...) return { n = select("#", ...), ... } end
 local unpack = table.unpack or unpack
 
@@ -57,8 +66,8 @@ end
 -- Runs the task until it waits again or ends.
 local function resume(task)
   task.state = "running"
-  local outcome = pack(coroutine.resume(task.co))
-  if coroutine.status(task.co) ~= "dead" then
+  local outcome = pack(coroutines.resume(task.co))
+  if coroutines.status(task.co) ~= "dead" then
     task.state = "waiting"
     return
   end
@@ -88,7 +97,7 @@ function scheduler.spawn(fn, ...)
   local task = setmetatable({
     state = "waiting",
     log = parent and parent.log or scheduler.default_log,
-    co = coroutine.create(function() return fn(unpack(args, 1, args.n)) end),
+    co = coroutines.create(function() return fn(unpack(args, 1, args.n)) end),
   }, Task)
   tasks[task.co] = task
   resume(task)
@@ -101,7 +110,7 @@ function scheduler.suspend()
   if not scheduler.current() then
     error("gptaudio: only a task can wait (use gptaudio.spawn)", 2)
   end
-  coroutine.yield()
+  coroutines.yield()
 end
 
 local Scheduler = { __name = "gptaudio.Scheduler" }
@@ -231,7 +240,7 @@ function Scheduler:sleep(seconds, stop)
       timer:cancel()
       return false
     end
-    coroutine.yield()
+    coroutines.yield()
   end
   return true
 end
