@@ -11,6 +11,7 @@
 -- client's options (client.options holds both).
 local core = require "gptaudio.core"
 local json = require "gptaudio.json"
+local kind_stream = require "gptaudio.kinds.stream"
 local models = require "gptaudio.models"
 local usage = require "gptaudio.usage"
 
@@ -503,30 +504,15 @@ function chat.kind(client, params)
   local options = client.options
   local call, err = chat.request(params, options)
   if not call then return nil, err end
-  local function counted(reply, failure)
-    local seen = reply or (failure and failure.reply)
-    if seen then client.totals:add(call.model, seen.usage, seen.cost) end
-    return reply, failure
-  end
+  local count = kind_stream.counter(client, call.model)
   local op = {
     method = call.method, path = call.path, json = call.json, headers = params.headers,
     timeout = params.timeout, max_retries = params.max_retries,
   }
   if not call.stream then
-    op.finish = function(_, response) return counted(chat.decode(call, response, options)) end
-    return op
+    return kind_stream.whole(op, count, function(response) return chat.decode(call, response, options) end)
   end
-  local stream = chat.stream(call, options, params.on_event or function() end)
-  -- The first failure stops the transfer at once: a hook that raises a
-  -- gptaudio.Error ends the request with that error.
-  op.stream = "sse"
-  op.on_event = function(_, ev)
-    local ok, why = stream:event(ev)
-    if not ok then error(why, 0) end
-  end
-  op.partial = function() return stream:partial() end
-  op.finish = function(_, response) return counted(stream:finish(response)) end
-  return op
+  return kind_stream.streamed(op, count, chat.stream(call, options, params.on_event or function() end), "sse")
 end
 
 return chat

@@ -14,9 +14,10 @@
 -- as the bytes arrive (pcm only): /audio/speech streams as SSE
 -- (stream_format = "sse") where the model supports it, else as its chunked body.
 local core = require "gptaudio.core"
-local chat = require "gptaudio.chat"
 local client = require "gptaudio.client"
 local json = require "gptaudio.json"
+local chat_route = require "gptaudio.kinds.chat_route"
+local kind_stream = require "gptaudio.kinds.stream"
 local models = require "gptaudio.models"
 local usage = require "gptaudio.usage"
 
@@ -177,16 +178,20 @@ function Stream:event(ev)
   return true
 end
 
-function Stream:speech(headers)
+function Stream:partial(headers)
   return new_speech(self.call, {
     audio = self.audio, usage = self.usage or usage_of(nil, self.call),
     request_id = headers and headers["x-request-id"], raw = #self.events > 0 and self.events or nil,
   }, self.config)
 end
 
-local function counted(client_, model_id, sp, err)
-  if sp then client_.totals:add(model_id, sp.usage, sp.cost) end
-  return sp, err
+function Stream:finish(response)
+  if self.pcm:partial() then
+    return fail("protocol", "the audio stream ended in the middle of a sample")
+  end
+  local sp = self:partial(response.headers)
+  self.emit{ type = "done", speech = sp }
+  return sp
 end
 
 local function endpoint_op(client_, text, opts, model_id, model)
@@ -202,31 +207,14 @@ local function endpoint_op(client_, text, opts, model_id, model)
   local sse = opts.stream and model ~= nil and not model.refuses.sse
   if sse then body.stream_format = "sse" end
   local config = client_.options
+  local count = kind_stream.counter(client_, model_id)
   local op = { method = "POST", path = speak.PATH, json = body, headers = opts.headers,
                timeout = opts.timeout, max_retries = opts.max_retries }
   if not opts.stream then
-    op.finish = function(_, response) return counted(client_, model_id, decode_response(call, response, config)) end
-    return op
+    return kind_stream.whole(op, count, function(response) return decode_response(call, response, config) end)
   end
-  local stream = new_stream(call, config, opts.on_event or function() end)
-  local failure
-  op.stream = sse and "sse" or "raw"
-  op.on_event = function(_, ev)
-    if failure then return end
-    local ok, why = stream:event(ev)
-    if not ok then failure = why end
-  end
-  op.partial = function() return stream:speech() end
-  op.finish = function(_, response)
-    if not failure and stream.pcm:partial() then
-      failure = core.error{ type = "protocol", message = "the audio stream ended in the middle of a sample" }
-    end
-    if failure then return nil, failure end
-    local sp = stream:speech(response.headers)
-    stream.emit{ type = "done", speech = sp }
-    return counted(client_, model_id, sp)
-  end
-  return op
+  return kind_stream.streamed(op, count, new_stream(call, config, opts.on_event or function() end),
+                              sse and "sse" or "raw")
 end
 
 ---------------------------------------------------------------- the chat route
@@ -267,26 +255,7 @@ local function chat_op(client_, text, opts, model_id)
   params.modalities = json.array{ "text", "audio" }
   params.audio = { voice = opts.voice or client_.options.voice, format = CHAT_FORMATS[format] or format }
   params.messages = json.array{ { role = "system", content = system }, { role = "user", content = text } }
-  local on_event = opts.on_event
-  local done
-  params.on_event = on_event and function(ev)
-    if ev.type == "done" then
-      done = speech_of(ev.reply, format)
-      on_event{ type = "done", speech = done }
-    else
-      on_event(ev)
-    end
-  end
-  local op, err = chat.kind(client_, params)
-  if not op then return nil, err end
-  local finish, partial = op.finish, op.partial
-  op.finish = function(self, response)
-    local reply, why = finish(self, response)
-    if not reply then return nil, why end
-    return done or speech_of(reply, format)
-  end
-  op.partial = partial and function(self) return speech_of(partial(self), format) end
-  return op
+  return chat_route(client_, params, opts.on_event, function(reply) return speech_of(reply, format) end, "speech")
 end
 
 ---------------------------------------------------------------- the client's kind

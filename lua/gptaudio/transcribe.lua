@@ -20,6 +20,8 @@ local core = require "gptaudio.core"
 local chat = require "gptaudio.chat"
 local client = require "gptaudio.client"
 local json = require "gptaudio.json"
+local chat_route = require "gptaudio.kinds.chat_route"
+local kind_stream = require "gptaudio.kinds.stream"
 local models = require "gptaudio.models"
 local usage = require "gptaudio.usage"
 
@@ -272,7 +274,7 @@ function Stream:event(ev)
   return true
 end
 
-function Stream:transcript(headers)
+function Stream:partial(headers)
   local model = self.model or self.call.model
   return priced({
     model = model,
@@ -282,9 +284,10 @@ function Stream:transcript(headers)
   }, self.call.model, self.config)
 end
 
-local function counted(client_, model_id, tr, err)
-  if tr then client_.totals:add(model_id, tr.usage, tr.cost) end
-  return tr, err
+function Stream:finish(response)
+  local tr = self:partial(response.headers)
+  self.emit{ type = "done", transcript = tr }
+  return tr
 end
 
 local function endpoint_op(client_, audio, opts, model_id, model)
@@ -305,28 +308,13 @@ local function endpoint_op(client_, audio, opts, model_id, model)
   local config = client_.options
   local call = { model = model_id, format = opts.response_format or "json",
                  duration = is_buffer(audio) and audio.duration or nil }
+  local count = kind_stream.counter(client_, model_id)
   local op = { method = "POST", path = transcribe.PATH, multipart = parts, headers = opts.headers,
                timeout = opts.timeout, max_retries = opts.max_retries }
   if not opts.stream then
-    op.finish = function(_, response) return counted(client_, model_id, decode_response(call, response, config)) end
-    return op
+    return kind_stream.whole(op, count, function(response) return decode_response(call, response, config) end)
   end
-  local stream = new_stream(call, config, opts.on_event or function() end)
-  local failure
-  op.stream = "sse"
-  op.on_event = function(_, ev)
-    if failure then return end
-    local ok, why = stream:event(ev)
-    if not ok then failure = why end
-  end
-  op.partial = function() return stream:transcript() end
-  op.finish = function(_, response)
-    if failure then return nil, failure end
-    local tr = stream:transcript(response.headers)
-    stream.emit{ type = "done", transcript = tr }
-    return counted(client_, model_id, tr)
-  end
-  return op
+  return kind_stream.streamed(op, count, new_stream(call, config, opts.on_event or function() end), "sse")
 end
 
 ---------------------------------------------------------------- the chat route
@@ -386,27 +374,12 @@ local function chat_op(client_, audio, opts, model_id)
     { role = "user", content = json.array{ { type = "input_audio", audio = audio } } },
   }
   local on_event = opts.on_event
-  local done
-  params.on_event = on_event and function(ev)
-    if ev.type == "text" then
-      on_event{ type = "transcript", delta = ev.delta }
-    elseif ev.type == "done" then
-      done = transcript_of(ev.reply)
-      on_event{ type = "done", transcript = done }
-    else
-      on_event(ev)
-    end
+  -- The chat's text is the transcript.
+  local renamed = on_event and function(ev)
+    if ev.type == "text" then return on_event{ type = "transcript", delta = ev.delta } end
+    on_event(ev)
   end
-  local op, err = chat.kind(client_, params)
-  if not op then return nil, err end
-  local finish, partial = op.finish, op.partial
-  op.finish = function(self, response)
-    local reply, why = finish(self, response)
-    if not reply then return nil, why end
-    return done or transcript_of(reply)
-  end
-  op.partial = partial and function(self) return transcript_of(partial(self)) end
-  return op
+  return chat_route(client_, params, renamed, transcript_of, "transcript")
 end
 
 ---------------------------------------------------------------- the client's kind

@@ -1,0 +1,40 @@
+-- The finishing hooks the calls' kinds (chat, transcribe, speak) share: an op
+-- answered by a whole body, or by a stream that a gatherer of the kind's own
+-- reads event by event.
+--
+-- A gatherer has event(ev) -> true | nil, err; partial() -> what err.partial
+-- holds; finish(response) -> the call's result | nil, err.
+local kind_stream = {}
+
+--- A function that adds a result's usage and cost to the client's totals
+--- under model_id (those of err.reply for a failure that carries one) and
+--- returns what it was given.
+function kind_stream.counter(client, model_id)
+  return function(result, err)
+    local seen = result or (err and err.reply)
+    if seen then client.totals:add(model_id, seen.usage, seen.cost) end
+    return result, err
+  end
+end
+
+--- op with its finish hook: decode(response) gives the result of the whole body.
+function kind_stream.whole(op, count, decode)
+  op.finish = function(_, response) return count(decode(response)) end
+  return op
+end
+
+--- op streamed ("sse" or "raw") into gatherer. The first failure stops the
+--- transfer at once: a hook that raises a gptaudio.Error ends the request
+--- with that error.
+function kind_stream.streamed(op, count, gatherer, mode)
+  op.stream = mode
+  op.on_event = function(_, ev)
+    local ok, why = gatherer:event(ev)
+    if not ok then error(why, 0) end
+  end
+  op.partial = function() return gatherer:partial() end
+  op.finish = function(_, response) return count(gatherer:finish(response)) end
+  return op
+end
+
+return kind_stream
