@@ -58,13 +58,15 @@ describe("gptaudio batch", function()
   local server, dir, list, results
   local paths = {}
 
-  -- Starts `gptaudio batch ...` in its own process; returns its pid and wait() -> exit status, stdout.
+  -- Starts `gptaudio batch ...` in its own process; returns its pid and
+  -- wait() -> exit status, stdout, stderr.
   local function start(arguments)
     local words = {}
     for i, a in ipairs(arguments) do words[i] = quote(a) end
+    local stderr = os.tmpname()
     local inner = "echo $$; exec " .. LUA .. " bin/gptaudio " .. table.concat(words, " ")
-    local command = ("%s OPENAI_BASE_URL=%s OPENAI_API_KEY=sk-dummy sh -c %s 2>/dev/null; echo exit:$?")
-      :format(fake.spawn_env(), quote(server.url), quote(inner))
+    local command = ("%s OPENAI_BASE_URL=%s OPENAI_API_KEY=sk-dummy sh -c %s 2>%s; echo exit:$?")
+      :format(fake.spawn_env(), quote(server.url), quote(inner), quote(stderr))
     local p = assert(io.popen(command))
     local pid = assert(tonumber(p:read("*l")))
     return {
@@ -72,7 +74,9 @@ describe("gptaudio batch", function()
       wait = function()
         local rest = p:read("*a")
         p:close()
-        return tonumber(rest:match("exit:(%d+)%s*$")), rest:gsub("exit:%d+%s*$", "")
+        local err = read_file(stderr)
+        os.remove(stderr)
+        return tonumber(rest:match("exit:(%d+)%s*$")), (rest:gsub("exit:%d+%s*$", "")), err
       end,
     }
   end
@@ -223,6 +227,14 @@ describe("gptaudio batch", function()
     local names = {}
     for i, line in ipairs(lines_of(results)) do names[i] = line.path end
     assert.same({ sub .. "/a.MP3", sub .. "/b.wav" }, names)
+  end)
+
+  it("draws the progress line with --progress and ends with a summary on stderr", function()
+    use_inputs(5)
+    local status, _, err = run(transcribe_args{ "--progress", "--concurrency", "1" })
+    assert.equal(0, status)
+    assert.matches("\r5/5 done, 0 failed, [%d.]+/s, ETA 0:00:00, %$0%.%d%d%d%d\27%[K\n", err)
+    assert.matches("\n5 inputs: 5 done now, 0 failed, 0 done before; 35 tokens, cost %$0%.%d+\n$", err)
   end)
 
   it("exits 2 for a missing results file option or an unknown batch kind, sending nothing", function()

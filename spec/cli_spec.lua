@@ -121,6 +121,21 @@ describe("the gptaudio command", function()
     end)
   end)
 
+  it("core.catch_interrupt turns SIGINT into a flag that interrupted(true) reads and clears", function()
+    local script = [[
+      local core = require "gptaudio.core"
+      assert(core.catch_interrupt())
+      local before = core.interrupted()
+      io.popen("kill -INT $PPID"):close() -- the shell's parent: this interpreter
+      print(before, core.interrupted(), core.interrupted(true), core.interrupted(), pcall(core.interrupted, 1))
+    ]]
+    local p = assert(io.popen(("%s %s -e %s"):format(fake.spawn_env(), LUA, quote(script))))
+    local out = p:read("*a")
+    p:close()
+    assert.matches("^false\tSIGINT\tSIGINT\tfalse\tfalse\t" ..
+                   "bad argument #1 to '[^']+' %(boolean expected, got number%)\n$", out)
+  end)
+
   describe("transcribe", function()
     it("prints the transcript on stdout, tokens and cost on stderr", function()
       server:script(TRANSCRIPTIONS, { { json = TRANSCRIPT } })
