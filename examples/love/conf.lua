@@ -1,0 +1,15 @@
+-- LÖVE 11.4 settings for the talking NPC. GPTAUDIO_LOVE_HEADLESS=1 runs it
+-- without a window (the spec does: no display needed, audio still plays).
+-- luacheck: globals love
+function love.conf(t)
+  t.identity = "gptaudio-npc"
+  t.version = "11.4"
+  t.modules.joystick = false
+  t.modules.physics = false
+  if os.getenv("GPTAUDIO_LOVE_HEADLESS") then
+    t.window = false
+  else
+    t.window.title = "gptaudio: the smith answers aloud"
+    t.window.width, t.window.height = 640, 240
+  end
+end

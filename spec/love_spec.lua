@@ -1,0 +1,158 @@
+-- The LÖVE example (examples/love) run headless against the fake server, its
+-- audio going to OpenAL Soft's wave writer instead of a sound card: the NPC's
+-- streamed reply must come out of the game's queueable source sample for
+-- sample and in order, while love.update kept running during the stream.
+local cjson = require "cjson"
+local core = require "gptaudio.core"
+local fake = require "spec.support.fake"
+
+local MODEL = "gpt-audio-mini"
+local DELTAS = 25
+local SAMPLES_PER_DELTA = 960 -- 40 ms at 24 kHz: 1 s of speech in all
+local CHUNK_DELAY = 0.02      -- it arrives in about 0.55 s, faster than it plays
+local WORDS = { "Steel", " blades,", " iron", " pots,", " and", " horseshoes." }
+
+local function shell_quote(s)
+  return "'" .. s:gsub("'", [['\'']]) .. "'"
+end
+
+local function read_file(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local bytes = f:read("*a")
+  f:close()
+  return bytes
+end
+
+local function write_file(path, text)
+  local f = assert(io.open(path, "wb"))
+  f:write(text)
+  f:close()
+end
+
+local function u16(s, at) return s:byte(at) + 256 * s:byte(at + 1) end
+local function u32(s, at) return u16(s, at) + 65536 * u16(s, at + 2) end
+local function s16(s, at)
+  local v = u16(s, at)
+  return v >= 32768 and v - 65536 or v
+end
+
+-- The streamed speech: a tone whose first sample is far from zero.
+local function samples()
+  local list = {}
+  for i = 1, DELTAS * SAMPLES_PER_DELTA do
+    list[i] = math.floor(9000 * math.sin(i * 0.05 + 1) + 3000 * math.sin(i * 0.31 + 1) + 0.5)
+  end
+  return list
+end
+
+local function pcm16(list, from, to)
+  local bytes = {}
+  for i = from, to do
+    local v = list[i] % 65536
+    bytes[#bytes + 1] = string.char(v % 256, math.floor(v / 256))
+  end
+  return table.concat(bytes)
+end
+
+local function chunk(delta, finish_reason)
+  return cjson.encode{ id = "chatcmpl-l1", object = "chat.completion.chunk", created = 1764000000, model = MODEL,
+                       choices = { { index = 0, delta = delta, finish_reason = finish_reason or cjson.null } } }
+end
+
+local function streamed_reply(list)
+  local events = { chunk{ role = "assistant", audio = { id = "audio_l1", transcript = "" } } }
+  for d = 1, DELTAS do
+    if WORDS[d] then events[#events + 1] = chunk{ audio = { transcript = WORDS[d] } } end
+    local from = (d - 1) * SAMPLES_PER_DELTA + 1
+    local piece = pcm16(list, from, from + SAMPLES_PER_DELTA - 1)
+    events[#events + 1] = chunk{ audio = { data = core.base64_encode(piece) } }
+  end
+  events[#events + 1] = chunk({}, "stop")
+  events[#events + 1] = "[DONE]"
+  return { events = events, chunk_delay = CHUNK_DELAY, no_length = true }
+end
+
+-- The format fields and the samples of a 16-bit PCM WAV file.
+local function read_wav(bytes)
+  assert(bytes:sub(1, 4) == "RIFF" and bytes:sub(9, 12) == "WAVE", "not a WAV file")
+  local wav, at = {}, 13
+  while at + 8 <= #bytes do
+    local id, size = bytes:sub(at, at + 3), u32(bytes, at + 4)
+    if id == "fmt " then
+      wav.channels, wav.rate, wav.bits = u16(bytes, at + 10), u32(bytes, at + 12), u16(bytes, at + 22)
+    elseif id == "data" then
+      wav.samples = {}
+      for i = at + 8, math.min(at + 7 + size, #bytes) - 1, 2 do wav.samples[#wav.samples + 1] = s16(bytes, i) end
+    end
+    at = at + 8 + size + size % 2
+  end
+  return wav
+end
+
+describe("the LÖVE example played headless through OpenAL's wave writer", function()
+  local server, stats, wav, expected, log
+
+  setup(function()
+    expected = samples()
+    server = fake.start()
+    server:script("/v1/chat/completions", { streamed_reply(expected) })
+
+    local base = os.tmpname()
+    local wav_path, conf, stats_path = base .. ".wav", base .. ".alsoft.conf", base .. ".stats"
+    log = base .. ".log"
+    write_file(conf, table.concat({
+      "drivers = wave", "frequency = 24000", "channels = mono", "sample-type = int16", "resampler = point",
+      "output-limiter = false", "dither = false", "[wave]", "file = " .. wav_path, "",
+    }, "\n"))
+    local command = ("%s ALSOFT_CONF=%s LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/jit/?.so;;'"
+                     .. " OPENAI_BASE_URL=%s OPENAI_API_KEY=sk-test GPTAUDIO_LOVE_HEADLESS=1 GPTAUDIO_LOVE_TIMEOUT=10"
+                     .. " GPTAUDIO_LOVE_STATS=%s timeout -s KILL 20 love examples/love < /dev/null > %s 2>&1")
+                    :format(fake.spawn_env(), shell_quote(conf), server.url, shell_quote(stats_path), shell_quote(log))
+    os.execute(command)
+    stats = {}
+    for name, value in (read_file(stats_path) or ""):gmatch("(%S+) ([^\n]*)\n") do stats[name] = value end
+    wav = read_wav(assert(read_file(wav_path), "OpenAL wrote no WAV"))
+    for _, path in ipairs{ base, wav_path, conf, stats_path } do os.remove(path) end
+  end)
+
+  teardown(function()
+    server:stop()
+    os.remove(log)
+  end)
+
+  it("plays the whole reply and quits by itself", function()
+    assert.equal("false", stats.timed_out, read_file(log))
+    assert.equal("Steel blades, iron pots, and horseshoes.", stats.subtitle)
+    assert.equal(DELTAS, tonumber(stats.chunks))
+    assert.equal(DELTAS * SAMPLES_PER_DELTA * 2, tonumber(stats.queued_bytes))
+    local request = server:requests("/v1/chat/completions")[1]
+    assert.same({ voice = "onyx", format = "pcm16" }, request.json.audio)
+    assert.is_true(request.json.stream)
+  end)
+
+  it("kept updating while the reply streamed", function()
+    -- the stream lasts about 0.55 s; a frame loop that waited on the network would count a handful
+    assert.is_true(tonumber(stats.updates_in_flight) >= 50, stats.updates_in_flight .. " updates in flight")
+    -- the reply came faster than it plays: the source's 8 buffers filled and the game waited
+    assert.is_true(tonumber(stats.backpressure) >= 1, stats.backpressure .. " refused queues")
+  end)
+
+  it("wrote the streamed samples in order, after silence", function()
+    assert.same({ 1, 24000, 16 }, { wav.channels, wav.rate, wav.bits })
+    local first = 1
+    while wav.samples[first] == 0 do first = first + 1 end
+    assert.is_true(#wav.samples - first + 1 >= #expected, "the WAV ends before the reply does")
+    for i = 1, #expected do
+      local got = wav.samples[first + i - 1]
+      if math.abs(got - expected[i]) > 1 then
+        error(("sample %d: expected %d, got %d"):format(i, expected[i], got))
+      end
+    end
+    for i = first + #expected, #wav.samples do
+      if wav.samples[i] ~= 0 then
+        error(("sample %d after the reply is %d, not silence"):format(i - first + 1, wav.samples[i]))
+      end
+    end
+  end)
+end)
