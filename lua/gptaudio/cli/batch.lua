@@ -162,19 +162,27 @@ function batch.run(argv, first)
     return value, err
   end
 
+  -- A raise from here stops the map; the loop below reports it.
+  local function write(object)
+    local ok, err = file:write(object)
+    if not ok then error({ message = ("cannot write %s: %s"):format(opts.output, tostring(err)) }, 0) end
+  end
+
   local function on_progress(_, _, result, i)
+    if not result.ok and type(result.error) == "string" then
+      -- The call raised: an option this kind of call refuses, the same for every input.
+      error({ usage = result.error }, 0)
+    end
     if result.ok then
       local object = job.fields(result.value)
       object.path, object.model, object.usage, object.cost = todo[i], result.value.model, result.value.usage,
                                                              result.value.cost
-      assert(file:write(object))
+      write(object)
       counts.done = counts.done + 1
       counts.cost = counts.cost + (result.value.cost or 0)
       counts.tokens = counts.tokens + (result.value.usage and result.value.usage.total_tokens or 0)
     elseif not stopping then
-      local err = result.error
-      assert(file:write{ path = todo[i], error = type(err) == "table" and cli.error_object(err)
-                                                or { type = "failure", message = tostring(err) } })
+      write{ path = todo[i], error = cli.error_object(result.error) }
       counts.failed = counts.failed + 1
     end
     if line then line:update(counts) end
@@ -201,7 +209,8 @@ function batch.run(argv, first)
   local ok, failure = task:result()
   if stopping then return cli.EXIT.interrupted end
   if not ok then
-    io.stderr:write("gptaudio: ", tostring(failure), "\n")
+    if type(failure) == "table" and failure.usage then cli.usage_error(failure.usage) end
+    io.stderr:write("gptaudio: ", tostring(type(failure) == "table" and failure.message or failure), "\n")
     return cli.EXIT.failure
   end
   return counts.failed > 0 and cli.EXIT.failure or cli.EXIT.ok
