@@ -23,7 +23,6 @@ local QUESTION = os.getenv("GPTAUDIO_LOVE_QUESTION") or "Greetings, smith. What 
 local client, request, source
 local pending = {}          -- AudioBuffer chunks not yet queued, oldest first
 local handed_over = 0       -- seconds of audio queued so far
-local unplayed = false      -- audio queued since the source was last seen playing
 local subtitle = ""
 local stats = { updates = 0, updates_in_flight = 0, chunks = 0, queued_bytes = 0, backpressure = 0 }
 local elapsed = 0
@@ -54,9 +53,13 @@ function love.load()
   })
 end
 
--- Queues what the source will take; false from queue means its buffers are
--- all in use: the chunk stays first in line for the next frame.
+-- Queues what the source will take, and plays it. A queueable source that
+-- ran dry keeps its played buffers queued until LÖVE's audio thread reclaims
+-- them, and play() would play them again: stop() hands them back at once.
+-- False from queue means every buffer is in use: the chunk stays first in
+-- line for the next frame.
 local function feed()
+  if not source:isPlaying() then source:stop() end
   while pending[1] do
     local chunk = pending[1]
     local pointer, nbytes = chunk:pointer()
@@ -66,17 +69,11 @@ local function feed()
     end
     table.remove(pending, 1)
     handed_over = handed_over + chunk.duration
-    unplayed = true
     stats.queued_bytes = stats.queued_bytes + nbytes
   end
-  -- A queueable source stops when it runs dry, its played buffers still
-  -- queued until LÖVE reclaims them: play() then would play them again, so it
-  -- is called only for audio queued since the source was last seen playing.
-  if source:isPlaying() then
-    unplayed = false
-  elseif unplayed and (handed_over >= PREBUFFER_SECONDS or finished()) then
+  local waiting = source:getFreeBufferCount() < BUFFERS -- queued while stopped: not played yet
+  if waiting and not source:isPlaying() and (handed_over >= PREBUFFER_SECONDS or finished()) then
     source:play()
-    unplayed = false
   end
 end
 
