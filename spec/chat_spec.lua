@@ -4,18 +4,13 @@
 local gptaudio = require "gptaudio"
 local core = require "gptaudio.core"
 local json = require "gptaudio.json"
-local fake = require "spec.support.fake"
+local setup_ = require "spec.support.setup"
 
 local audio = gptaudio.audio
 local PATH = "/v1/chat/completions"
 local RECORDING = "/usr/share/sounds/alsa/Front_Center.wav" -- 48 kHz mono s16
 
-local function read_file(path)
-  local f = assert(io.open(path, "rb"))
-  local bytes = f:read("*a")
-  f:close()
-  return bytes
-end
+local read_file = setup_.read_file
 
 local function write_temp(bytes)
   local path = os.tmpname()
@@ -25,20 +20,7 @@ local function write_temp(bytes)
   return path
 end
 
--- The same audio, sample for sample; a failure names the first sample that differs.
-local function assert_same_audio(expected, actual)
-  assert.equal(expected.rate, actual.rate)
-  assert.equal(expected.channels, actual.channels)
-  assert.equal(#expected, #actual)
-  for i = 1, #expected do
-    for ch = 1, expected.channels do
-      if expected:sample(i, ch) ~= actual:sample(i, ch) then
-        error(("frame %d channel %d: expected %.9g, got %.9g"):format(i, ch, expected:sample(i, ch),
-                                                                      actual:sample(i, ch)), 2)
-      end
-    end
-  end
-end
+local assert_same_audio = setup_.assert_same_audio
 
 -- A buffer of `frames` frames of a tone, distinct on each channel, on the
 -- 16-bit grid so that it crosses WAV and pcm16 unchanged.
@@ -75,22 +57,7 @@ end
 describe("client:chat", function()
   local server, client
 
-  setup(function()
-    server = fake.start()
-  end)
-
-  teardown(function()
-    server:stop()
-  end)
-
-  before_each(function()
-    server:clear()
-    client = gptaudio.new{ base_url = server.url, api_key = "sk-test", max_retries = 0 }
-  end)
-
-  after_each(function()
-    client:close()
-  end)
+  setup_.fake_client(nil, function(s, c) server, client = s, c end)
 
   local function answer(body, headers)
     server:script(PATH, { { json = body, headers = headers } })
@@ -127,10 +94,10 @@ describe("client:chat", function()
       end)
 
     it("asks for audio with the client's defaults for audio = true", function()
-      client:close()
-      client = gptaudio.new{ base_url = server.url, api_key = "sk-test", voice = "coral", model = "gpt-audio" }
+      local coral = gptaudio.new{ base_url = server.url, api_key = "sk-test", voice = "coral", model = "gpt-audio" }
       answer(completion(text_message("hi"), { model = "gpt-audio" }))
-      assert(client:chat{ messages = { { role = "user", content = "hi" } }, audio = true })
+      assert(coral:chat{ messages = { { role = "user", content = "hi" } }, audio = true })
+      coral:close()
       assert.same({ model = "gpt-audio", messages = { { role = "user", content = "hi" } },
                     modalities = { "text", "audio" }, audio = { voice = "coral", format = "wav" } }, sent().json)
     end)
