@@ -5,7 +5,7 @@
 local gptaudio = require "gptaudio"
 local core = require "gptaudio.core"
 local json = require "gptaudio.json"
-local fake = require "spec.support.fake"
+local setup_ = require "spec.support.setup"
 
 local audio = gptaudio.audio
 local PATH = "/v1/chat/completions"
@@ -35,16 +35,7 @@ local WORDS = { "Hello", " there,", " how", " can", " I", " help", "?" }
 -- Piece sizes cycled over the bytes: odd ones leave a byte for the next delta.
 local CUTS = { 1, 3, 4, 7, 2, 5, 300, 9, 1, 501 }
 
-local function assert_same_audio(expected, actual)
-  assert.equal(expected.rate, actual.rate)
-  assert.equal(expected.channels, actual.channels)
-  assert.equal(#expected, #actual)
-  for i = 1, #expected do
-    if expected:sample(i, 1) ~= actual:sample(i, 1) then
-      error(("frame %d: expected %.9g, got %.9g"):format(i, expected:sample(i, 1), actual:sample(i, 1)), 2)
-    end
-  end
-end
+local assert_same_audio = setup_.assert_same_audio
 
 local function chunk(delta, finish_reason, extra)
   local c = { id = "chatcmpl-s1", object = "chat.completion.chunk", created = 1764000000, model = MODEL,
@@ -107,22 +98,7 @@ end
 describe("client:chat streamed", function()
   local server, client
 
-  setup(function()
-    server = fake.start()
-  end)
-
-  teardown(function()
-    server:stop()
-  end)
-
-  before_each(function()
-    server:clear()
-    client = gptaudio.new{ base_url = server.url, api_key = "sk-test", max_retries = 0 }
-  end)
-
-  after_each(function()
-    client:close()
-  end)
+  setup_.fake_client(nil, function(s, c) server, client = s, c end)
 
   -- Streams `chunks` (cut into `split`-byte writes when given) and returns
   -- the reply, the error, and the events seen ({type, delta | frames} and the
