@@ -5,23 +5,13 @@
 -- is sent; then the stand-in's real speech.
 local gptaudio = require "gptaudio"
 local core = require "gptaudio.core"
-local fake = require "spec.support.fake"
+local setup_ = require "spec.support.setup"
 
 local audio = gptaudio.audio
 local ENDPOINT = "/v1/audio/speech"
 local CHAT = "/v1/chat/completions"
 
--- The same audio, sample for sample; a failure names the first sample that differs.
-local function assert_same_audio(expected, actual)
-  assert.equal(expected.rate, actual.rate)
-  assert.equal(expected.channels, actual.channels)
-  assert.equal(#expected, #actual)
-  for i = 1, #expected do
-    if expected:sample(i, 1) ~= actual:sample(i, 1) then
-      error(("frame %d: expected %.9g, got %.9g"):format(i, expected:sample(i, 1), actual:sample(i, 1)), 2)
-    end
-  end
-end
+local assert_same_audio = setup_.assert_same_audio
 
 -- 24 kHz mono s16le: 1001 samples of a sweep, every byte value in use.
 local function pcm_bytes()
@@ -57,15 +47,7 @@ end
 describe("client:speak", function()
   local server, client
 
-  setup(function() server = fake.start() end)
-  teardown(function() server:stop() end)
-
-  before_each(function()
-    server:clear()
-    client = gptaudio.new{ base_url = server.url, api_key = "sk-test", max_retries = 0 }
-  end)
-
-  after_each(function() client:close() end)
+  setup_.fake_client(nil, function(s, c) server, client = s, c end)
 
   local function answer(path, response) server:script(path, { response }) end
 
