@@ -5,19 +5,14 @@
 local gptaudio = require "gptaudio"
 local core = require "gptaudio.core"
 local json = require "gptaudio.json"
-local fake = require "spec.support.fake"
+local setup_ = require "spec.support.setup"
 
 local audio = gptaudio.audio
 local ENDPOINT = "/v1/audio/transcriptions"
 local CHAT = "/v1/chat/completions"
 local RECORDING = "/usr/share/sounds/alsa/Front_Center.wav" -- 48 kHz mono s16
 
-local function read_file(path)
-  local f = assert(io.open(path, "rb"))
-  local bytes = f:read("*a")
-  f:close()
-  return bytes
-end
+local read_file = setup_.read_file
 
 -- The parts of a multipart/form-data body, in order: {name, filename, content_type, data}.
 local function form_parts(request)
@@ -55,20 +50,7 @@ local function file_of(parts)
   end
 end
 
--- The same audio, sample for sample; a failure names the first sample that differs.
-local function assert_same_audio(expected, actual)
-  assert.equal(expected.rate, actual.rate)
-  assert.equal(expected.channels, actual.channels)
-  assert.equal(#expected, #actual)
-  for i = 1, #expected do
-    for ch = 1, expected.channels do
-      if expected:sample(i, ch) ~= actual:sample(i, ch) then
-        error(("frame %d channel %d: expected %.9g, got %.9g"):format(i, ch, expected:sample(i, ch),
-                                                                      actual:sample(i, ch)), 2)
-      end
-    end
-  end
-end
+local assert_same_audio = setup_.assert_same_audio
 
 -- Half a second of a 440 Hz tone at 24 kHz, on the 16-bit grid.
 local function tone()
@@ -83,15 +65,7 @@ local TOKENS_USAGE = { type = "tokens", input_tokens = 14, input_token_details =
 describe("client:transcribe", function()
   local server, client
 
-  setup(function() server = fake.start() end)
-  teardown(function() server:stop() end)
-
-  before_each(function()
-    server:clear()
-    client = gptaudio.new{ base_url = server.url, api_key = "sk-test", max_retries = 0 }
-  end)
-
-  after_each(function() client:close() end)
+  setup_.fake_client(nil, function(s, c) server, client = s, c end)
 
   local function answer(path, response) server:script(path, { response }) end
 
