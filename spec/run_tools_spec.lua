@@ -6,7 +6,7 @@
 local gptaudio = require "gptaudio"
 local json = require "gptaudio.json"
 local tools = gptaudio.tools
-local fake = require "spec.support.fake"
+local setup_ = require "spec.support.setup"
 
 local PATH = "/v1/chat/completions"
 local MODEL = "gpt-audio-mini-2025-12-15"
@@ -59,22 +59,7 @@ local WEATHER_SCHEMA = {
 describe("client:run_tools", function()
   local server, client
 
-  setup(function()
-    server = fake.start()
-  end)
-
-  teardown(function()
-    server:stop()
-  end)
-
-  before_each(function()
-    server:clear()
-    client = gptaudio.new{ base_url = server.url, api_key = "sk-test", max_retries = 0 }
-  end)
-
-  after_each(function()
-    client:close()
-  end)
+  setup_.fake_client(nil, function(s, c) server, client = s, c end)
 
   local function sent(i)
     return server:requests(PATH)[i].json
