@@ -7,7 +7,7 @@ local core = require "gptaudio.core"
 local json = require "gptaudio.json"
 local tools = gptaudio.tools
 local chat = require "gptaudio.chat"
-local fake = require "spec.support.fake"
+local setup_ = require "spec.support.setup"
 
 local audio = gptaudio.audio
 local PATH = "/v1/chat/completions"
@@ -48,23 +48,7 @@ end
 describe("client:conversation", function()
   local server, client, now
 
-  setup(function()
-    server = fake.start()
-  end)
-
-  teardown(function()
-    server:stop()
-  end)
-
-  before_each(function()
-    server:clear()
-    client = gptaudio.new{ base_url = server.url, api_key = "sk-test", max_retries = 0 }
-    now = NOW
-  end)
-
-  after_each(function()
-    client:close()
-  end)
+  setup_.fake_client(nil, function(s, c) server, client, now = s, c, NOW end)
 
   local function clock() return now end
 
