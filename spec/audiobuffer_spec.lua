@@ -1,17 +1,13 @@
 -- gptaudio.audio: AudioBuffer constructors, fields, methods and encodings,
 -- on real recordings (/usr/share/sounds/alsa, espeak-ng) and on small exact buffers.
 local audio = require("gptaudio").audio
+local setup_ = require "spec.support.setup"
 
 local ALSA = "/usr/share/sounds/alsa/"
 local RECORDINGS = { "Front_Center", "Front_Left", "Front_Right", "Noise", "Rear_Center",
                      "Rear_Left", "Rear_Right", "Side_Left", "Side_Right" }
 
-local function read_file(path)
-  local f = assert(io.open(path, "rb"))
-  local bytes = f:read("*a")
-  f:close()
-  return bytes
-end
+local read_file = setup_.read_file
 
 -- os.execute says true on 5.4 and 0 on LuaJIT.
 local function succeeded(command)
@@ -421,16 +417,7 @@ describe("AudioBuffer lifetime", function()
       pending("to-be-closed variables need Lua 5.4")
       return
     end
-    local chunk = assert(load([[
-      local audio = ...
-      local kept
-      do
-        local buf <close> = audio.new{ rate = 8000, frames = 100 }
-        kept = buf
-      end
-      return kept
-    ]]))
-    local closed = chunk(audio)
+    local closed = setup_.closed(function() return audio.new{ rate = 8000, frames = 100 } end)
     assert.equal("AudioBuffer(closed)", tostring(closed))
     local other = audio.new{ rate = 8000, frames = 1 }
     for _, use in ipairs{ function() return closed:peak() end,

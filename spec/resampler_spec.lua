@@ -1,6 +1,7 @@
 -- AudioBuffer:resample and the streaming Resampler (libsamplerate): lengths,
 -- levels, and chunked streams equal to the one-shot result sample for sample.
 local audio = require("gptaudio").audio
+local setup_ = require "spec.support.setup"
 
 local FRONT_CENTER = "/usr/share/sounds/alsa/Front_Center.wav"
 
@@ -174,15 +175,7 @@ describe("Resampler", function()
       pending("to-be-closed variables need Lua 5.4")
       return
     end
-    local closed = assert(load([[
-      local audio = ...
-      local kept
-      do
-        local rs <close> = audio.resampler{ from = 48000, to = 24000 }
-        kept = rs
-      end
-      return kept
-    ]]))(audio)
+    local closed = setup_.closed(function() return audio.resampler{ from = 48000, to = 24000 } end)
     assert.equal("Resampler(closed)", tostring(closed))
     for _, use in ipairs{ function() return closed:process("") end,
                           function() return closed:flush() end,
