@@ -14,7 +14,7 @@ local gptaudio = require "gptaudio"
 local core = require "gptaudio.core"
 local json = require "gptaudio.json"
 local speak = require "gptaudio.speak"
-local prism = require "spec.support.prism"
+local setup_ = require "spec.support.setup"
 local socket = require "socket"
 
 local audio = gptaudio.audio
@@ -30,16 +30,7 @@ end
 
 describe("transcription and speech requests against OpenAI's spec (Prism)", function()
   local mock, client
-
-  setup(function()
-    mock = prism.start()
-    client = gptaudio.new{ base_url = mock.url, api_key = "sk-contract", model_check = false, max_retries = 0 }
-  end)
-
-  teardown(function()
-    if client then client:close() end
-    if mock then mock:stop() end
-  end)
+  setup_.prism_client(function(m, c) mock, client = m, c end)
 
   -- client:transcribe; a 422 fails the spec with Prism's violations.
   local function transcribe(input, opts)
@@ -106,7 +97,7 @@ describe("transcription and speech requests against OpenAI's spec (Prism)", func
       local tr = transcribe(tone(), { model = "gpt-audio-mini", language = "fr", prompt = "Bonjour.",
                                       temperature = 0 })
       assert.equal("string", tr.text)
-      transcribe(RECORDING, { stream = true })
+      setup_.assert_accepted_stream(client:transcribe(RECORDING, { stream = true }))
     end)
   end)
 
@@ -137,7 +128,7 @@ describe("transcription and speech requests against OpenAI's spec (Prism)", func
       assert.equal(#EXAMPLE_BYTES / 2, #sp.audio)
       sp = assert(client:speak("Hello there.", { format = "mp3" }))
       assert.same({ EXAMPLE_BYTES, "mp3" }, { sp.bytes, sp.format })
-      assert(client:speak("Hello there.", { stream = true }))
+      setup_.assert_accepted_stream(client:speak("Hello there.", { stream = true }))
     end)
   end)
 end)
