@@ -198,6 +198,23 @@ describe("core.transport", function()
     assert.is_true(elapsed < 2, "took " .. elapsed .. " s")
   end)
 
+  it("starts every transfer of a fresh transport at once over plain http", function()
+    -- Waiting to multiplex on the first connection only pays with TLS (ALPN);
+    -- over http it would hold the rest until the first answer.
+    server:clear()
+    server:default("/v1/slow", { delay = 1, body = "late" })
+    local list = {}
+    for i = 1, 8 do list[i] = t:add{ url = server.url .. "/slow" } end
+    local events = run(t)
+    server:default("/v1/slow", nil)
+    for _, x in ipairs(list) do assert.equal(200, only(events, x, "done").status) end
+    local seen = server:requests("/v1/slow")
+    assert.equal(8, #seen)
+    local first, last = math.huge, -math.huge
+    for _, r in ipairs(seen) do first, last = math.min(first, r.time), math.max(last, r.time) end
+    assert.is_true(last - first < 0.5, "arrivals spread over " .. (last - first) .. " s")
+  end)
+
   it("reuses one connection for sequential transfers", function()
     local ports = {}
     for i = 1, 3 do

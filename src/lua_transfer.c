@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "transport.h"
 
@@ -640,7 +641,6 @@ static void set_fixed_options(lua_State *L, transfer *tr)
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
   set_text(L, tr, CURLOPT_ACCEPT_ENCODING, "");
   curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-  curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
   curl_easy_setopt(e, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(e, CURLOPT_HEADERDATA, tr);
@@ -657,6 +657,11 @@ static int configure(lua_State *L, transfer *tr, int spec)
   lua_getfield(L, spec, "url");
   url = to_string(L, "url", NULL, 0);
   set_text(L, tr, CURLOPT_URL, url);
+  /* Waiting for a connection to multiplex only pays where HTTP/2 can be
+     negotiated (TLS with ALPN); over plain http it holds every transfer to the
+     host until the first answer arrives. */
+  if (strncasecmp(url, "https:", 6) == 0)
+    curl_easy_setopt(tr->easy, CURLOPT_PIPEWAIT, 1L);
   set_fixed_options(L, tr);
   add_headers(L, tr, spec);
   if (set_request(L, tr, spec, url))
