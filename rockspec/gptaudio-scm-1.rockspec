@@ -62,6 +62,7 @@ build = {
     ["gptaudio.json"] = "lua/gptaudio/json.lua",
     ["gptaudio.kinds.chat_route"] = "lua/gptaudio/kinds/chat_route.lua",
     ["gptaudio.kinds.request"] = "lua/gptaudio/kinds/request.lua",
+    ["gptaudio.kinds.routed"] = "lua/gptaudio/kinds/routed.lua",
     ["gptaudio.kinds.stream"] = "lua/gptaudio/kinds/stream.lua",
     ["gptaudio.limiter"] = "lua/gptaudio/limiter.lua",
     ["gptaudio.loop.ngx"] = "lua/gptaudio/loop/ngx.lua",

@@ -18,6 +18,7 @@ local client = require "gptaudio.client"
 local json = require "gptaudio.json"
 local chat_route = require "gptaudio.kinds.chat_route"
 local kind_stream = require "gptaudio.kinds.stream"
+local routed = require "gptaudio.kinds.routed"
 local models = require "gptaudio.models"
 local usage = require "gptaudio.usage"
 
@@ -48,20 +49,6 @@ end
 -- Characters, not bytes: the API's limit counts what a reader sees.
 local function characters(text)
   return select(2, text:gsub("[^\128-\191]", ""))
-end
-
--- The route a model id takes: "speech" or "chat-audio"; raises for a model
--- that cannot speak. Ids the registry does not know are judged by their name.
-local function route_of(model_id)
-  local model = models.get(model_id)
-  if model then
-    if model.kind == "transcription" then
-      error(("%s: 'model' %s is a transcription model: it cannot speak"):format(WHERE, model_id), 0)
-    end
-    return model.kind, model
-  end
-  if model_id:lower():find("tts", 1, true) then return "speech" end
-  return "chat-audio"
 end
 
 local function check_type(opts, name, expected)
@@ -261,17 +248,11 @@ end
 ---------------------------------------------------------------- the client's kind
 
 --- The "speak" kind (client:speak(text, opts), client:start("speak", text, opts)).
-function speak.kind(client_, text, opts)
-  if opts ~= nil and type(opts) ~= "table" then
-    error(("%s: 'opts' must be a table (got %s)"):format(WHERE, type(opts)), 0)
-  end
-  opts = opts or {}
-  check_arguments(text, opts)
-  local model_id = opts.model or client_.options.model
-  local route, model = route_of(model_id)
-  if route == "speech" then return endpoint_op(client_, text, opts, model_id, model) end
-  return chat_op(client_, text, opts, model_id)
-end
+speak.kind = routed{
+  where = WHERE, verb = "speak", endpoint = "speech", refused = "transcription",
+  names_endpoint = function(id) return id:find("tts", 1, true) ~= nil end,
+  check = check_arguments, endpoint_op = endpoint_op, chat_op = chat_op,
+}
 
 client.kinds.speak = speak.kind
 

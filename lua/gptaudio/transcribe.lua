@@ -22,6 +22,7 @@ local client = require "gptaudio.client"
 local json = require "gptaudio.json"
 local chat_route = require "gptaudio.kinds.chat_route"
 local kind_stream = require "gptaudio.kinds.stream"
+local routed = require "gptaudio.kinds.routed"
 local models = require "gptaudio.models"
 local usage = require "gptaudio.usage"
 
@@ -62,22 +63,6 @@ local function is_buffer(v)
   return type(mt) == "table" and mt.__name == "gptaudio.AudioBuffer"
 end
 
--- The route a model id takes: "transcription" or "chat-audio"; raises for a
--- model that cannot transcribe. Ids the registry does not know are judged by
--- their name, so a gateway's own transcription model still reaches its endpoint.
-local function route_of(model_id)
-  local model = models.get(model_id)
-  if model then
-    if model.kind == "speech" then
-      error(("%s: 'model' %s is a speech model: it cannot transcribe"):format(WHERE, model_id), 0)
-    end
-    return model.kind, model
-  end
-  local name = model_id:lower()
-  if name:find("transcribe", 1, true) or name:find("^whisper") then return "transcription" end
-  return "chat-audio"
-end
-
 local function check_audio(audio)
   if is_buffer(audio) or type(audio) == "string" then return end
   if type(audio) ~= "table" then
@@ -100,7 +85,8 @@ local function check_type(opts, name, expected)
   end
 end
 
-local function check_options(opts)
+local function check_arguments(audio, opts)
+  check_audio(audio)
   for _, name in ipairs{ "model", "language", "prompt", "response_format" } do check_type(opts, name, "string") end
   check_type(opts, "temperature", "number")
   check_type(opts, "stream", "boolean")
@@ -385,18 +371,11 @@ end
 ---------------------------------------------------------------- the client's kind
 
 --- The "transcribe" kind (client:transcribe(audio, opts), client:start("transcribe", audio, opts)).
-function transcribe.kind(client_, audio, opts)
-  if opts ~= nil and type(opts) ~= "table" then
-    error(("%s: 'opts' must be a table (got %s)"):format(WHERE, type(opts)), 0)
-  end
-  opts = opts or {}
-  check_audio(audio)
-  check_options(opts)
-  local model_id = opts.model or client_.options.model
-  local route, model = route_of(model_id)
-  if route == "transcription" then return endpoint_op(client_, audio, opts, model_id, model) end
-  return chat_op(client_, audio, opts, model_id)
-end
+transcribe.kind = routed{
+  where = WHERE, verb = "transcribe", endpoint = "transcription", refused = "speech",
+  names_endpoint = function(id) return id:find("transcribe", 1, true) ~= nil or id:find("^whisper") ~= nil end,
+  check = check_arguments, endpoint_op = endpoint_op, chat_op = chat_op,
+}
 
 client.kinds.transcribe = transcribe.kind
 
