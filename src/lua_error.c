@@ -6,18 +6,24 @@
 
 #define ERROR_MT "gptaudio.Error"
 
+/* A growing luaL_Buffer lives on the stack (Lua 5.4): between buffer calls the
+   stack must be as the last call left it, so the field's text goes in through
+   luaL_addvalue, the one call that takes an extra value on top. */
 static void add_field(lua_State *L, luaL_Buffer *b, int err, const char *name,
                       const char *before, const char *after)
 {
+  int absent;
   lua_getfield(L, err, name);
-  if (!lua_isnil(L, -1)) {
-    const char *s = compat_tolstring(L, -1, NULL);
-    luaL_addstring(b, before);
-    luaL_addstring(b, s);
-    luaL_addstring(b, after);
-    lua_pop(L, 1); /* the string compat_tolstring pushed */
-  }
+  absent = lua_isnil(L, -1);
   lua_pop(L, 1);
+  if (absent)
+    return;
+  luaL_addstring(b, before);
+  lua_getfield(L, err, name);
+  compat_tolstring(L, -1, NULL);
+  lua_remove(L, -2);
+  luaL_addvalue(b);
+  luaL_addstring(b, after);
 }
 
 /* One readable line: "gptaudio api error 429 (rate_limit_exceeded): message [request req_1, 3 attempts]". */
