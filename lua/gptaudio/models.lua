@@ -23,49 +23,55 @@ local function prices(figures)
 end
 
 -- What the chat-audio family shares: Chat Completions, text and audio both ways,
--- no images or files in, no structured outputs, no fine-tuning, no Batch or
--- Realtime API (those are other endpoints this module never routes to).
-local function chat_audio(fields)
-  fields.kind = "chat-audio"
-  fields.endpoint = "/chat/completions"
-  fields.input = { "text", "audio" }
-  fields.output = { "text", "audio" }
-  fields.billing = "tokens"
-  fields.refuses = { structured_outputs = true, fine_tuning = true, batch = true, realtime = true }
-  return fields
+-- a 128,000-token context and 16,384 out, no images or files in, no structured
+-- outputs, no fine-tuning, no Batch or Realtime API (those are other endpoints
+-- this module never routes to); only their prices differ.
+local function chat_audio(figures)
+  return {
+    kind = "chat-audio", endpoint = "/chat/completions",
+    input = { "text", "audio" }, output = { "text", "audio" },
+    context_window = 128000, max_output_tokens = 16384, billing = "tokens", prices = prices(figures),
+    refuses = { structured_outputs = true, fine_tuning = true, batch = true, realtime = true },
+  }
+end
+
+-- What the gpt-4o transcription models share: tokens in and out, a 16,000-token
+-- context, json alone as response format; only their prices differ.
+local function gpt4o_transcription(figures)
+  return {
+    kind = "transcription", endpoint = "/audio/transcriptions",
+    input = { "audio", "text" }, output = { "text" },
+    context_window = 16000, max_output_tokens = 2000, billing = "tokens",
+    prices = prices(figures), response_formats = { "json" }, refuses = {},
+  }
+end
+
+-- What tts-1 and tts-1-hd share: billed by the character, no instructions, no
+-- SSE stream; only their price per 1M characters differs.
+local function character_tts(per_million_characters)
+  return {
+    kind = "speech", endpoint = "/audio/speech",
+    input = { "text" }, output = { "audio" }, billing = "characters",
+    prices = prices{ characters_1m = per_million_characters },
+    refuses = { instructions = true, sse = true },
+  }
 end
 
 models.known = {
   ["gpt-audio-mini"] = chat_audio{
-    context_window = 128000, max_output_tokens = 16384,
-    prices = prices{ text_input = 0.60, text_output = 2.40, audio_input = 10.00, audio_output = 20.00 },
+    text_input = 0.60, text_output = 2.40, audio_input = 10.00, audio_output = 20.00,
   },
   ["gpt-audio"] = chat_audio{
-    context_window = 128000, max_output_tokens = 16384,
-    prices = prices{ text_input = 2.50, text_output = 10.00, audio_input = 32.00, audio_output = 64.00 },
+    text_input = 2.50, text_output = 10.00, audio_input = 32.00, audio_output = 64.00,
   },
   ["gpt-4o-audio-preview"] = chat_audio{
-    context_window = 128000, max_output_tokens = 16384,
-    prices = prices{ text_input = 2.50, text_output = 10.00, audio_input = 40.00, audio_output = 80.00 },
+    text_input = 2.50, text_output = 10.00, audio_input = 40.00, audio_output = 80.00,
   },
   ["gpt-4o-mini-audio-preview"] = chat_audio{
-    context_window = 128000, max_output_tokens = 16384,
-    prices = prices{ text_input = 0.15, text_output = 0.60, audio_input = 10.00, audio_output = 20.00 },
+    text_input = 0.15, text_output = 0.60, audio_input = 10.00, audio_output = 20.00,
   },
-  ["gpt-4o-transcribe"] = {
-    kind = "transcription", endpoint = "/audio/transcriptions",
-    input = { "audio", "text" }, output = { "text" },
-    context_window = 16000, max_output_tokens = 2000, billing = "tokens",
-    prices = prices{ text_input = 2.50, text_output = 10.00, audio_input = 6.00 },
-    response_formats = { "json" }, refuses = {},
-  },
-  ["gpt-4o-mini-transcribe"] = {
-    kind = "transcription", endpoint = "/audio/transcriptions",
-    input = { "audio", "text" }, output = { "text" },
-    context_window = 16000, max_output_tokens = 2000, billing = "tokens",
-    prices = prices{ text_input = 1.25, text_output = 5.00, audio_input = 3.00 },
-    response_formats = { "json" }, refuses = {},
-  },
+  ["gpt-4o-transcribe"] = gpt4o_transcription{ text_input = 2.50, text_output = 10.00, audio_input = 6.00 },
+  ["gpt-4o-mini-transcribe"] = gpt4o_transcription{ text_input = 1.25, text_output = 5.00, audio_input = 3.00 },
   ["whisper-1"] = {
     kind = "transcription", endpoint = "/audio/transcriptions",
     input = { "audio", "text" }, output = { "text" }, billing = "minutes",
@@ -78,18 +84,8 @@ models.known = {
     prices = prices{ text_input = 0.60, audio_output = 12.00 },
     refuses = {},
   },
-  ["tts-1"] = {
-    kind = "speech", endpoint = "/audio/speech",
-    input = { "text" }, output = { "audio" }, billing = "characters",
-    prices = prices{ characters_1m = 15.00 },
-    refuses = { instructions = true, sse = true },
-  },
-  ["tts-1-hd"] = {
-    kind = "speech", endpoint = "/audio/speech",
-    input = { "text" }, output = { "audio" }, billing = "characters",
-    prices = prices{ characters_1m = 30.00 },
-    refuses = { instructions = true, sse = true },
-  },
+  ["tts-1"] = character_tts(15.00),
+  ["tts-1-hd"] = character_tts(30.00),
 }
 
 for id, model in pairs(models.known) do
