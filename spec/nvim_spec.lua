@@ -66,11 +66,16 @@ describe("the Neovim plugin in nvim --headless", function()
 
     local command = ("%s -u LUA_PATH -u LUA_CPATH GPTAUDIO_NVIM_URL=%s GPTAUDIO_NVIM_AUDIO=%s GPTAUDIO_NVIM_DIR=%s"
                      .. " GPTAUDIO_NVIM_OUT=%s timeout -s KILL 20 nvim --headless -u NONE -i NONE -n"
-                     .. " --cmd 'set rtp+=examples/nvim' -c 'luafile spec/support/nvim_driver.lua' < /dev/null")
-                    :format(fake.spawn_env(), server.url, shell_quote(input_wav), shell_quote(dir), shell_quote(out))
+                     .. " --cmd 'set rtp+=examples/nvim' -c 'luafile spec/support/nvim_driver.lua'"
+                     .. " < /dev/null > %s 2>&1")
+                    :format(fake.spawn_env(), server.url, shell_quote(input_wav), shell_quote(dir), shell_quote(out),
+                            shell_quote(out .. ".log"))
     os.execute(command)
-    results = cjson.decode(read_file(out))
+    local written, output = read_file(out), read_file(out .. ".log")
     os.remove(out)
+    os.remove(out .. ".log")
+    assert(written ~= "", "nvim wrote no results: " .. output)
+    results = cjson.decode(written)
   end)
 
   teardown(function()

@@ -24,7 +24,7 @@ local client, request, source
 local pending = {}          -- AudioBuffer chunks not yet queued, oldest first
 local handed_over = 0       -- seconds of audio queued so far
 local subtitle = ""
-local stats = { updates = 0, updates_in_flight = 0, chunks = 0, queued_bytes = 0, backpressure = 0 }
+local stats = { updates = 0, updates_in_flight = 0, chunks = 0, queued_bytes = 0, backpressure = 0, plays = 0 }
 local elapsed = 0
 
 local function finished()
@@ -74,6 +74,7 @@ local function feed()
   local waiting = source:getFreeBufferCount() < BUFFERS -- queued while stopped: not played yet
   if waiting and not source:isPlaying() and (handed_over >= PREBUFFER_SECONDS or finished()) then
     source:play()
+    stats.plays = stats.plays + 1
   end
 end
 

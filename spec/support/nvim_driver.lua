@@ -16,16 +16,6 @@ local results = { notes = {}, ticks = 0, states = 0 }
 
 vim.notify = function(message) table.insert(results.notes, message) end
 
-plugin.setup{
-  path = "lua/?.lua;lua/?/init.lua",
-  cpath = "build/jit/?.so",
-  base_url = os.getenv("GPTAUDIO_NVIM_URL"),
-  api_key = "sk-test",
-  dir = os.getenv("GPTAUDIO_NVIM_DIR"),
-  player = false,
-}
-vim.cmd("runtime plugin/gptaudio.lua")
-
 local function finish()
   local f = assert(io.open(os.getenv("GPTAUDIO_NVIM_OUT"), "w"))
   f:write(vim.fn.json_encode(results))
@@ -38,6 +28,22 @@ safety:start(SAFETY_MS, 0, vim.schedule_wrap(function()
   results.timed_out = true
   finish()
 end))
+
+local loaded, why = pcall(function()
+  plugin.setup{
+    path = "lua/?.lua;lua/?/init.lua",
+    cpath = "build/jit/?.so",
+    base_url = os.getenv("GPTAUDIO_NVIM_URL"),
+    api_key = "sk-test",
+    dir = os.getenv("GPTAUDIO_NVIM_DIR"),
+    player = false,
+  }
+  vim.cmd("runtime plugin/gptaudio.lua")
+end)
+if not loaded then
+  table.insert(results.notes, "driver: " .. tostring(why))
+  return finish()
+end
 
 -- Runs each step in turn: a step starts a command, then on every tick `watch`
 -- (when given) looks at the editor, and the next step starts once the plugin is idle.
