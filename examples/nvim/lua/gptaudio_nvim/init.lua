@@ -3,9 +3,10 @@
 -- event loop (vim.loop) through the luv adapter; with schedule = vim.schedule
 -- the task resumes where the editor's API may be called.
 --
+--   local root = vim.fn.expand("~/src/gptaudio")   -- a checkout, after `make build`
 --   require("gptaudio_nvim").setup{
---     path = "/src/gptaudio/lua/?.lua;/src/gptaudio/lua/?/init.lua",   -- prepended to package.path
---     cpath = "/src/gptaudio/build/jit/?.so",                          -- Neovim runs LuaJIT
+--     path = root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua",   -- prepended to package.path
+--     cpath = root .. "/build/jit/?.so",                           -- Neovim runs LuaJIT
 --     base_url = nil, api_key = nil,          -- else env OPENAI_BASE_URL, OPENAI_API_KEY
 --     transcribe_model = "gpt-4o-mini-transcribe", speech_model = "gpt-4o-mini-tts", voice = "alloy",
 --     dir = nil,                              -- where speech WAVs go (default: a temp dir)
