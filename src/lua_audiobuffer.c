@@ -102,7 +102,11 @@ int gptaudio_audiobuffer_append(lua_State *L, gptaudio_audiobuffer *b,
 {
   /* samples may be b's own, which reserve can move. */
   int own = samples == b->samples;
-  float *tail = gptaudio_audiobuffer_reserve(L, b, frames);
+  float *tail;
+  /* Nothing to add; samples may then be NULL, which memcpy must never get. */
+  if (frames == 0)
+    return 0;
+  tail = gptaudio_audiobuffer_reserve(L, b, frames);
   if (!tail)
     return -1;
   memcpy(tail, own ? b->samples : samples, frames * b->channels * sizeof(float));
