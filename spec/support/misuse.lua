@@ -1,0 +1,648 @@
+-- The misuse sweep behind spec/misuse_spec.lua: every public function and
+-- method called with every wrong type, nil, NaN, huge and negative values, and
+-- on closed objects. A child process runs one group:
+--
+--   lua -e 'require("spec.support.misuse").run("audio")'
+--
+-- and prints "case <label>" before each call (so a crash names its case),
+-- "bad <label>: <why>" for each outcome outside the contract, and at the end
+-- "done <cases run> <cases skipped>". misuse.count(group) gives the parent the
+-- number to expect.
+--
+-- The contract, per argument: a raise whose message names the argument (its
+-- name, "bad argument #n" or "bad self"; never a Lua runtime error such as
+-- "attempt to index"), or nil and a gptaudio.Error, or success when the
+-- argument's kind accepts the value. On a closed object, every method raises
+-- saying it is closed. Calls that reach the network go to a loopback port
+-- where nothing listens: a "connection" error there means the call was
+-- accepted and sent, and counts as a success.
+local gptaudio = require "gptaudio"
+local core = require "gptaudio.core"
+local socket = require "socket"
+
+local audio = gptaudio.audio
+local misuse = {}
+
+---------------------------------------------------------------- values
+
+local MAX_RATE, MAX_CHANNELS, MAX_FRAMES, MAX_INDEX = 768000, 64, 2 ^ 30, 2 ^ 53
+-- The valid buffer every case starts from: 4 frames of 8 kHz mono.
+local FRAMES, RATE = 4, 8000
+local PCM = ("\1\0\2\0\3\0\4\0")
+local MEGABYTE = ("x"):rep(2 ^ 20)
+
+local function fresh_buffer()
+  return audio.from_samples({ 0.1, -0.2, 0.3, -0.4 }, RATE, 1)
+end
+
+-- Closes a userdata the way its owner would: close(), or <close> (__close);
+-- false when the type has neither (the PcmStream on LuaJIT: __gc alone).
+local function close(object)
+  local f = object.close or getmetatable(object).__close
+  if not f then return false end
+  f(object)
+  return true
+end
+
+local function closed_buffer()
+  local b = fresh_buffer()
+  close(b)
+  return b
+end
+
+-- Every value the sweep tries, fresh for each case (methods may change them).
+local function bad_values()
+  local buffer = fresh_buffer()
+  return {
+    { "nil", nil }, { "false", false }, { "true", true },
+    { "0", 0 }, { "-1", -1 }, { "0.5", 0.5 }, { "-0.5", -0.5 }, { "2^31", 2 ^ 31 }, { "2^53", 2 ^ 53 },
+    { "2^64", 2 ^ 64 }, { "1e308", 1e308 }, { "-1e308", -1e308 }, { "inf", math.huge }, { "-inf", -math.huge },
+    { "nan", 0 / 0 }, { "maxinteger", math.maxinteger or 2 ^ 63 }, { "mininteger", math.mininteger or -2 ^ 63 },
+    { "empty string", "" }, { "string", "misuse" }, { "binary string", "\0\255\r\n" }, { "1 MB string", MEGABYTE },
+    { "empty table", {} }, { "list", { 1, 2, 3 } }, { "record", { x = 1 } },
+    { "function", function() end }, { "coroutine", coroutine.create(function() end) },
+    { "file", io.stdout }, { "lightuserdata", (buffer:pointer()) }, { "AudioBuffer", buffer },
+    { "closed AudioBuffer", closed_buffer() }, { "Resampler", audio.resampler{ from = RATE, to = RATE } },
+    { "Error", core.error{ type = "api", message = "misuse" } },
+  }
+end
+
+---------------------------------------------------------------- kinds
+
+local function is_integer(v, lo, hi)
+  return type(v) == "number" and v == v and v % 1 == 0 and v >= lo and v <= hi
+end
+
+local function is_udata(v, name)
+  local mt = type(v) == "userdata" and getmetatable(v)
+  return type(mt) == "table" and mt.__name == name and tostring(v):find("closed") == nil
+end
+
+local function is_buffer(v)
+  return is_udata(v, "gptaudio.AudioBuffer")
+end
+
+-- A lightuserdata: a userdata without a metatable of its own.
+local function is_light(v)
+  return type(v) == "userdata" and getmetatable(v) == nil
+end
+
+-- Which values an argument of each kind accepts (a success with any other is a finding).
+local KINDS = {
+  any = function() return true end,
+  -- C functions take numbers for strings, as Lua's own do.
+  string = function(v) return type(v) == "string" or type(v) == "number" end,
+  lua_string = function(v) return type(v) == "string" end,
+  string_or_false = function(v) return type(v) == "string" or v == false end,
+  nonempty_string = function(v) return type(v) == "string" and v ~= "" end,
+  rate = function(v) return is_integer(v, 1, MAX_RATE) end,
+  channels = function(v) return is_integer(v, 1, MAX_CHANNELS) end,
+  frames = function(v) return is_integer(v, 0, MAX_FRAMES) end,
+  index = function(v) return is_integer(v, -MAX_INDEX, MAX_INDEX) end,
+  frame = function(v) return is_integer(v, 1, FRAMES) end,
+  channel = function(v) return is_integer(v, 1, 1) end,
+  bits = function(v) return v == 8 or v == 16 end,
+  number = function(v) return type(v) == "number" and v == v end,
+  finite = function(v) return type(v) == "number" and v == v and v > -math.huge and v < math.huge end,
+  db = function(v) return type(v) == "number" and v == v and v < math.huge end,
+  positive_number = function(v) return type(v) == "number" and v > 0 end,
+  nonnegative_number = function(v) return type(v) == "number" and v >= 0 end,
+  positive_integer = function(v) return is_integer(v, 1, math.huge) end,
+  nonnegative_integer = function(v) return is_integer(v, 0, math.huge) end,
+  table = function(v) return type(v) == "table" end,
+  ["function"] = function(v) return type(v) == "function" end,
+  boolean = function(v) return type(v) == "boolean" end,
+  truthy = function(v) return v ~= nil and v ~= false end,
+  buffer = is_buffer,
+  resampler = function(v) return is_udata(v, "gptaudio.Resampler") end,
+  pcm_stream = function(v) return is_udata(v, "gptaudio.PcmStream") end,
+  audio_input = function(v) return is_buffer(v) or type(v) == "string" end,
+  text_or_parts = function(v) return is_buffer(v) or type(v) == "string" end,
+  voice = function(v) return type(v) == "string" or type(v) == "table" end,
+  pcm_input = function(v) return is_buffer(v) or type(v) == "string" or type(v) == "number" end,
+  message_list = function(v) return type(v) == "table" end,
+}
+
+local function one_of(...)
+  local allowed = {}
+  for _, v in ipairs{ ... } do allowed[v] = true end
+  return function(v) return v ~= nil and allowed[v] == true end
+end
+
+---------------------------------------------------------------- targets
+
+-- A loopback URL where nothing listens.
+local function refused_url()
+  local s = assert(socket.bind("127.0.0.1", 0))
+  local _, port = s:getsockname()
+  s:close()
+  return ("http://127.0.0.1:%d/v1"):format(port)
+end
+
+local BASE_URL = refused_url()
+
+local function new_client()
+  return gptaudio.new{ api_key = "sk-misuse-0123456789", base_url = BASE_URL, max_retries = 0, timeout = 5 }
+end
+
+local function closed_client()
+  local c = new_client()
+  c:close()
+  return c
+end
+
+local function tool_box()
+  return gptaudio.tools.new{ { name = "noop", handler = function() return "ok" end } }
+end
+
+local MESSAGES = { { role = "user", content = "hi" } }
+
+-- A param is { name, kind, optional = true, skip = fn(v) -> reason | nil }.
+-- A target is { name, fn, params, valid = fn() -> valid args (fresh), fields =
+-- { [arg index] = params of that table argument }, after = fn(results...) }.
+local function arg(name, kind, opts)
+  local p = { name = name, accepts = type(kind) == "function" and kind or assert(KINDS[kind], kind),
+              table = kind == "table" }
+  for k, v in pairs(opts or {}) do p[k] = v end
+  return p
+end
+
+local function opt(name, kind, opts)
+  opts = opts or {}
+  opts.optional = true
+  return arg(name, kind, opts)
+end
+
+-- The self of a method written in Lua: not swept (a wrong self there raises
+-- a plain Lua error, and cannot reach C).
+local LUA_SELF = { name = "self", unswept = true }
+
+-- Temporary files the sweep writes, removed at the end.
+local temporary = {}
+
+local function temp_path()
+  local path = os.tmpname()
+  temporary[#temporary + 1] = path
+  return path
+end
+
+-- valid() for a target: a fresh first argument from make(), then the rest as given.
+local function fresh(make, ...)
+  local rest = { n = select("#", ...), ... }
+  return function() return make(), (table.unpack or unpack)(rest, 1, rest.n) end
+end
+
+-- Retrying a refused connection that many times (with backoff) is what was asked.
+local function many_retries(v)
+  return type(v) == "number" and v > 2 and "that many retries is what was asked"
+end
+
+-- A wait of more than a second is what was asked for; the sweep does not sit through it.
+local function long_wait(v)
+  return type(v) == "number" and v > 1 and "a wait that long is what was asked"
+end
+
+local function method(object, name)
+  local f = object[name]
+  assert(type(f) == "function", name)
+  return f
+end
+
+local groups = {}
+
+-- core.audio constructors, core.base64_*, core.pcm_stream.
+function groups.audio()
+  local stream = core.pcm_stream()
+  return {
+    { name = "audio.new", fn = audio.new, params = { arg("options", "table") },
+      valid = function() return { rate = RATE, channels = 1, frames = FRAMES } end,
+      fields = { [1] = { arg("rate", "rate"), opt("channels", "channels"), opt("frames", "frames") } } },
+    { name = "audio.from_samples", fn = audio.from_samples,
+      params = { arg("t", "table"), arg("rate", "rate"), opt("channels", "channels") },
+      valid = function() return { 0.5, -0.5 }, RATE, 1 end },
+    { name = "audio.from_pcm16", fn = audio.from_pcm16,
+      params = { arg("bytes", "string"), opt("rate", "rate"), opt("channels", "channels") },
+      valid = function() return PCM, RATE, 1 end },
+    { name = "audio.decode", fn = audio.decode, params = { arg("bytes", "string"), opt("format", one_of("wav")) },
+      valid = function() return fresh_buffer():encode("wav"), "wav" end },
+    { name = "audio.load", fn = audio.load, params = { arg("path", "string") },
+      valid = function() return "/dev/null" end },
+    { name = "audio.from_pointer", fn = audio.from_pointer,
+      params = { arg("pointer", function() return false end, { skip = function(v)
+                   return is_light(v) and "a real pointer is trusted by design (unsafe, out of scope)"
+                 end }), arg("nbytes", "frames"), arg("rate", "rate"),
+                 arg("bits", "bits"), opt("channels", "channels") },
+      -- Only the pointer's own slot is swept with values other than a real
+      -- lightuserdata; the other slots run with the pointer of a live buffer.
+      valid = function()
+        local b = fresh_buffer()
+        local pointer, nbytes = b:pointer()
+        return pointer, nbytes, RATE, 16, 1, b
+      end,
+      sweep = { [1] = true, [3] = true, [4] = true, [5] = true } },
+    { name = "audio.resampler", fn = audio.resampler, params = { arg("options", "table") },
+      valid = function() return { from = RATE, to = 16000, channels = 1, quality = "fastest" } end,
+      fields = { [1] = { arg("from", "rate"), arg("to", "rate"), opt("channels", "channels"),
+                         opt("quality", one_of("best", "medium", "fastest", "linear", "zoh")) } } },
+    { name = "core.base64_encode", fn = core.base64_encode, params = { arg("bytes", "string") },
+      valid = function() return "abc" end },
+    { name = "core.base64_decode", fn = core.base64_decode, params = { arg("text", "string") },
+      valid = function() return "YWJj" end },
+    { name = "core.pcm_stream", fn = core.pcm_stream, params = { opt("rate", "rate") },
+      valid = function() return 24000 end },
+    { name = "PcmStream:feed", fn = method(stream, "feed"),
+      params = { arg("self", "pcm_stream"), arg("bytes", "string") },
+      valid = fresh(core.pcm_stream, "\1\0\2") },
+    { name = "PcmStream:feed_base64", fn = method(stream, "feed_base64"),
+      params = { arg("self", "pcm_stream"), arg("text", "string") }, valid = fresh(core.pcm_stream, "AQACAA==") },
+    { name = "PcmStream:partial", fn = method(stream, "partial"), params = { arg("self", "pcm_stream") },
+      valid = fresh(core.pcm_stream) },
+  }
+end
+
+-- AudioBuffer and Resampler methods.
+function groups.buffer()
+  local b = fresh_buffer()
+  local rs = audio.resampler{ from = RATE, to = 16000 }
+  local function on_buffer(...) return fresh(fresh_buffer, ...) end
+  local function resampler() return audio.resampler{ from = RATE, to = 16000 } end
+  local self = arg("self", "buffer")
+  return {
+    { name = "AudioBuffer:resample", fn = method(b, "resample"),
+      params = { self, arg("rate", "rate"), opt("quality", one_of("best", "medium", "fastest", "linear", "zoh")) },
+      valid = on_buffer(16000, "fastest") },
+    { name = "AudioBuffer:to_channels", fn = method(b, "to_channels"), params = { self, arg("n", "channels") },
+      valid = on_buffer(2) },
+    { name = "AudioBuffer:slice", fn = method(b, "slice"), params = { self, arg("i", "index"), opt("j", "index") },
+      valid = on_buffer(1, 2) },
+    { name = "AudioBuffer:trim", fn = method(b, "trim"), params = { self, opt("threshold_dbfs", "number") },
+      valid = on_buffer(-50) },
+    { name = "AudioBuffer:append", fn = method(b, "append"), params = { self, arg("b", "buffer") },
+      valid = function() return fresh_buffer(), fresh_buffer() end },
+    { name = "AudioBuffer:mix", fn = method(b, "mix"),
+      params = { self, arg("b", "buffer"), opt("factor", "finite") },
+      valid = function() return fresh_buffer(), fresh_buffer(), 0.5 end },
+    { name = "AudioBuffer:gain", fn = method(b, "gain"), params = { self, arg("db", "db") }, valid = on_buffer(-6) },
+    { name = "AudioBuffer:peak", fn = method(b, "peak"), params = { self }, valid = on_buffer() },
+    { name = "AudioBuffer:rms", fn = method(b, "rms"), params = { self }, valid = on_buffer() },
+    { name = "AudioBuffer:sample", fn = method(b, "sample"),
+      params = { self, arg("i", "frame"), opt("ch", "channel") }, valid = on_buffer(1, 1) },
+    { name = "AudioBuffer:encode", fn = method(b, "encode"),
+      params = { self, arg("format", one_of("wav", "pcm16", "f32")), opt("options", "table") },
+      valid = on_buffer("wav", { float = true }), fields = { [3] = { opt("float", "any") } } },
+    { name = "AudioBuffer:save", fn = method(b, "save"), params = { self, arg("path", "string") },
+      valid = function() return fresh_buffer(), temp_path() end },
+    { name = "AudioBuffer:pointer", fn = method(b, "pointer"), params = { self }, valid = on_buffer() },
+    { name = "Resampler:process", fn = method(rs, "process"),
+      params = { arg("self", "resampler"), arg("input", "pcm_input") },
+      valid = function() return resampler(), fresh_buffer() end },
+    { name = "Resampler:flush", fn = method(rs, "flush"), params = { arg("self", "resampler") },
+      valid = fresh(resampler) },
+    { name = "Resampler:reset", fn = method(rs, "reset"), params = { arg("self", "resampler") },
+      valid = fresh(resampler) },
+  }
+end
+
+-- gptaudio.new, the client's calls, tools, tasks and the luv adapter.
+function groups.client()
+  local Client = require("gptaudio.client").Client
+  local uv_loop = require "gptaudio.loop.uv"
+  local uv = require "luv"
+  local function with_client(...) return fresh(new_client, ...) end
+  local self = LUA_SELF
+  local call_fields = { opt("timeout", "positive_number"),
+                        opt("max_retries", "nonnegative_integer", { skip = many_retries }),
+                        opt("headers", "table", { alias = "header name" }) }
+  local function fields_with(list)
+    for _, p in ipairs(call_fields) do list[#list + 1] = p end
+    return list
+  end
+  local function wait_request(req)
+    if type(req) == "table" and req.wait then req:wait() end
+  end
+  return {
+    { name = "gptaudio.new", fn = gptaudio.new, params = { opt("options", "table") },
+      valid = function() return { base_url = BASE_URL, api_key = "sk-misuse-0123456789" } end,
+      fields = { [1] = {
+        -- CR or LF in these is refused naming the header they become.
+        opt("api_key", "string_or_false", { alias = "'Authorization'" }), opt("base_url", "lua_string"),
+        opt("organization", "string_or_false", { alias = "'OpenAI-Organization'" }),
+        opt("project", "string_or_false", { alias = "'OpenAI-Project'" }), opt("model", "lua_string"),
+        opt("voice", "voice"), opt("model_check", one_of("exact", "prefix", false)), opt("prices", "table"),
+        opt("headers", "table", { alias = "header name" }), opt("ca_file", "lua_string"), opt("proxy", "lua_string"),
+        opt("log", "function"), opt("timeout", "positive_number"), opt("connect_timeout", "positive_number"),
+        opt("low_speed_limit", "positive_number"), opt("low_speed_time", "positive_number"),
+        opt("max_retries", "nonnegative_integer", { skip = many_retries }), opt("max_concurrency", "positive_integer"),
+        opt("max_response_bytes", "positive_integer"), opt("rpm", "positive_number"),
+        opt("tpm", "positive_number") } },
+      after = function(c) if type(c) == "table" and c.close then c:close() end end },
+    { name = "client:request", fn = Client.request, params = { self, arg("params", "table") },
+      valid = with_client{ path = "/models" },
+      fields = { [2] = fields_with{ arg("path", "lua_string"), opt("method", "string_or_false"),
+                                    opt("body", "lua_string"), opt("json", "any"),
+                                    opt("stream", one_of(true, false, "sse", "raw")),
+                                    opt("on_event", "function") } } },
+    { name = "client:chat", fn = Client.chat, params = { self, arg("params", "table", { alias = "parameters" }) },
+      valid = with_client{ messages = MESSAGES },
+      fields = { [2] = fields_with{ arg("messages", "message_list"), opt("model", "lua_string"),
+                                    opt("audio", "any"), opt("stream", "any"), opt("on_event", "function") } } },
+    { name = "client:transcribe", fn = Client.transcribe,
+      params = { self, arg("audio", "audio_input"), opt("opts", "table") },
+      valid = function() return new_client(), fresh_buffer(), { model = "whisper-1" } end,
+      fields = { [3] = fields_with{ opt("model", "lua_string"), opt("language", "lua_string"),
+                                    opt("prompt", "lua_string"), opt("response_format", "lua_string"),
+                                    opt("temperature", "number"), opt("on_event", "function") } } },
+    { name = "client:speak", fn = Client.speak, params = { self, arg("text", "nonempty_string"), opt("opts", "table") },
+      valid = function() return new_client(), "hello", { model = "tts-1" } end,
+      fields = { [3] = fields_with{ opt("model", "lua_string"), opt("voice", "voice"),
+                                    opt("format", "lua_string"), opt("speed", "number"),
+                                    opt("on_event", "function") } } },
+    { name = "client:start", fn = Client.start, params = { self, arg("kind", one_of("request", "chat")),
+                                                           arg("params", "table") },
+      valid = with_client("request", { path = "/models" }), after = wait_request },
+    { name = "client:map", fn = Client.map,
+      params = { self, arg("items", "table"), arg("fn", "function"), opt("opts", "table") },
+      valid = with_client({ 1, 2 }, function(x) return x end, { concurrency = 2 }),
+      fields = { [4] = { opt("concurrency", "positive_integer"), opt("rpm", "positive_number"),
+                         opt("tpm", "positive_number"), opt("on_progress", "function"), opt("stop", "function") } } },
+    { name = "client:run_tools", fn = Client.run_tools, params = { self, arg("params", "table") },
+      valid = function()
+        return new_client(), { messages = { { role = "user", content = "hi" } }, tools = tool_box() }
+      end,
+      fields = { [2] = { arg("messages", "table"), opt("tools", function() return false end),
+                         opt("max_rounds", "positive_integer"), opt("parallel", "boolean"),
+                         opt("on_tool_call", "function") } } },
+    { name = "client:conversation", fn = Client.conversation, params = { self, opt("options", "table") },
+      valid = with_client{ system = "be brief" },
+      fields = { [2] = { opt("system", "lua_string"), opt("model", "lua_string"), opt("voice", "voice"),
+                         opt("audio", one_of(true, false), { accepts_table = true }),
+                         opt("max_history_tokens", "positive_integer"), opt("clock", "function"),
+                         opt("tools", function() return false end) } } },
+    { name = "conv:say", fn = function(conv, ...) return conv:say(...) end,
+      params = { self, arg("said", "text_or_parts", { alias = "parts" }),
+                 opt("options", "table") },
+      valid = function() return new_client():conversation{}, "hello", {} end },
+    { name = "client:step", fn = Client.step,
+      params = { self, opt("timeout", "nonnegative_number", { skip = long_wait }) },
+      valid = with_client(0) },
+    { name = "gptaudio.spawn", fn = gptaudio.spawn, params = { arg("fn", "function") },
+      valid = function() return function() return 1 end end },
+    { name = "tools.new", fn = gptaudio.tools.new, params = { arg("list", "table", { alias = "tool" }) },
+      valid = function() return { { name = "noop", description = "nothing", handler = function() end } } end },
+    { name = "loop.uv.attach", fn = uv_loop.attach,
+      params = { arg("client", "table"), arg("uv", "table"), opt("opts", "table") },
+      valid = function() return new_client(), uv, { schedule = function(f) f() end } end,
+      fields = { [3] = { opt("schedule", "function") } },
+      after = function(handle)
+        if type(handle) == "table" and handle.detach then
+          handle:detach()
+          uv.run("nowait")
+        end
+      end },
+  }
+end
+
+-- Each userdata type, closed, then every method of it; every client call on a
+-- closed client; every request and task method after the end.
+function groups.closed()
+  local cases = {}
+  -- queries: methods that answer on a closed object instead of raising
+  local function closed_methods(label, make, queries)
+    queries = queries or {}
+    local object = make()
+    if not close(make()) then return end
+    local mt = getmetatable(object)
+    local index = type(mt.__index) == "table" and mt.__index or mt
+    local names = {}
+    for name, f in pairs(index) do
+      if type(f) == "function" and name:sub(1, 2) ~= "__" and name ~= "close" then names[#names + 1] = name end
+    end
+    table.sort(names)
+    for _, name in ipairs(names) do
+      cases[#cases + 1] = { label = label .. ":" .. name .. " when closed", closed = not queries[name],
+                            run = function() local o = make(); close(o); return o[name](o) end }
+    end
+    cases[#cases + 1] = { label = label .. ":close twice", run = function()
+      local o = make(); close(o); close(o); return true end }
+    cases[#cases + 1] = { label = "tostring(closed " .. label .. ")", run = function()
+      local o = make(); close(o); return tostring(o) end }
+  end
+  closed_methods("AudioBuffer", fresh_buffer)
+  closed_methods("Resampler", function() return audio.resampler{ from = RATE, to = 16000 } end)
+  closed_methods("PcmStream", function() return core.pcm_stream() end)
+  -- The transport (core, not public) answers how much work it has when closed: none.
+  closed_methods("Transport", function() return core.transport() end, { active = true, pollfd = true, timeout = true })
+  for _, field in ipairs{ "rate", "channels", "frames", "duration" } do
+    cases[#cases + 1] = { label = "AudioBuffer." .. field .. " when closed", closed = true,
+                          run = function() return closed_buffer()[field] end }
+  end
+  cases[#cases + 1] = { label = "#AudioBuffer when closed", closed = true,
+                        run = function() return #closed_buffer() end }
+  local calls = {
+    request = { { path = "/models" } }, chat = { { messages = MESSAGES } }, transcribe = { fresh_buffer() },
+    speak = { "hello" }, start = { "request", { path = "/models" } }, map = { { 1 }, function(x) return x end },
+    run_tools = { { messages = MESSAGES } }, conversation = { {} }, step = { 0 }, pollfd = {}, timeout = {},
+  }
+  local names = {}
+  for name in pairs(calls) do names[#names + 1] = name end
+  table.sort(names)
+  for _, name in ipairs(names) do
+    cases[#cases + 1] = { label = "client:" .. name .. " when closed", closed = true, run = function()
+      local c = closed_client()
+      return c[name](c, (table.unpack or unpack)(calls[name]))
+    end }
+  end
+  cases[#cases + 1] = { label = "client:close twice", run = function() closed_client():close() return true end }
+  cases[#cases + 1] = { label = "client:usage when closed", run = function() return closed_client():usage() end }
+  -- A request cut short by close: it ended cancelled, and says so.
+  cases[#cases + 1] = { label = "request methods after client:close", run = function()
+    local c = new_client()
+    local req = c:start("request", { path = "/models" })
+    c:close()
+    local _, err = req:wait()
+    if req:status() ~= "cancelled" or err.type ~= "cancelled" or req:cancel() ~= false then
+      error("a request cut by close should end cancelled (got " .. tostring(req:status()) .. ")", 0)
+    end
+    return true
+  end }
+  cases[#cases + 1] = { label = "task methods after the end", run = function()
+    local task = gptaudio.spawn(function() error("boom", 0) end)
+    local value, err = task:result()
+    if task:status() ~= "failed" or value ~= nil or err == nil then
+      error("a task that raised should be failed with its error (got " .. tostring(task:status()) .. ")", 0)
+    end
+    return true
+  end }
+  return cases
+end
+
+---------------------------------------------------------------- cases
+
+local function pack(...) return { n = select("#", ...), ... } end
+local unpack_ = table.unpack or unpack
+
+-- pcall(fn, args...) as { ok = status, n = how many results, results... }.
+local function attempt(fn, args)
+  local outcome = pack(pcall(fn, unpack_(args, 1, args.n)))
+  local results = { ok = outcome[1], n = outcome.n - 1 }
+  for i = 2, outcome.n do results[i - 1] = outcome[i] end
+  return results
+end
+
+local function is_error(v) return getmetatable(v) == core.Error end
+
+-- A raise's message names the argument at `position` (1 = self for methods;
+-- nil for a field of a table argument) called `name`.
+local function names_argument(message, position, name)
+  if not position then return message:find(name, 1, true) ~= nil end
+  local n = tonumber(message:match("bad argument #(%d+)"))
+  if n and (n == position or n == position - 1) then return true end
+  if position == 1 and message:find("bad self", 1, true) then return true end
+  if message:find("'" .. name .. "'", 1, true) then return true end
+  return #name > 2 and message:find(name, 1, true) ~= nil
+end
+
+-- A raise for a table argument may name the field inside it that is wrong
+-- ("unknown option 'x'", "'path' must be string", "messages: a list ...").
+local function names_field(message, fields)
+  if message:find("'[%w_%.%-]+'") then return true end
+  for _, field in ipairs(fields or {}) do
+    if message:find(field.name, 1, true) then return true end
+  end
+  return false
+end
+
+-- The arguments of one call: valid() with its plain tables copied, so that a
+-- case changing a field leaves the next case's arguments alone.
+local function arguments(target)
+  local args = pack(target.valid())
+  for i = 1, args.n do
+    if type(args[i]) == "table" and getmetatable(args[i]) == nil then
+      local copy = {}
+      for k, v in pairs(args[i]) do copy[k] = v end
+      args[i] = copy
+    end
+  end
+  return args
+end
+
+-- Judges one call: nil when it kept the contract, else why not.
+local function judge(param, position, value, outcome, fields)
+  if not outcome.ok then
+    local message = is_error(outcome[1]) and tostring(outcome[1].message) or tostring(outcome[1])
+    if message:find("attempt to ", 1, true) or message:find("stack overflow", 1, true) then
+      return "a Lua runtime error: " .. message:sub(1, 200)
+    end
+    if not (names_argument(message, position, param.name) or (param.alias and message:find(param.alias, 1, true))
+            or (param.table and names_field(message, fields))) then
+      return "the error does not name the argument: " .. message:sub(1, 200)
+    end
+    return nil
+  end
+  local first, second = outcome[1], outcome[2]
+  local sent = first == nil and is_error(second) and second.type == "connection"
+  if first == nil and is_error(second) and not sent then return nil end
+  if first == nil and not sent and outcome.n > 0 then
+    return "nil without a gptaudio.Error (got " .. type(second) .. ")"
+  end
+  local accepted = (value == nil and param.optional) or param.accepts(value)
+    or (param.accepts_table and type(value) == "table")
+  if not accepted then return (sent and "sent a request" or "succeeded") .. " with this value" end
+  return nil
+end
+
+-- The cases of a group: { label, run = fn() -> outcome judged by check }.
+local function build(group)
+  local list = groups[group]()
+  if group == "closed" then return list end
+  local cases = {}
+  for _, target in ipairs(list) do
+    local probe = arguments(target)
+    -- positional arguments
+    for position, param in ipairs(target.params) do
+      if not param.unswept and (not target.sweep or target.sweep[position]) then
+        for index, pair in ipairs(bad_values()) do
+          cases[#cases + 1] = { label = ("%s arg %d (%s) = %s"):format(target.name, position, param.name, pair[1]),
+            skip = param.skip and param.skip(pair[2]),
+            run = function()
+              local args = arguments(target)
+              args[position] = bad_values()[index][2]
+              local outcome = attempt(target.fn, args)
+              if target.after and outcome.ok then pcall(target.after, unpack_(outcome, 1, outcome.n)) end
+              return judge(param, position, args[position], outcome, target.fields and target.fields[position])
+            end }
+        end
+      end
+    end
+    -- fields of table arguments
+    for position, fields in pairs(target.fields or {}) do
+      assert(type(probe[position]) == "table", target.name .. ": fields of a non-table argument")
+      for _, param in ipairs(fields) do
+        for index, pair in ipairs(bad_values()) do
+          cases[#cases + 1] = { label = ("%s arg %d field %s = %s"):format(target.name, position, param.name, pair[1]),
+            skip = param.skip and param.skip(pair[2]),
+            run = function()
+              local args = arguments(target)
+              args[position][param.name] = bad_values()[index][2]
+              local outcome = attempt(target.fn, args)
+              if target.after and outcome.ok then pcall(target.after, unpack_(outcome, 1, outcome.n)) end
+              return judge(param, nil, args[position][param.name], outcome)
+            end }
+        end
+      end
+    end
+  end
+  return cases
+end
+
+-- A closed-object case keeps the contract when it raises saying so.
+local function judge_closed(case, outcome)
+  if not case.closed then
+    return not outcome.ok and ("raised: " .. tostring(outcome[1])) or nil
+  end
+  if outcome.ok then return "did not raise on a closed object" end
+  local message = tostring(is_error(outcome[1]) and outcome[1].message or outcome[1])
+  if not message:find("closed", 1, true) then return "the error does not say closed: " .. message end
+  return nil
+end
+
+--- How many cases a group has (what the child must report as run + skipped).
+function misuse.count(group)
+  return #build(group)
+end
+
+misuse.GROUPS = { "audio", "buffer", "client", "closed" }
+
+--- Runs a group, printing the protocol described at the top.
+function misuse.run(group)
+  local cases = build(group)
+  local run, skipped = 0, 0
+  for i, case in ipairs(cases) do
+    -- Clients and transports hold descriptors until collected.
+    if i % 50 == 0 then collectgarbage() end
+    if case.skip then
+      skipped = skipped + 1
+      print("skip " .. case.label .. ": " .. case.skip)
+    else
+      io.write("case ", case.label, "\n")
+      io.stdout:flush()
+      local why
+      if group == "closed" then
+        why = judge_closed(case, attempt(case.run, { n = 0 }))
+      else
+        local ok, result = pcall(case.run)
+        why = result
+        if not ok then why = "the sweep itself failed: " .. tostring(result) end
+      end
+      if why then print("bad " .. case.label .. ": " .. why) end
+      run = run + 1
+    end
+  end
+  collectgarbage()
+  collectgarbage()
+  for _, path in ipairs(temporary) do os.remove(path) end
+  print(("done %d %d"):format(run, skipped))
+  io.stdout:flush()
+end
+
+return misuse
