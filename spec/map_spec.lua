@@ -146,7 +146,8 @@ describe("client:map", function()
     local limited = { status = 429, headers = { ["retry-after-ms"] = "400" },
                       json = { error = { message = "slow down", type = "requests", code = "rate_limit_exceeded" } } }
     server:script("/v1/ok", { limited })
-    server:default("/v1/ok", OK)
+    -- The others answer later than the 429, so the client has seen it before any of them frees a slot.
+    server:default("/v1/ok", { delay = 0.1, json = OK.json })
     local items = {}
     for i = 1, 9 do items[i] = i end
     local c = gptaudio.new{ api_key = "sk-map", base_url = server.url, max_retries = 2 }
