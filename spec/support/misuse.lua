@@ -307,10 +307,7 @@ end
 function groups.client()
   local Client = require("gptaudio.client").Client
   local uv_loop = require "gptaudio.loop.uv"
-  -- luv is loaded in the child that runs the cases, never in the spec process
-  -- that only counts them: busted unloads modules after each file, and a luv
-  -- loaded again after that crashes in uv_timer_init.
-  local function uv() return require "luv" end
+  local uv = require "luv"
   local function with_client(...) return fresh(new_client, ...) end
   local self = LUA_SELF
   local call_fields = { opt("timeout", "positive_number"),
@@ -394,12 +391,12 @@ function groups.client()
       valid = function() return { { name = "noop", description = "nothing", handler = function() end } } end },
     { name = "loop.uv.attach", fn = uv_loop.attach,
       params = { arg("client", "table"), arg("uv", "table"), opt("opts", "table") },
-      valid = function() return new_client(), uv(), { schedule = function(f) f() end } end,
+      valid = function() return new_client(), uv, { schedule = function(f) f() end } end,
       fields = { [3] = { opt("schedule", "function") } },
       after = function(handle)
         if type(handle) == "table" and handle.detach then
           handle:detach()
-          uv().run("nowait")
+          uv.run("nowait")
         end
       end },
   }
