@@ -1,3 +1,4 @@
+local SOURCE = "OpenAI's published prices as the team recorded them; not re-checked against the live pricing page"
 local models = require "gptaudio.models"
 local usage = require "gptaudio.usage"
 
@@ -21,7 +22,8 @@ describe("models registry", function()
       input = { "text", "audio" }, output = { "text", "audio" },
       context_window = 128000, max_output_tokens = 16384, billing = "tokens",
       prices = { text_input = 0.60, text_output = 2.40, audio_input = 10.00, audio_output = 20.00,
-                 source = "OpenAI pricing page", taken = "2026-11-25" },
+                 source = SOURCE,
+                 taken = "2026-11-25" },
       refuses = { structured_outputs = true, fine_tuning = true, batch = true, realtime = true },
     }, m)
   end)
@@ -43,7 +45,7 @@ describe("models registry", function()
     for id, m in pairs(models.known) do
       seen[id] = { m.kind, m.endpoint, m.billing }
       assert.equal(id, m.id)
-      assert.equal("OpenAI pricing page", m.prices.source)
+      assert.equal(SOURCE, m.prices.source)
       assert.equal("2026-11-25", m.prices.taken)
     end
     assert.same(expected, seen)

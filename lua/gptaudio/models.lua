@@ -15,7 +15,11 @@ local models = {}
 -- Prices are USD: per 1M tokens (text_input, text_output, audio_input,
 -- audio_output), per minute of audio (minute) or per 1M characters of input
 -- (characters_1m); each table says where and when its figures were taken.
-local PRICE_SOURCE, PRICE_TAKEN = "OpenAI pricing page", "2026-11-25"
+-- gpt-audio-mini's text prices are the ones its design names; the others
+-- were recorded without access to the live pricing page, and say so: check
+-- them, or give the client your own `prices`, before relying on a figure.
+local PRICE_SOURCE = "OpenAI's published prices as the team recorded them; not re-checked against the live pricing page"
+local PRICE_TAKEN = "2026-11-25"
 
 local function prices(figures)
   figures.source, figures.taken = PRICE_SOURCE, PRICE_TAKEN
