@@ -307,7 +307,9 @@ end
 function groups.client()
   local Client = require("gptaudio.client").Client
   local uv_loop = require "gptaudio.loop.uv"
-  local uv = require "luv"
+  -- luv loads in the child alone, when a case runs: loaded a second time in
+  -- one process (busted unloads a spec file's modules), Debian's luv crashes.
+  local function uv() return require "luv" end
   local function with_client(...) return fresh(new_client, ...) end
   local self = LUA_SELF
   local call_fields = { opt("timeout", "positive_number"),
@@ -391,12 +393,12 @@ function groups.client()
       valid = function() return { { name = "noop", description = "nothing", handler = function() end } } end },
     { name = "loop.uv.attach", fn = uv_loop.attach,
       params = { arg("client", "table"), arg("uv", "table"), opt("opts", "table") },
-      valid = function() return new_client(), uv, { schedule = function(f) f() end } end,
+      valid = function() return new_client(), uv(), { schedule = function(f) f() end } end,
       fields = { [3] = { opt("schedule", "function") } },
       after = function(handle)
         if type(handle) == "table" and handle.detach then
           handle:detach()
-          uv.run("nowait")
+          uv().run("nowait")
         end
       end },
   }
@@ -557,7 +559,6 @@ local function build(group)
   if group == "closed" then return list end
   local cases = {}
   for _, target in ipairs(list) do
-    local probe = arguments(target)
     -- positional arguments
     for position, param in ipairs(target.params) do
       if not param.unswept and (not target.sweep or target.sweep[position]) then
@@ -576,7 +577,6 @@ local function build(group)
     end
     -- fields of table arguments
     for position, fields in pairs(target.fields or {}) do
-      assert(type(probe[position]) == "table", target.name .. ": fields of a non-table argument")
       for _, param in ipairs(fields) do
         for index, pair in ipairs(bad_values()) do
           cases[#cases + 1] = { label = ("%s arg %d field %s = %s"):format(target.name, position, param.name, pair[1]),
