@@ -145,13 +145,13 @@ function batch.run(argv, first)
   local client = cli.client(opts, { max_concurrency = opts.concurrency })
   local file, open_err = results.open(opts.output)
   if not file then return cli.fail(opts, { type = "io", message = tostring(open_err) }) end
-  local todo = {}
+  local remaining = {}
   for _, path in ipairs(all) do
-    if not file.done[path] then todo[#todo + 1] = path end
+    if not file.done[path] then remaining[#remaining + 1] = path end
   end
 
-  local counts = { done = 0, failed = 0, skipped = #all - #todo, cost = 0, tokens = 0 }
-  local line = progress.wanted(opts.progress) and progress.batch(io.stderr, #todo, core.now)
+  local counts = { done = 0, failed = 0, skipped = #all - #remaining, cost = 0, tokens = 0 }
+  local line = progress.wanted(opts.progress) and progress.batch(io.stderr, #remaining, core.now)
   local in_flight, stopping = {}, false
 
   local function process(path)
@@ -175,14 +175,14 @@ function batch.run(argv, first)
     end
     if result.ok then
       local object = job.fields(result.value)
-      object.path, object.model, object.usage, object.cost = todo[i], result.value.model, result.value.usage,
+      object.path, object.model, object.usage, object.cost = remaining[i], result.value.model, result.value.usage,
                                                              result.value.cost
       write(object)
       counts.done = counts.done + 1
       counts.cost = counts.cost + (result.value.cost or 0)
       counts.tokens = counts.tokens + (result.value.usage and result.value.usage.total_tokens or 0)
     elseif not stopping then
-      write{ path = todo[i], error = cli.error_object(result.error) }
+      write{ path = remaining[i], error = cli.error_object(result.error) }
       counts.failed = counts.failed + 1
     end
     if line then line:update(counts) end
@@ -190,7 +190,7 @@ function batch.run(argv, first)
 
   assert(core.catch_interrupt())
   local task = gptaudio.spawn(function()
-    return pcall(client.map, client, todo, process, {
+    return pcall(client.map, client, remaining, process, {
       concurrency = opts.concurrency, rpm = opts.rpm, tpm = opts.tpm, on_progress = on_progress,
       stop = function() return stopping end,
     })
