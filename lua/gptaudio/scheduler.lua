@@ -71,6 +71,9 @@ local function resume(task)
     task.state = "waiting"
     return
   end
+  -- The entry's value refers to its key: LuaJIT (no ephemerons) would never
+  -- collect either, so a finished task leaves the table now.
+  tasks[task.co] = nil
   task.outcome = outcome
   if outcome[1] then
     task.state = "done"
