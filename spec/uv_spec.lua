@@ -109,6 +109,28 @@ describe("the luv adapter", function()
     assert.is_true(scheduled >= 2)
   end)
 
+  it("hands the loop back between steps while the client asks to be stepped at once", function()
+    -- libuv before 1.45 reruns a 0 ms timer re-armed from its callback in the
+    -- same pass: Neovim's scheduled callbacks starved until the wait changed.
+    local steps, step = 0, client.step
+    local function stop_stubbing()
+      client.step, client.timeout, client.active = nil, nil, nil
+    end
+    client.timeout = function() return 0 end
+    client.active = function() return 1 end
+    client.step = function(self, wait)
+      steps = steps + 1
+      if steps == 1000 then stop_stubbing() end -- bounds the spin without the fix
+      return step(self, wait)
+    end
+    handle.loop.wakeup()
+    uv.run("once")
+    local in_one_pass = steps
+    stop_stubbing()
+    handle.loop.wakeup()
+    assert.is_true(in_one_pass >= 1 and in_one_pass <= 5, in_one_pass .. " steps in one pass of the loop")
+  end)
+
   it("blocks again once detached", function()
     handle:detach()
     assert.equal(200, assert(client:request{ path = "/models" }).status)

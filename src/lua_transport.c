@@ -330,6 +330,21 @@ static void drive(transport *t, double wait)
     curl_multi_socket_action(t->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 }
 
+/* curl calls the timer callback only when its earliest expiry changes. A
+   transfer that ends within the action handling its start (a reused
+   connection whose answer is already there), then leaves the multi handle,
+   ends that expiry without a call (curl 7.88), and the recorded deadline
+   stays in the past: every wait would be 0 and every loop would spin. So a
+   deadline that has passed once the step's work is done is asked of curl. */
+static void refresh_deadline(transport *t)
+{
+  long timeout_ms;
+  if (t->deadline < 0 || monotonic_now() < t->deadline)
+    return;
+  if (curl_multi_timeout(t->multi, &timeout_ms) == CURLM_OK)
+    on_timer(t->multi, timeout_ms, t);
+}
+
 static double seconds_to_deadline(const transport *t)
 {
   double left;
@@ -352,6 +367,11 @@ static void drive(transport *t, double wait)
   int running;
   curl_multi_poll(t->multi, NULL, 0, wait_ms(t, wait), NULL);
   curl_multi_perform(t->multi, &running);
+}
+
+static void refresh_deadline(transport *t)
+{
+  (void)t; /* the deadline is asked of curl each time */
 }
 
 static double seconds_to_deadline(const transport *t)
@@ -461,6 +481,7 @@ static int transport_step(lua_State *L)
   luaL_argcheck(L, wait >= 0, 2, "wait must be a non-negative number of seconds");
   drive(t, wait);
   collect_done(t);
+  refresh_deadline(t);
   return push_events(L, t);
 }
 

@@ -23,6 +23,10 @@ local check = require "gptaudio.check"
 local uv_loop = {}
 
 local POLL_WITHOUT_FD = 0.01
+-- libuv before 1.45 runs a 0 ms timer re-armed from its own callback again in
+-- the same pass, forever while the wait stays 0: the host's own work (Neovim's
+-- vim.schedule queue, where the waiting task's resumption sits) never runs.
+local MIN_WAIT_MS = 1
 
 local Handle = { __name = "gptaudio.loop.uv.Handle" }
 Handle.__index = Handle
@@ -61,7 +65,7 @@ function uv_loop.attach(client, uv, opts)
     local wait = client:timeout()
     if not self.poll and active then wait = math.min(wait or POLL_WITHOUT_FD, POLL_WITHOUT_FD) end
     self.timer:stop()
-    if wait then self.timer:start(math.ceil(wait * 1000), 0, drive) end
+    if wait then self.timer:start(math.max(MIN_WAIT_MS, math.ceil(wait * 1000)), 0, drive) end
     if self.poll and active ~= self.polling then
       self.polling = active
       if active then self.poll:start("r", drive) else self.poll:stop() end
