@@ -1,4 +1,9 @@
 std = "max"
 max_line_length = 120
 files["spec"] = { std = "+busted" }
+-- The hosts' own globals, where the code runs inside them.
+files["examples/nvim"] = { globals = { "vim" } }
+files["spec/support/nvim_driver.lua"] = { globals = { "vim" } }
+files["examples/love"] = { globals = { "love" } }
+files["examples/openresty"] = { globals = { "ngx" } }
 exclude_files = { "build", "node_modules" }

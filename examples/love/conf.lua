@@ -1,6 +1,5 @@
 -- LÖVE 11.4 settings for the talking NPC. GPTAUDIO_LOVE_HEADLESS=1 runs it
 -- without a window (the spec does: no display needed, audio still plays).
--- luacheck: globals love
 function love.conf(t)
   t.identity = "gptaudio-npc"
   t.version = "11.4"

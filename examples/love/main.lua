@@ -9,7 +9,6 @@
 -- GPTAUDIO_LOVE_TIMEOUT (seconds before the game gives up, default 60),
 -- GPTAUDIO_LOVE_STATS (a file the game writes its counters to when it quits:
 -- one "name value" line each) and GPTAUDIO_LOVE_HEADLESS (see conf.lua).
--- luacheck: globals love
 local gptaudio = require "gptaudio"
 
 -- The model speaks 24 kHz mono s16: the source takes the chunks as they come.

@@ -11,7 +11,6 @@
 -- it; a call in a handler suspends that nginx request, never the worker.
 -- Failures answer 502 with {"error": {"type", "message"}} when nothing was
 -- sent yet; a speech stream that breaks midway ends its connection unfinished.
--- luacheck: globals ngx
 local gptaudio = require "gptaudio"
 local ngx_loop = require "gptaudio.loop.ngx"
 

@@ -6,7 +6,6 @@
 -- Environment: GPTAUDIO_NVIM_URL (the fake server), GPTAUDIO_NVIM_AUDIO (a WAV
 -- to transcribe), GPTAUDIO_NVIM_DIR (where speech goes), GPTAUDIO_NVIM_OUT
 -- (the JSON results written before quitting).
--- luacheck: globals vim
 local plugin = require "gptaudio_nvim"
 
 local TICK_MS = 20

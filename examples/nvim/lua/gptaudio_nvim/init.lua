@@ -16,7 +16,6 @@
 --   :GptAudioAsk {question}         the answer streams into a scratch buffer
 --   :'<,'>GptAudioSpeak             the visual selection read aloud
 --   :GptAudioTranscribe {file}      the transcript inserted at the cursor
--- luacheck: globals vim
 local M = {}
 
 local DEFAULTS = {
