@@ -11,7 +11,7 @@
 local cjson = require "cjson"
 local http = require "socket.http"
 local ltn12 = require "ltn12"
-local socket = require "socket"
+local util = require "spec.support.util"
 
 local fake = {}
 
@@ -27,26 +27,11 @@ function fake.python()
   return python
 end
 
-local function shell_quote(s)
-  return "'" .. s:gsub("'", [['\'']]) .. "'"
-end
-
--- The prefix for every child process a spec starts: the sanitizer runtime that
--- check-asan preloads into the interpreter must not leak into its children.
-function fake.spawn_env()
-  return "env -u LD_PRELOAD"
-end
+-- The prefix for every child process a spec starts (util.spawn_env).
+fake.spawn_env = util.spawn_env
 
 local Server = {}
 Server.__index = Server
-
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local text = f:read("*a")
-  f:close()
-  return text
-end
 
 -- One control call; returns the decoded answer or raises with the server's reply.
 function Server:control(command, payload)
@@ -106,23 +91,9 @@ end
 
 -- Starts a server on a free loopback port and waits until it answers.
 function fake.start()
-  local port_file = os.tmpname()
-  os.remove(port_file)
   -- Our pipe is its stdin: when this process ends, the server sees EOF and exits.
-  local command = ("%s %s %s --port-file %s > /dev/null"):format(fake.spawn_env(), shell_quote(python),
-                                                                 SERVER_SCRIPT, shell_quote(port_file))
-  local process = assert(io.popen(command, "w"))
-  local deadline = socket.gettime() + STARTUP_SECONDS
-  local port
-  repeat
-    port = tonumber((read_file(port_file) or ""):match("^PORT (%d+)\n"))
-    if not port then socket.sleep(0.01) end
-  until port or socket.gettime() > deadline
-  os.remove(port_file)
-  if not port then
-    process:close()
-    error("fake server did not start within " .. STARTUP_SECONDS .. " s", 2)
-  end
+  local port, process = util.start_server({ python, SERVER_SCRIPT }, STARTUP_SECONDS)
+  if not port then error("fake server did not start within " .. STARTUP_SECONDS .. " s", 2) end
   local self = setmetatable({
     process = process,
     port = port,

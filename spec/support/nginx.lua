@@ -11,69 +11,27 @@
 -- http_lua, from the modules path nginx -V names), @REPO@ the repository's
 -- absolute path (the current directory), @PORT@ the port.
 local socket = require "socket"
-local fake = require "spec.support.fake"
+local util = require "spec.support.util"
 
 local nginx = {}
 
 local MODULES = { "ndk_http_module.so", "ngx_http_lua_module.so" }
 local STOP_SECONDS = 10
 
-local function shell_quote(s)
-  return "'" .. s:gsub("'", [['\'']]) .. "'"
-end
-
-local function read_command(command)
-  local pipe = assert(io.popen(command, "r"))
-  local text = pipe:read("*a")
-  pipe:close()
-  return text
-end
-
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local text = f:read("*a")
-  f:close()
-  return text
-end
-
-local function write_file(path, text)
-  local f = assert(io.open(path, "wb"))
-  assert(f:write(text))
-  f:close()
-end
-
-local function exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close() end
-  return f ~= nil
-end
+local read_file, shell_quote = util.read_file, util.shell_quote
 
 -- The load_module lines, or raises naming what is missing.
 local function load_module_lines()
-  local version = read_command("nginx -V 2>&1")
+  local version = util.read_command("nginx -V 2>&1")
   local dir = version:match("%-%-modules%-path=(%S+)")
   if not dir then error("nginx is missing (scripts/deps test installs nginx and libnginx-mod-http-lua)", 0) end
   local lines = {}
   for _, name in ipairs(MODULES) do
     local path = dir .. "/" .. name
-    if not exists(path) then error(path .. " is missing (scripts/deps test installs libnginx-mod-http-lua)", 0) end
+    if not util.exists(path) then error(path .. " is missing (scripts/deps test installs libnginx-mod-http-lua)", 0) end
     lines[#lines + 1] = ("load_module %s;"):format(path)
   end
   return table.concat(lines, "\n")
-end
-
--- os.execute says so as true (Lua 5.4) or 0 (LuaJIT).
-local function succeeded(command)
-  local status = os.execute(command)
-  return status == true or status == 0
-end
-
-local function free_port()
-  local server = assert(socket.bind("127.0.0.1", 0))
-  local _, port = server:getsockname()
-  server:close()
-  return tonumber(port)
 end
 
 local Site = {}
@@ -86,7 +44,7 @@ end
 -- Whether the master process is still there. It removes its pid file as it
 -- exits; the process itself may linger as a zombie until init reaps it.
 function Site:running()
-  return exists(self.dir .. "/nginx.pid")
+  return util.exists(self.dir .. "/nginx.pid")
 end
 
 function Site:stop()
@@ -98,16 +56,16 @@ function Site:stop()
   -- The daemon leads its own process group: its workers go with it.
   if self:running() then os.execute("kill -KILL -- -" .. self.pid) end
   self.stopped = socket.gettime() - started
-  os.execute("rm -rf " .. shell_quote(self.dir))
+  util.remove_tree(self.dir)
   return self.stopped
 end
 
 --- Starts nginx from the template with env added to its environment.
 function nginx.start(template, env)
   local modules = load_module_lines()
-  local dir = read_command("mktemp -d"):gsub("%s+$", "")
-  local repo = read_command("pwd"):gsub("%s+$", "")
-  local port = free_port()
+  local dir = util.temp_dir()
+  local repo = util.read_command("pwd"):gsub("%s+$", "")
+  local port = util.closed_port()
   local values = { MODULES = modules, REPO = repo, PORT = tostring(port) }
   local lines = {}
   for line in (assert(read_file(template), "cannot read " .. template) .. "\n"):gmatch("(.-)\n") do
@@ -115,17 +73,17 @@ function nginx.start(template, env)
     if not line:find("^%s*#") then line = line:gsub("@(%u+)@", values) end
     lines[#lines + 1] = line
   end
-  write_file(dir .. "/nginx.conf", table.concat(lines, "\n"))
+  util.write_file(dir .. "/nginx.conf", table.concat(lines, "\n"))
   local vars = {}
   for name, value in pairs(env or {}) do vars[#vars + 1] = name .. "=" .. shell_quote(value) end
-  local command = ("%s %s nginx -p %s -c %s -e %s"):format(fake.spawn_env(), table.concat(vars, " "),
+  local command = ("%s %s nginx -p %s -c %s -e %s"):format(util.spawn_env(), table.concat(vars, " "),
     shell_quote(dir .. "/"), shell_quote(dir .. "/nginx.conf"), shell_quote(dir .. "/error.log"))
   local self = setmetatable({ dir = dir, port = port, url = "http://127.0.0.1:" .. port, command = command }, Site)
-  local ok = succeeded(command .. " 2>> " .. shell_quote(dir .. "/error.log"))
+  local ok = util.succeeded(command .. " 2>> " .. shell_quote(dir .. "/error.log"))
   local pid = tonumber((read_file(dir .. "/nginx.pid") or ""):match("%d+"))
   if not ok or not pid then
     local log = self:error_log()
-    os.execute("rm -rf " .. shell_quote(dir))
+    util.remove_tree(dir)
     error("nginx did not start:\n" .. log, 2)
   end
   self.pid = pid

@@ -3,9 +3,10 @@
 -- spec. It serves the paths without /v1, so its url is the base_url.
 --
 --   local mock = prism.start()   -- mock.url = "http://127.0.0.1:PORT"
+--   mock:post("/audio/speech", body)  -- the status line and body of Prism's answer
 --   mock:stop()
 local socket = require "socket"
-local fake = require "spec.support.fake"
+local util = require "spec.support.util"
 
 local prism = {}
 
@@ -17,30 +18,8 @@ local STARTUP_SECONDS = 60
 local Mock = {}
 Mock.__index = Mock
 
--- A port nobody listens on now (the kernel's pick for a bind to port 0).
-local function free_port()
-  local probe = assert(socket.bind("127.0.0.1", 0))
-  local _, port = probe:getsockname()
-  probe:close()
-  return tonumber(port)
-end
-
-local function answers(port)
-  local conn = socket.tcp()
-  conn:settimeout(1)
-  local ok = conn:connect("127.0.0.1", port)
-  conn:close()
-  return ok ~= nil
-end
-
-local function exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close() end
-  return f ~= nil
-end
-
 function prism.available()
-  return exists(PRISM)
+  return util.exists(PRISM)
 end
 
 -- Starts Prism and waits until it listens. A small shell holds it: the shell
@@ -50,25 +29,39 @@ function prism.start()
   if not prism.available() then
     error(PRISM .. " is missing: `make test` installs it (npm ci)", 2)
   end
-  local port = free_port()
+  local port = util.closed_port()
   local log = os.tmpname()
   local command = ("%s sh -c '%s mock -h 127.0.0.1 -p %d %s > %s 2>&1 & read _; kill $!; wait'"):format(
-    fake.spawn_env(), PRISM, port, SPEC, log)
+    util.spawn_env(), PRISM, port, SPEC, log)
   local holder = assert(io.popen(command, "w"))
   local deadline = socket.gettime() + STARTUP_SECONDS
-  while not answers(port) do
+  while not util.answers(port) do
     if socket.gettime() > deadline then
       holder:write("\n")
       holder:close()
-      local f = io.open(log, "rb")
-      local output = f and f:read("*a") or ""
-      if f then f:close() end
+      local output = util.read_file(log) or ""
       os.remove(log)
       error(("prism did not listen within %d s:\n%s"):format(STARTUP_SECONDS, output), 2)
     end
     socket.sleep(0.1)
   end
   return setmetatable({ holder = holder, log = log, port = port, url = "http://127.0.0.1:" .. port }, Mock)
+end
+
+--- POSTs a JSON body to path by hand, outside any client (Prism's answers to
+--- some paths carry headers no HTTP client reads): the answer's status line
+--- and what came after its headers.
+function Mock:post(path, body)
+  local conn = assert(socket.connect("127.0.0.1", self.port))
+  conn:settimeout(10)
+  assert(conn:send(table.concat({
+    "POST " .. path .. " HTTP/1.1", "Host: 127.0.0.1", "Authorization: Bearer sk-contract",
+    "Content-Type: application/json", "Content-Length: " .. #body, "Connection: close", "", body,
+  }, "\r\n")))
+  local status = assert(conn:receive("*l"))
+  local rest = conn:receive("*a") or ""
+  conn:close()
+  return status, rest:match("\r\n\r\n(.*)$") or ""
 end
 
 function Mock:stop()

@@ -11,6 +11,7 @@ local luassert = require "luassert"
 local gptaudio = require "gptaudio"
 local fake = require "spec.support.fake"
 local prism = require "spec.support.prism"
+local util = require "spec.support.util"
 
 local setup_ = {}
 
@@ -21,16 +22,26 @@ local function client_options(url, defaults, options)
   return all
 end
 
---- In a describe block: the fake server for the whole block and, before each
---- test, its requests cleared and a new client on it (api_key "sk-test",
---- max_retries 0, then options), closed after the test; ready(server, client)
---- gets both before each test.
+--- In a describe block: the fake server for the whole block, its scripts and
+--- requests cleared before each test; ready(server) gets it once it is up.
+function setup_.fake_server(ready)
+  local server
+  busted.setup(function()
+    server = fake.start()
+    ready(server)
+  end)
+  busted.teardown(function() server:stop() end)
+  busted.before_each(function() server:clear() end)
+end
+
+--- In a describe block: the fake server as setup_.fake_server gives it and,
+--- before each test, a new client on it (api_key "sk-test", max_retries 0,
+--- then options), closed after the test; ready(server, client) gets both
+--- before each test.
 function setup_.fake_client(options, ready)
   local server, client
-  busted.setup(function() server = fake.start() end)
-  busted.teardown(function() server:stop() end)
+  setup_.fake_server(function(s) server = s end)
   busted.before_each(function()
-    server:clear()
     client = gptaudio.new(client_options(server.url, { api_key = "sk-test", max_retries = 0 }, options))
     ready(server, client)
   end)
@@ -76,12 +87,9 @@ function setup_.assert_same_audio(expected, actual)
   end
 end
 
---- The bytes of the file at path.
+--- The bytes of the file at path; raises when it cannot be read.
 function setup_.read_file(path)
-  local f = assert(io.open(path, "rb"))
-  local bytes = f:read("*a")
-  f:close()
-  return bytes
+  return assert(util.read_file(path), "cannot read " .. path)
 end
 
 --- What make() returns, bound to a to-be-closed variable whose block has
