@@ -51,7 +51,7 @@ describe("AudioBuffer on real recordings", function()
 
   it("load(path) gives what decode gives", function()
     local loaded = assert(audio.load(ALSA .. "Front_Center.wav"))
-    local decoded = assert(audio.decode(read_file(ALSA .. "Front_Center.wav")))
+    local decoded = assert(audio.decode((read_file(ALSA .. "Front_Center.wav"))))
     assert.equal(68545, loaded.frames)
     assert.is_true(loaded:encode("f32") == decoded:encode("f32"))
   end)
@@ -294,6 +294,16 @@ describe("AudioBuffer in-place changes", function()
     assert.same({ 1, 1, -1.5 }, samples_of(a))
   end)
 
+  it("mix refuses a NaN or infinite factor, naming it, and leaves the buffer as it was", function()
+    local a = audio.from_samples({ 0.5, -0.25 }, 8000)
+    for _, factor in ipairs{ 0 / 0, math.huge, -math.huge } do
+      local ok, err = pcall(a.mix, a, audio.from_samples({ 0.25 }, 8000), factor)
+      assert.is_false(ok)
+      assert.matches("bad argument #3 .*mix factor must be a finite number", err)
+    end
+    assert.same({ 0.5, -0.25 }, samples_of(a))
+  end)
+
   it("gain scales by 10^(db/20) and returns the buffer", function()
     local buf = audio.from_samples({ 0.25, -0.125 }, 8000)
     assert.equal(buf, buf:gain(0))
@@ -327,6 +337,21 @@ describe("AudioBuffer encodings", function()
     assert.equal(12, u32(wav, 41))
     assert.equal(buf:encode("pcm16"), wav:sub(45))
     assert.equal(string.char(0, 64, 0, 192, 0, 32, 0, 224, 0, 0, 255, 127), buf:encode("pcm16"))
+  end)
+
+  -- LuaJIT's own luaL_checkoption would read a table or a boolean as the default.
+  it("decode and encode refuse a format that is no string, naming the argument, on every Lua", function()
+    local buf = audio.from_samples({ 0.5 }, 8000)
+    local wav = buf:encode("wav")
+    for _, format in ipairs{ {}, true, false, function() end } do
+      local ok, err = pcall(audio.decode, wav, format)
+      assert.is_false(ok)
+      assert.matches("bad argument #2 .*string expected, got " .. type(format), err)
+      ok, err = pcall(buf.encode, buf, format)
+      assert.is_false(ok)
+      assert.matches("bad argument #2 .*string expected, got " .. type(format), err)
+    end
+    assert.equal(1, #assert(audio.decode(wav, nil)))
   end)
 
   it("encode('wav', {float = true}) writes 32-bit float that decodes exactly", function()

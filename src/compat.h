@@ -54,4 +54,16 @@ static inline void compat_set_close(lua_State *L, lua_CFunction close_fn)
 #endif
 }
 
+/* luaL_checkoption that raises for a value that is neither a string nor a
+   number (numbers convert, as everywhere in the Lua API): LuaJIT's takes any
+   such value as the default. */
+static inline int compat_checkoption(lua_State *L, int arg, const char *def, const char *const lst[])
+{
+#if LUA_VERSION_NUM < 502
+  if (!lua_isnoneornil(L, arg))
+    luaL_checkstring(L, arg);
+#endif
+  return luaL_checkoption(L, arg, def, lst);
+}
+
 #endif

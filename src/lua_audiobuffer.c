@@ -287,7 +287,7 @@ static int audio_decode(lua_State *L)
   static const char *const formats[] = {"wav", NULL};
   size_t len;
   const char *bytes = luaL_checklstring(L, 1, &len);
-  luaL_checkoption(L, 2, "wav", formats);
+  compat_checkoption(L, 2, "wav", formats);
   return push_wav(L, (const unsigned char *)bytes, len);
 }
 
@@ -539,8 +539,10 @@ static int buf_mix(lua_State *L)
 {
   gptaudio_audiobuffer *a = gptaudio_audiobuffer_check(L, 1);
   gptaudio_audiobuffer *b = gptaudio_audiobuffer_check(L, 2);
-  float factor = (float)luaL_optnumber(L, 3, 1.0);
+  lua_Number asked = luaL_optnumber(L, 3, 1.0);
+  float factor = (float)asked;
   size_t i, n;
+  luaL_argcheck(L, asked == asked && fabs(asked) < HUGE_VAL, 3, "mix factor must be a finite number");
   check_same_format(L, a, b, "mix");
   if (b->frames > a->frames) {
     size_t more = b->frames - a->frames;
@@ -615,7 +617,7 @@ static int buf_encode(lua_State *L)
   static const char *const formats[] = {"wav", "pcm16", "f32", NULL};
   static const char *const options[] = {"float", NULL};
   gptaudio_audiobuffer *b = gptaudio_audiobuffer_check(L, 1);
-  int format = luaL_checkoption(L, 2, NULL, formats);
+  int format = compat_checkoption(L, 2, NULL, formats);
   int float_samples = format == ENCODE_F32;
   size_t n = b->frames * b->channels, header_bytes = 0, data_bytes;
   unsigned char header[WAV_HEADER_BYTES], *out;
