@@ -110,3 +110,18 @@ describe("the API key", function()
     broken:close()
   end)
 end)
+
+describe("errors.redact", function()
+  local errors = require "gptaudio.errors"
+
+  it("replaces every occurrence of every secret, leaves short ones and non-strings alone", function()
+    local secrets = { KEY, "Bearer " .. KEY, "tok-0123456789", "short" }
+    assert.equal("[redacted] and [redacted], then x[redacted]y; short stays",
+                 errors.redact(KEY .. " and " .. KEY .. ", then xtok-0123456789y; short stays", secrets))
+    assert.equal("Authorization: [redacted]", errors.redact("Authorization: Bearer " .. KEY, { "Bearer " .. KEY, KEY }))
+    assert.equal("nothing here", errors.redact("nothing here", secrets))
+    assert.equal(42, errors.redact(42, secrets))
+    assert.is_nil(errors.redact(nil, secrets))
+    assert.equal("[redacted]", errors.redact(KEY, { KEY, KEY }))
+  end)
+end)

@@ -136,7 +136,7 @@ describe("secrets", function()
   -- here: what the hook sees comes from the module itself.
   local HOOK_SCRIPT = [==[
     local KEY = ...
-    local found, hook = {}, nil
+    local found, hook, lines = {}, nil, 0
     local create = coroutine.create
     coroutine.create = function(f)
       local co = create(f)
@@ -150,6 +150,7 @@ describe("secrets", function()
       local info = debug.getinfo(2, "Sf")
       -- the module's own code only (this script holds the key, of course)
       if not info.source:find("/gptaudio/", 1, true) then return end
+      lines = lines + 1
       local function look(kind, name, value)
         if type(value) == "string" and name:sub(1, 1) ~= "(" and value:find(KEY, 1, true) then
           found[info.short_src .. " " .. kind .. " " .. name] = true
@@ -184,14 +185,10 @@ describe("secrets", function()
     local list = {}
     for where in pairs(found) do list[#list + 1] = where end
     table.sort(list)
-    io.write(table.concat(list, "\n"), "\n")
+    io.write("lines ", lines, "\n", table.concat(list, "\n"), "\n")
   ]==]
 
-  -- Where the hook sees the key today. errors.redact holds each secret in a
-  -- loop variable while it scrubs a text (reported: index secrets[i] instead).
-  local HOOK_SEES = { "lua/gptaudio/errors.lua local secret" }
-
-  it("are in no named local or upvalue that a debug hook sees during requests, but where listed", function()
+  it("are in no named local or upvalue that a debug hook sees during requests", function()
     local script = os.tmpname()
     local f = assert(io.open(script, "w"))
     f:write(HOOK_SCRIPT)
@@ -203,7 +200,10 @@ describe("secrets", function()
     os.remove(script)
     local seen = {}
     for line in out:gmatch("[^\n]+") do seen[#seen + 1] = line end
-    assert.same(HOOK_SEES, seen)
+    -- The hook looked at many lines of the module's code, and found the key in none.
+    local looked = tonumber(table.remove(seen, 1):match("^lines (%d+)$"))
+    assert.is_true(looked > 1000, "the hook saw " .. tostring(looked) .. " lines")
+    assert.same({}, seen)
   end)
 
   it("do not follow a redirect: the 3xx is the result, and the other server sees nothing", function()

@@ -21,21 +21,31 @@ function errors.new(fields)
   return core.error(fields)
 end
 
+--- nil and a gptaudio.Error of type type_ with message (and fields, a
+--- table that becomes the error's): the bad-data return of the kinds.
+function errors.fail(type_, message, fields)
+  local err = fields or {}
+  err.type, err.message = type_, message
+  return nil, core.error(err)
+end
+
 --- text with every occurrence of each secret (a list of strings) replaced by
 --- "[redacted]"; text itself when none occurs. Secrets shorter than
 --- SHORTEST_SECRET are left alone: no real key is that short, and replacing
 --- them would mangle ordinary words (a test key "k" in "callback").
 function errors.redact(text, secrets)
   if type(text) ~= "string" then return text end
-  for _, secret in ipairs(secrets) do
-    if #secret >= SHORTEST_SECRET and text:find(secret, 1, true) then
+  -- Each secret is read as secrets[i], never held in a named local: a debug
+  -- hook that prints locals (a debugger, a profiler) must not see the key.
+  for i = 1, #secrets do
+    if #secrets[i] >= SHORTEST_SECRET and text:find(secrets[i], 1, true) then
       local out, from = {}, 1
       while true do
-        local i, j = text:find(secret, from, true)
-        if not i then break end
-        out[#out + 1] = text:sub(from, i - 1)
+        local first, last = text:find(secrets[i], from, true)
+        if not first then break end
+        out[#out + 1] = text:sub(from, first - 1)
         out[#out + 1] = REDACTED
-        from = j + 1
+        from = last + 1
       end
       out[#out + 1] = text:sub(from)
       text = table.concat(out)
