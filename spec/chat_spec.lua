@@ -209,6 +209,15 @@ describe("client:chat", function()
              { messages = user{ type = "text", text = "hi" }, max_completion_tokens = 16385 })
       raises('audio.format: "wav" cannot be streamed (stream = true takes pcm16 only)',
              { messages = user{ type = "text", text = "hi" }, audio = { format = "wav" }, stream = true })
+      raises("client:chat: 'model' must be string (got number)", { messages = {}, model = 0 / 0 })
+      raises("client:chat: 'model' must be string (got function)", { messages = {}, model = print })
+      for _, field in ipairs{ "temperature", "top_p", "frequency_penalty", "presence_penalty",
+                              "max_completion_tokens", "max_tokens", "n", "seed", "top_logprobs" } do
+        for _, bad in ipairs{ 0 / 0, math.huge, -math.huge, "1" } do
+          raises(("client:chat: '%s' must be finite number (got %s)"):format(field, type(bad)),
+                 { messages = {}, [field] = bad })
+        end
+      end
       assert.equal(0, #server:requests(PATH))
     end)
   end)

@@ -285,7 +285,13 @@ describe("client:speak", function()
       { "a voice of the wrong type", "Hi.", { voice = 3 },
         "client:speak: 'voice' must be a string or {id =} (got number)" },
       { "a speed that is no number", "Hi.", { model = "tts-1", speed = "fast" },
-        "client:speak: 'speed' must be a number (got string)" },
+        "client:speak: 'speed' must be finite number (got string)" },
+      { "a NaN speed", "Hi.", { model = "tts-1", speed = 0 / 0 },
+        "client:speak: 'speed' must be finite number (got number)" },
+      { "an infinite speed", "Hi.", { model = "tts-1", speed = math.huge },
+        "client:speak: 'speed' must be finite number (got number)" },
+      { "a NaN speed for a chat model", "Hi.", { speed = 0 / 0 },
+        "client:speak: 'speed' must be finite number (got number)" },
     } do
       it("for " .. case[1], function()
         local ok, err = pcall(client.speak, client, case[2], case[3])

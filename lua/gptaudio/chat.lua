@@ -9,7 +9,9 @@
 --
 -- defaults = { model =, voice = } and config = { model_check =, prices = }: the
 -- client's options (client.options holds both).
+local check = require "gptaudio.check"
 local core = require "gptaudio.core"
+local errors = require "gptaudio.errors"
 local json = require "gptaudio.json"
 local kind_stream = require "gptaudio.kinds.stream"
 local models = require "gptaudio.models"
@@ -24,14 +26,16 @@ chat.PATH = "/chat/completions"
 local API_RATE = 24000
 -- What the call takes for itself: none of it goes on the wire.
 local CALL_OPTIONS = { on_event = true, timeout = true, max_retries = true, headers = true }
+-- The fields checked here: the model, and the numbers a JSON body could not carry as NaN or infinity.
+local FIELD_KINDS = {
+  model = "string", temperature = "finite number", top_p = "finite number", frequency_penalty = "finite number",
+  presence_penalty = "finite number", max_completion_tokens = "finite number", max_tokens = "finite number",
+  n = "finite number", seed = "finite number", top_logprobs = "finite number",
+}
 local AUDIO_OPTIONS = { voice = true, format = true, rate = true }
 local INPUT_FORMATS = { wav = true, mp3 = true }
 
-local function fail(type_, message, fields)
-  local err = fields or {}
-  err.type, err.message = type_, message
-  return nil, core.error(err)
-end
+local fail = errors.fail
 
 local function copy(t)
   local c = {}
@@ -189,6 +193,7 @@ function chat.request(params, defaults)
   if params.on_event ~= nil and type(params.on_event) ~= "function" then
     error("on_event: a function expected, got " .. type(params.on_event), 0)
   end
+  check.fields("client:chat", params, FIELD_KINDS)
   local body = {}
   for key, value in pairs(params) do
     if not CALL_OPTIONS[key] then body[key] = value end
@@ -501,18 +506,12 @@ end
 --- The "chat" kind of the client's registry (client:chat(params),
 --- client:start("chat", params)): the op the client sends, with its hooks.
 function chat.kind(client, params)
-  local options = client.options
-  local call, err = chat.request(params, options)
+  local call, err = chat.request(params, client.options)
   if not call then return nil, err end
-  local count = kind_stream.counter(client, call.model)
-  local op = {
-    method = call.method, path = call.path, json = call.json, headers = params.headers,
-    timeout = params.timeout, max_retries = params.max_retries,
-  }
-  if not call.stream then
-    return kind_stream.whole(op, count, function(response) return chat.decode(call, response, options) end)
-  end
-  return kind_stream.streamed(op, count, chat.stream(call, options, params.on_event or function() end), "sse")
+  return kind_stream.op(client, { method = call.method, path = call.path, json = call.json }, call,
+                        { headers = params.headers, timeout = params.timeout, max_retries = params.max_retries,
+                          stream = call.stream, on_event = params.on_event },
+                        { decode = chat.decode, stream = chat.stream, mode = "sse" })
 end
 
 return chat

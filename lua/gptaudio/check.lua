@@ -9,6 +9,8 @@ local TESTS = {
   ["function"] = function(v) return type(v) == "function" end,
   boolean = function(v) return type(v) == "boolean" end,
   number = function(v) return type(v) == "number" and v == v end,
+  -- What JSON can carry: no NaN, no infinity.
+  ["finite number"] = function(v) return type(v) == "number" and v == v and v > -math.huge and v < math.huge end,
   ["positive number"] = function(v) return type(v) == "number" and v > 0 end,
   ["non-negative number"] = function(v) return type(v) == "number" and v >= 0 end,
   ["non-negative integer"] = function(v) return type(v) == "number" and v >= 0 and v % 1 == 0 end,
@@ -28,6 +30,15 @@ function check.value(where, name, value, expected, optional)
     names[#names + 1] = test and kind or ("%q"):format(tostring(kind))
   end
   error(("%s: '%s' must be %s (got %s)"):format(where, name, table.concat(names, " or "), type(value)), 0)
+end
+
+--- Checks the optional fields of t named in expected ({name = kind}) with
+--- check.value, in name order, so that the first bad one is always the one named.
+function check.fields(where, t, expected)
+  local names = {}
+  for name in pairs(expected) do names[#names + 1] = name end
+  table.sort(names)
+  for _, name in ipairs(names) do check.value(where, name, t[name], expected[name], true) end
 end
 
 --- Raises naming the first key of t that allowed (a set) does not have.

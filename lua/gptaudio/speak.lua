@@ -13,7 +13,9 @@
 -- With stream = true, on_event gets {type = "audio", audio = <AudioBuffer chunk>}
 -- as the bytes arrive (pcm only): /audio/speech streams as SSE
 -- (stream_format = "sse") where the model supports it, else as its chunked body.
+local check = require "gptaudio.check"
 local core = require "gptaudio.core"
+local errors = require "gptaudio.errors"
 local client = require "gptaudio.client"
 local json = require "gptaudio.json"
 local chat_route = require "gptaudio.kinds.chat_route"
@@ -35,41 +37,30 @@ local MIN_SPEED, MAX_SPEED = 0.25, 4
 local CALL_OPTIONS = {
   model = true, format = true, stream = true, on_event = true, timeout = true, max_retries = true, headers = true,
 }
--- Fields that would turn the chat route's request into another kind of call.
-local CHAT_OWNED = { messages = true, modalities = true, audio = true }
 -- The speech endpoint's format names as Chat Completions spells them.
 local CHAT_FORMATS = { pcm = "pcm16" }
 
-local function fail(type_, message, fields)
-  local err = fields or {}
-  err.type, err.message = type_, message
-  return nil, core.error(err)
-end
+local fail = errors.fail
 
 -- Characters, not bytes: the API's limit counts what a reader sees.
 local function characters(text)
   return select(2, text:gsub("[^\128-\191]", ""))
 end
 
-local function check_type(opts, name, expected)
-  local value = opts[name]
-  if value ~= nil and type(value) ~= expected then
-    error(("%s: '%s' must be a %s (got %s)"):format(WHERE, name, expected, type(value)), 0)
-  end
-end
+local OPTION_KINDS = {
+  model = "string", instructions = "string", format = "string", speed = "finite number", stream = "boolean",
+  on_event = "function",
+}
 
 local function check_arguments(text, opts)
   if type(text) ~= "string" or text == "" then
     error(("%s: 'text' must be a non-empty string (got %s)"):format(
       WHERE, type(text) == "string" and "an empty string" or type(text)), 0)
   end
-  for _, name in ipairs{ "model", "instructions", "format" } do check_type(opts, name, "string") end
+  check.fields(WHERE, opts, OPTION_KINDS)
   if opts.voice ~= nil and type(opts.voice) ~= "string" and type(opts.voice) ~= "table" then
     error(("%s: 'voice' must be a string or {id =} (got %s)"):format(WHERE, type(opts.voice)), 0)
   end
-  check_type(opts, "speed", "number")
-  check_type(opts, "stream", "boolean")
-  check_type(opts, "on_event", "function")
   if opts.stream and (opts.format or "pcm") ~= "pcm" then
     error(("%s: 'format' %q cannot be streamed (stream = true takes pcm only)"):format(WHERE, opts.format), 0)
   end
@@ -193,15 +184,8 @@ local function endpoint_op(client_, text, opts, model_id, model)
   -- Without a registry entry, nothing says the model streams SSE: its plain body always streams.
   local sse = opts.stream and model ~= nil and not model.refuses.sse
   if sse then body.stream_format = "sse" end
-  local config = client_.options
-  local count = kind_stream.counter(client_, model_id)
-  local op = { method = "POST", path = speak.PATH, json = body, headers = opts.headers,
-               timeout = opts.timeout, max_retries = opts.max_retries }
-  if not opts.stream then
-    return kind_stream.whole(op, count, function(response) return decode_response(call, response, config) end)
-  end
-  return kind_stream.streamed(op, count, new_stream(call, config, opts.on_event or function() end),
-                              sse and "sse" or "raw")
+  return kind_stream.op(client_, { method = "POST", path = speak.PATH, json = body }, call, opts,
+                        { decode = decode_response, stream = new_stream, mode = sse and "sse" or "raw" })
 end
 
 ---------------------------------------------------------------- the chat route
@@ -213,11 +197,6 @@ local function check_chat_options(opts, model_id)
   if opts.speed ~= nil then
     error(("%s: 'speed': %s is a chat model and cannot change its speed; use a speech model such as "
            .. "gpt-4o-mini-tts"):format(WHERE, model_id), 0)
-  end
-  for name in pairs(opts) do
-    if CHAT_OWNED[name] then
-      error(("%s: '%s': the speak call builds the chat request itself"):format(WHERE, name), 0)
-    end
   end
 end
 

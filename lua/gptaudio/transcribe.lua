@@ -16,8 +16,9 @@
 --
 -- The result is a Transcript: text, language, duration, words, segments,
 -- usage, cost, model, request_id, raw; tostring(tr) is tr.text.
-local core = require "gptaudio.core"
+local errors = require "gptaudio.errors"
 local chat = require "gptaudio.chat"
+local check = require "gptaudio.check"
 local client = require "gptaudio.client"
 local json = require "gptaudio.json"
 local chat_route = require "gptaudio.kinds.chat_route"
@@ -37,8 +38,6 @@ local CALL_OPTIONS = { model = true, on_event = true, timeout = true, max_retrie
 local PLAIN_FORMATS = { text = true, srt = true, vtt = true }
 -- Options only /audio/transcriptions has: the chat route raises for them.
 local ENDPOINT_ONLY = { timestamp_granularities = true, include = true, chunking_strategy = true }
--- Fields that would turn the chat route's request into another kind of call.
-local CHAT_OWNED = { messages = true, modalities = true, audio = true }
 local CONTENT_TYPES = {
   wav = "audio/wav", mp3 = "audio/mpeg", mpeg = "audio/mpeg", mpga = "audio/mpeg", flac = "audio/flac",
   ogg = "audio/ogg", webm = "audio/webm", m4a = "audio/mp4", mp4 = "audio/mp4",
@@ -52,11 +51,7 @@ function Transcript:__tostring()
   return self.text
 end
 
-local function fail(type_, message, fields)
-  local err = fields or {}
-  err.type, err.message = type_, message
-  return nil, core.error(err)
-end
+local fail = errors.fail
 
 local function is_buffer(v)
   local mt = type(v) == "userdata" and getmetatable(v)
@@ -78,19 +73,14 @@ local function check_audio(audio)
   end
 end
 
-local function check_type(opts, name, expected)
-  local value = opts[name]
-  if value ~= nil and type(value) ~= expected then
-    error(("%s: '%s' must be a %s (got %s)"):format(WHERE, name, expected, type(value)), 0)
-  end
-end
+local OPTION_KINDS = {
+  model = "string", language = "string", prompt = "string", response_format = "string",
+  temperature = "finite number", stream = "boolean", on_event = "function",
+}
 
 local function check_arguments(audio, opts)
   check_audio(audio)
-  for _, name in ipairs{ "model", "language", "prompt", "response_format" } do check_type(opts, name, "string") end
-  check_type(opts, "temperature", "number")
-  check_type(opts, "stream", "boolean")
-  check_type(opts, "on_event", "function")
+  check.fields(WHERE, opts, OPTION_KINDS)
 end
 
 ---------------------------------------------------------------- the Transcript
@@ -145,6 +135,7 @@ local function add_fields(parts, name, value)
       for _, key in ipairs(keys) do add_fields(parts, ("%s[%s]"):format(name, key), value[key]) end
     end
   elseif kind == "number" then
+    check.value(WHERE, name, value, "finite number")
     parts[#parts + 1] = { name = name, data = ("%.14g"):format(value) }
   elseif kind == "string" or kind == "boolean" then
     parts[#parts + 1] = { name = name, data = tostring(value) }
@@ -291,16 +282,10 @@ local function endpoint_op(client_, audio, opts, model_id, model)
   if not part then return nil, err end
   local parts = { { name = "model", data = model_id }, part }
   for _, field in ipairs(form) do parts[#parts + 1] = field end
-  local config = client_.options
   local call = { model = model_id, format = opts.response_format or "json",
                  duration = is_buffer(audio) and audio.duration or nil }
-  local count = kind_stream.counter(client_, model_id)
-  local op = { method = "POST", path = transcribe.PATH, multipart = parts, headers = opts.headers,
-               timeout = opts.timeout, max_retries = opts.max_retries }
-  if not opts.stream then
-    return kind_stream.whole(op, count, function(response) return decode_response(call, response, config) end)
-  end
-  return kind_stream.streamed(op, count, new_stream(call, config, opts.on_event or function() end), "sse")
+  return kind_stream.op(client_, { method = "POST", path = transcribe.PATH, multipart = parts }, call, opts,
+                        { decode = decode_response, stream = new_stream, mode = "sse" })
 end
 
 ---------------------------------------------------------------- the chat route
@@ -329,9 +314,6 @@ local function check_chat_options(opts, model_id)
   for name in pairs(opts) do
     if ENDPOINT_ONLY[name] then
       error(("%s: '%s': %s is a chat model; only /audio/transcriptions takes it"):format(WHERE, name, model_id), 0)
-    end
-    if CHAT_OWNED[name] then
-      error(("%s: '%s': the transcribe call builds the chat request itself"):format(WHERE, name), 0)
     end
   end
 end

@@ -5,6 +5,9 @@
 -- still reach their endpoint.
 local models = require "gptaudio.models"
 
+-- Fields that would turn the chat route's request into another kind of call.
+local CHAT_OWNED = { messages = true, modalities = true, audio = true }
+
 --- The kind function (client, input, opts) for route = {
 ---   where = "client:speak", verb = "speak",
 ---   endpoint = the registry kind the endpoint serves ("speech"),
@@ -12,6 +15,8 @@ local models = require "gptaudio.models"
 ---   names_endpoint(lower_case_id) -> whether an unknown id names an endpoint model,
 ---   check(input, opts) -> raises for a bad argument,
 ---   endpoint_op(client, input, opts, model_id, model), chat_op(client, input, opts, model_id) }
+--- On the chat route, opts may not hold the fields the call builds itself
+--- (messages, modalities, audio).
 return function(route)
   local function route_of(model_id)
     local model = models.get(model_id)
@@ -35,6 +40,11 @@ return function(route)
     local model_id = opts.model or client.options.model
     local kind, model = route_of(model_id)
     if kind == route.endpoint then return route.endpoint_op(client, input, opts, model_id, model) end
+    for name in pairs(opts) do
+      if CHAT_OWNED[name] then
+        error(("%s: '%s': the %s call builds the chat request itself"):format(route.where, name, route.verb), 0)
+      end
+    end
     return route.chat_op(client, input, opts, model_id)
   end
 end

@@ -37,4 +37,19 @@ function kind_stream.streamed(op, count, gatherer, mode)
   return op
 end
 
+--- The op of a call: request = {method, path, json | multipart}; call is the
+--- kind's record of it (call.model: the model it is counted under); opts the
+--- caller's (headers, timeout, max_retries, stream, on_event). Whole, its
+--- result is reader.decode(call, response, config); streamed, a gatherer
+--- reader.stream(call, config, emit) reads it in reader.mode ("sse" | "raw").
+function kind_stream.op(client, request, call, opts, reader)
+  local config = client.options
+  local count = kind_stream.counter(client, call.model)
+  request.headers, request.timeout, request.max_retries = opts.headers, opts.timeout, opts.max_retries
+  if not opts.stream then
+    return kind_stream.whole(request, count, function(response) return reader.decode(call, response, config) end)
+  end
+  return kind_stream.streamed(request, count, reader.stream(call, config, opts.on_event or function() end), reader.mode)
+end
+
 return kind_stream
