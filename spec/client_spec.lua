@@ -205,6 +205,37 @@ describe("client:request", function()
     assert.is_nil(client:timeout())
   end)
 
+  it("step returns at once when no transfer is active and no timer is set, whatever its timeout", function()
+    for _, timeout in ipairs{ 0.5, 5, 1e9, math.huge } do
+      local started = core.now()
+      assert.equal(0, client:step(timeout))
+      assert.is_true(core.now() - started < 0.1, ("step(%g) took %.3f s"):format(timeout, core.now() - started))
+    end
+  end)
+
+  it("step with no transfer still waits for the next timer, and no longer", function()
+    local task = gptaudio.spawn(function() return client.scheduler:sleep(0.3) end)
+    local started = core.now()
+    assert.equal(0, client:step(5))
+    local elapsed = core.now() - started
+    assert.equal("done", task:status())
+    assert.is_true(elapsed > 0.25 and elapsed < 1, ("took %.3f s"):format(elapsed))
+  end)
+
+  it("step waits for an active transfer and for a retry's delay", function()
+    server:script("/v1/again", { { status = 500, headers = { ["retry-after-ms"] = "300" }, json = {} },
+                                 { delay = 0.2, json = { ok = true } } })
+    local task = gptaudio.spawn(function() return client:request{ path = "/again", max_retries = 1 } end)
+    local started, steps = core.now(), 0
+    while client:step(5) > 0 do steps = steps + 1 end
+    local elapsed = core.now() - started
+    assert.equal(200, task:result().status)
+    assert.equal(2, #server:requests("/v1/again"))
+    -- Each step waited for something (a response, the retry timer): a handful, not a busy loop.
+    assert.is_true(steps >= 2 and steps < 20, steps .. " steps")
+    assert.is_true(elapsed > 0.45 and elapsed < 2, ("took %.3f s"):format(elapsed))
+  end)
+
   it("runs 20 slow requests at once", function()
     server:default("/v1/slow", { delay = 0.3, json = { ok = true } })
     local started = core.now()

@@ -226,6 +226,15 @@ describe("client:conversation", function()
     assert.equal(0, #server:requests(PATH))
   end)
 
+  it("raises on a closed client, like the client's other calls, and a conversation made before stops", function()
+    local closing = gptaudio.new{ api_key = "k", base_url = server.url }
+    local conv = closing:conversation{}
+    closing:close()
+    assert.has_error(function() closing:conversation{} end, "gptaudio: the client is closed")
+    assert.has_error(function() conv:say("Hello?") end, "gptaudio: the client is closed")
+    assert.equal(0, #server:requests(PATH))
+  end)
+
   it("drives examples/voice_agent.lua: a spoken question, both tools called in turn, a spoken answer", function()
     local lua = os.getenv("GPTAUDIO_LUA") or "lua5.4"
     local run = io.popen("env -u OPENAI_API_KEY -u OPENAI_BASE_URL " .. lua .. " examples/voice_agent.lua 2>&1")

@@ -149,4 +149,22 @@ describe("the luv adapter", function()
     assert.has_error(function() uv_loop.attach(client, uv) end,
                      "gptaudio: this client already has an event loop attached")
   end)
+
+  it("refuses what is no gptaudio client and a uv without timers or polls, before attaching", function()
+    local other = gptaudio.new{ api_key = "k", base_url = server.url }
+    for _, bad in ipairs{ {}, { options = {} }, "client", setmetatable({}, { __index = client }) } do
+      assert.has_error(function() uv_loop.attach(bad, uv) end,
+                       ("loop.uv.attach: 'client' must be a gptaudio client (got %s)"):format(type(bad)))
+    end
+    assert.has_error(function() uv_loop.attach(other, {}) end,
+                     "loop.uv.attach: 'uv.new_timer' must be function (got nil)")
+    assert.has_error(function() uv_loop.attach(other, { new_timer = uv.new_timer, new_poll = true }) end,
+                     "loop.uv.attach: 'uv.new_poll' must be function (got boolean)")
+    -- Nothing was attached: the client still blocks outside a task, and a real uv attaches.
+    assert.is_nil(other.loop)
+    assert.equal(200, assert(other:request{ path = "/models" }).status)
+    local attached = uv_loop.attach(other, uv)
+    attached:detach()
+    other:close()
+  end)
 end)

@@ -484,7 +484,12 @@ end
 local function drive(self, wait)
   self.scheduler:fire_due()
   local timer = self.scheduler:timeout()
-  if timer and timer < wait then wait = timer end
+  if timer then
+    wait = math.min(wait, timer)
+  elseif self.transport:active() == 0 then
+    -- No transfer and no timer: nothing could end the wait but its own end.
+    wait = 0
+  end
   if self.closed then return end
   dispatch(self, self.transport:step(wait))
   if self.closed then return end
@@ -492,7 +497,8 @@ local function drive(self, wait)
 end
 
 --- Drives transfers, resumes tasks, fires due timers; waits up to timeout
---- seconds (default 0) for something to happen, never past the next timer.
+--- seconds (default 0) for something to happen, never past the next timer,
+--- and not at all when no transfer is active and no timer is set.
 --- Returns how many requests are still active (queued, running, or waiting
 --- for a retry). Not re-entrant.
 function Client:step(timeout)

@@ -75,6 +75,7 @@ end
 --- A new conversation on client `self`; see the top of this file.
 function conversation.new(self, options)
   local where = "client:conversation"
+  self:check_open()
   options = check.value(where, "options", options, "table", true) or {}
   check.known(where, options, OPTIONS, "option")
   check.value(where, "system", options.system, "string", true)

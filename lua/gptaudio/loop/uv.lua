@@ -19,6 +19,7 @@
 -- turn, so a program that ends right after detaching should run the loop once
 -- more (uv.run()): Debian's luv crashes at exit on handles left half-closed.
 local check = require "gptaudio.check"
+local Client = require("gptaudio.client").Client
 
 local uv_loop = {}
 
@@ -48,8 +49,15 @@ function Handle:__tostring()
 end
 
 function uv_loop.attach(client, uv, opts)
-  check.value("loop.uv.attach", "client", client, "table")
+  -- Checked before anything is attached: a wrong client or uv fails here, not
+  -- half way through with the client tied to a loop that does not exist.
+  if getmetatable(client) ~= Client then
+    error(("loop.uv.attach: 'client' must be a gptaudio client (got %s)"):format(type(client)), 0)
+  end
   check.value("loop.uv.attach", "uv", uv, "table")
+  for _, name in ipairs{ "new_timer", "new_poll" } do
+    check.value("loop.uv.attach", "uv." .. name, uv[name], "function")
+  end
   opts = check.value("loop.uv.attach", "opts", opts, "table", true) or {}
   check.known("loop.uv.attach", opts, { schedule = true }, "option")
   check.value("loop.uv.attach", "schedule", opts.schedule, "function", true)
