@@ -11,21 +11,15 @@
 -- that no HTTP client can read, so speech bodies are posted here by hand, as
 -- the speak kind builds them, and only Prism's verdict is read.
 local gptaudio = require "gptaudio"
-local core = require "gptaudio.core"
 local json = require "gptaudio.json"
 local speak = require "gptaudio.speak"
+local openai = require "spec.support.openai"
 local setup_ = require "spec.support.setup"
-local socket = require "socket"
-
-local audio = gptaudio.audio
-local RECORDING = "/usr/share/sounds/alsa/Front_Center.wav"
--- The spec's example audio data, "string", is valid base64 for these 4 bytes.
-local EXAMPLE_BYTES = core.base64_decode("string")
 
 local function tone()
   local t = {}
   for i = 1, 4800 do t[i] = math.sin(i * 0.1) * 0.5 end
-  return audio.from_samples(t, 48000, 1)
+  return gptaudio.audio.from_samples(t, 48000, 1)
 end
 
 describe("transcription and speech requests against OpenAI's spec (Prism)", function()
@@ -41,22 +35,12 @@ describe("transcription and speech requests against OpenAI's spec (Prism)", func
 
   -- Prism's status line and body for the speech request the speak kind builds.
   local function speech_verdict(text, opts)
-    local body = json.encode(speak.kind(client, text, opts).json)
-    local conn = assert(socket.connect("127.0.0.1", mock.port))
-    conn:settimeout(10)
-    assert(conn:send(table.concat({
-      "POST /audio/speech HTTP/1.1", "Host: 127.0.0.1", "Authorization: Bearer sk-contract",
-      "Content-Type: application/json", "Content-Length: " .. #body, "Connection: close", "", body,
-    }, "\r\n")))
-    local status = assert(conn:receive("*l"))
-    local rest = conn:receive("*a") or ""
-    conn:close()
-    return status, rest
+    return mock:post("/audio/speech", json.encode(speak.kind(client, text, opts).json))
   end
 
   local function speak_passes(text, opts)
-    local status, rest = speech_verdict(text, opts)
-    if status ~= "HTTP/1.1 200 OK" then error("the request breaks OpenAI's spec: " .. rest, 2) end
+    local status, body = speech_verdict(text, opts)
+    if status ~= "HTTP/1.1 200 OK" then error("the request breaks OpenAI's spec: " .. body, 2) end
   end
 
   describe("/audio/transcriptions", function()
@@ -69,7 +53,7 @@ describe("transcription and speech requests against OpenAI's spec (Prism)", func
     it("an AudioBuffer, a WAV path and MP3 bytes", function()
       local mp3 = "ID3\3\0\0\0\0\0\0" .. string.rep("\255\251\144\0", 16)
       assert.equal("string", transcribe(tone(), { model = "gpt-4o-mini-transcribe" }).text)
-      assert.equal("string", transcribe(RECORDING, { model = "gpt-4o-transcribe" }).text)
+      assert.equal("string", transcribe(openai.RECORDING, { model = "gpt-4o-transcribe" }).text)
       assert.equal("string", transcribe({ data = mp3, format = "mp3" }, { model = "whisper-1" }).text)
     end)
 
@@ -82,10 +66,10 @@ describe("transcription and speech requests against OpenAI's spec (Prism)", func
 
     it("every response format of whisper-1, with timestamps", function()
       for _, format in ipairs{ "json", "text", "srt", "vtt", "verbose_json" } do
-        transcribe(RECORDING, { model = "whisper-1", response_format = format, language = "en" })
+        transcribe(openai.RECORDING, { model = "whisper-1", response_format = format, language = "en" })
       end
-      transcribe(RECORDING, { model = "whisper-1", response_format = "verbose_json",
-                              timestamp_granularities = { "word", "segment" } })
+      transcribe(openai.RECORDING, { model = "whisper-1", response_format = "verbose_json",
+                                     timestamp_granularities = { "word", "segment" } })
     end)
 
     it("a streamed transcription", function()
@@ -97,7 +81,7 @@ describe("transcription and speech requests against OpenAI's spec (Prism)", func
       local tr = transcribe(tone(), { model = "gpt-audio-mini", language = "fr", prompt = "Bonjour.",
                                       temperature = 0 })
       assert.equal("string", tr.text)
-      setup_.assert_accepted_stream(client:transcribe(RECORDING, { stream = true }))
+      setup_.assert_accepted_stream(client:transcribe(openai.RECORDING, { stream = true }))
     end)
   end)
 
@@ -125,9 +109,9 @@ describe("transcription and speech requests against OpenAI's spec (Prism)", func
 
     it("the chat route's request for gpt-audio-mini", function()
       local sp = assert(client:speak("Hello there.", { instructions = "Warmly.", voice = "coral" }))
-      assert.equal(#EXAMPLE_BYTES / 2, #sp.audio)
+      assert.equal(#openai.EXAMPLE_BYTES / 2, #sp.audio)
       sp = assert(client:speak("Hello there.", { format = "mp3" }))
-      assert.same({ EXAMPLE_BYTES, "mp3" }, { sp.bytes, sp.format })
+      assert.same({ openai.EXAMPLE_BYTES, "mp3" }, { sp.bytes, sp.format })
       setup_.assert_accepted_stream(client:speak("Hello there.", { stream = true }))
     end)
   end)

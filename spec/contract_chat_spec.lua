@@ -5,16 +5,9 @@
 -- check is off and each reply is what that example decodes to.
 local gptaudio = require "gptaudio"
 local chat = require "gptaudio.chat"
-local core = require "gptaudio.core"
 local json = require "gptaudio.json"
+local openai = require "spec.support.openai"
 local setup_ = require "spec.support.setup"
-local http = require "socket.http"
-local ltn12 = require "ltn12"
-
-local audio = gptaudio.audio
-local RECORDING = "/usr/share/sounds/alsa/Front_Center.wav"
--- The spec's example audio data, "string", is valid base64 for these 4 bytes.
-local EXAMPLE_BYTES = core.base64_decode("string")
 
 local function hello() return { { role = "user", content = "Say hello." } } end
 
@@ -26,13 +19,8 @@ describe("chat requests against OpenAI's spec (Prism)", function()
   -- again outside the client: the client's error keeps only the start of it.
   local function violations(params)
     local call = chat.request(params, client.options)
-    local body, answer = json.encode(call.json), {}
-    http.request{
-      url = mock.url .. call.path, method = "POST", source = ltn12.source.string(body), sink = ltn12.sink.table(answer),
-      headers = { ["content-type"] = "application/json", ["content-length"] = tostring(#body),
-                  authorization = "Bearer sk-contract" },
-    }
-    return table.concat(answer)
+    local _, answer = mock:post(call.path, json.encode(call.json))
+    return answer
   end
 
   -- client:chat(params); a 422 fails the spec with Prism's violations.
@@ -63,12 +51,12 @@ describe("chat requests against OpenAI's spec (Prism)", function()
   end)
 
   it("audio in from an AudioBuffer, a WAV file and MP3 bytes", function()
-    local stereo = audio.load(RECORDING):to_channels(2)
+    local stereo = gptaudio.audio.load(openai.RECORDING):to_channels(2)
     local mp3 = "ID3\3\0\0\0\0\0\0" .. string.rep("\255\251\144\0", 16)
     assert(send{ messages = { { role = "user", content = {
       { type = "text", text = "What is said in each?" },
       { type = "input_audio", audio = stereo },
-      { type = "input_audio", audio = RECORDING },
+      { type = "input_audio", audio = openai.RECORDING },
       { type = "input_audio", audio = { data = mp3, format = "mp3" } },
     } } } })
   end)
@@ -76,11 +64,11 @@ describe("chat requests against OpenAI's spec (Prism)", function()
   it("audio out in each format", function()
     for _, format in ipairs{ "mp3", "flac", "opus", "aac" } do
       local reply = assert(send{ messages = hello(), audio = { voice = "alloy", format = format, rate = 16000 } })
-      assert.equal(EXAMPLE_BYTES, reply.audio_bytes)
+      assert.equal(openai.EXAMPLE_BYTES, reply.audio_bytes)
       assert.equal(format, reply.audio_format)
     end
     local reply = assert(send{ messages = hello(), audio = { voice = { id = "voice_1234" }, format = "pcm16" } })
-    assert.equal(#EXAMPLE_BYTES / 2, #reply.audio)
+    assert.equal(#openai.EXAMPLE_BYTES / 2, #reply.audio)
     -- The example "string" is no WAV file: the request passed, the reply cannot decode.
     local _, err = send{ messages = hello(), audio = true }
     assert.equal("audio", err.type)
@@ -102,7 +90,7 @@ describe("chat requests against OpenAI's spec (Prism)", function()
 
   it("multi-turn with an earlier audio reply referenced by its id", function()
     assert(send{ messages = {
-      { role = "user", content = { { type = "input_audio", audio = audio.load(RECORDING) } } },
+      { role = "user", content = { { type = "input_audio", audio = gptaudio.audio.load(openai.RECORDING) } } },
       { role = "assistant", audio = { id = "audio_abc123" } },
       { role = "user", content = "Again, slower." },
     }, audio = { voice = "coral", format = "pcm16" } })
