@@ -2,13 +2,7 @@
 -- gptaudio.Error of type "audio"; a programmer error raises naming the argument.
 local audio = require("gptaudio").audio
 local cjson = require "cjson"
-
-local function read_file(path)
-  local f = assert(io.open(path, "rb"))
-  local bytes = f:read("*a")
-  f:close()
-  return bytes
-end
+local setup_ = require "spec.support.setup"
 
 local function le16(v) return string.char(v % 256, math.floor(v / 256) % 256) end
 local function le32(v) return le16(v % 65536) .. le16(math.floor(v / 65536)) end
@@ -95,7 +89,7 @@ describe("bad WAV data", function()
 
   it("random bytes and corrupted headers never crash", function()
     math.randomseed(424242)
-    local real = read_file("/usr/share/sounds/alsa/Front_Center.wav"):sub(1, 2000)
+    local real = setup_.read_file("/usr/share/sounds/alsa/Front_Center.wav"):sub(1, 2000)
     for round = 1, 2000 do
       local bytes
       if round % 2 == 0 then

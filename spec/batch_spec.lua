@@ -3,30 +3,24 @@
 -- line per input, each input once), by what the server received (resumed runs
 -- send only what is missing; --rpm paces the requests), and by an interrupted
 -- run that leaves a valid file which the next run completes.
-local fake = require "spec.support.fake"
 local cjson = require "cjson"
 local socket = require "socket"
 local audio = require("gptaudio").audio
+local openai = require "spec.support.openai"
+local setup_ = require "spec.support.setup"
+local util = require "spec.support.util"
 
-local LUA = os.getenv("GPTAUDIO_LUA") or "lua5.4"
-local TRANSCRIPTIONS = "/v1/audio/transcriptions"
-local CHAT = "/v1/chat/completions"
 local TRANSCRIPT = { text = "Tick.", usage = { type = "tokens", input_tokens = 5, output_tokens = 2, total_tokens = 7,
                                                input_token_details = { text_tokens = 0, audio_tokens = 5 } } }
 local BAD = { status = 400, json = { error = {
   message = "Audio file might be corrupted or unsupported", type = "invalid_request_error", param = "file",
   code = "invalid_value" } } }
 
-local function quote(s)
-  return "'" .. s:gsub("'", [['\'']]) .. "'"
-end
+local quote = util.shell_quote
 
+-- A file not written yet reads as empty.
 local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return "" end
-  local text = f:read("*a")
-  f:close()
-  return text
+  return util.read_file(path) or ""
 end
 
 -- The results file's lines decoded; raises when a line is not whole JSON.
@@ -64,9 +58,9 @@ describe("gptaudio batch", function()
     local words = {}
     for i, a in ipairs(arguments) do words[i] = quote(a) end
     local stderr = os.tmpname()
-    local inner = "echo $$; exec " .. LUA .. " bin/gptaudio " .. table.concat(words, " ")
+    local inner = "echo $$; exec " .. util.LUA .. " bin/gptaudio " .. table.concat(words, " ")
     local command = ("%s OPENAI_BASE_URL=%s OPENAI_API_KEY=sk-dummy sh -c %s 2>%s; echo exit:$?")
-      :format(fake.spawn_env(), quote(server.url), quote(inner), quote(stderr))
+      :format(util.spawn_env(), quote(server.url), quote(inner), quote(stderr))
     local p = assert(io.popen(command))
     local pid = assert(tonumber(p:read("*l")))
     return {
@@ -98,25 +92,21 @@ describe("gptaudio batch", function()
     f:close()
   end
 
+  setup_.fake_server(function(s) server = s end)
   setup(function()
-    server = fake.start()
-    dir = io.popen("mktemp -d"):read("*l")
+    dir = util.temp_dir()
     list, results = dir .. "/inputs.txt", dir .. "/results.jsonl"
     local wav = audio.from_pcm16(("\1\0"):rep(240), 24000, 1):encode("wav")
     for i = 1, 1000 do
       paths[i] = ("%s/clip%04d.wav"):format(dir, i)
-      local f = assert(io.open(paths[i], "wb"))
-      f:write(wav)
-      f:close()
+      util.write_file(paths[i], wav)
     end
   end)
   teardown(function()
-    server:stop()
-    os.execute("rm -rf " .. quote(dir))
+    util.remove_tree(dir)
   end)
   before_each(function()
-    server:clear()
-    server:default(TRANSCRIPTIONS, { json = TRANSCRIPT })
+    server:default(openai.TRANSCRIPTIONS, { json = TRANSCRIPT })
     os.remove(results)
   end)
 
@@ -124,12 +114,12 @@ describe("gptaudio batch", function()
     use_inputs(1000)
     local failures = {}
     for i = 1, 37 do failures[i] = BAD end
-    server:script(TRANSCRIPTIONS, failures)
+    server:script(openai.TRANSCRIPTIONS, failures)
     local status, out = run(transcribe_args{ "--concurrency", "16" })
     assert.equal(1, status)
     assert.same({ total = 1000, written = 1000, failed = 37, skipped = 0, tokens = 963 * 7, interrupted = false },
                 (function(s) s.cost = nil return s end)(cjson.decode(out)))
-    assert.equal(1000, #server:requests(TRANSCRIPTIONS))
+    assert.equal(1000, #server:requests(openai.TRANSCRIPTIONS))
     local first = by_path(lines_of(results))
     assert.equal(1000, count(first))
     local errors = 0
@@ -146,11 +136,11 @@ describe("gptaudio batch", function()
     assert.equal(37, errors)
 
     server:clear()
-    server:default(TRANSCRIPTIONS, { json = TRANSCRIPT })
+    server:default(openai.TRANSCRIPTIONS, { json = TRANSCRIPT })
     status, out = run(transcribe_args())
     assert.equal(0, status)
     assert.same({ 1000, 37, 963 }, { cjson.decode(out).total, cjson.decode(out).written, cjson.decode(out).skipped })
-    assert.equal(37, #server:requests(TRANSCRIPTIONS))
+    assert.equal(37, #server:requests(openai.TRANSCRIPTIONS))
     local second = by_path(lines_of(results))
     assert.equal(1000, count(second))
     for i = 1, 1000 do assert.equal("Tick.", second[paths[i]].text) end
@@ -162,14 +152,14 @@ describe("gptaudio batch", function()
     f:write(cjson.encode{ path = paths[1], text = "Kept." }, "\n", '{"path":"', paths[2], '","te')
     f:close()
     assert.equal(0, (run(transcribe_args())))
-    assert.equal(2, #server:requests(TRANSCRIPTIONS))
+    assert.equal(2, #server:requests(openai.TRANSCRIPTIONS))
     local map = by_path(lines_of(results))
     assert.same({ "Kept.", "Tick.", "Tick." }, { map[paths[1]].text, map[paths[2]].text, map[paths[3]].text })
   end)
 
   it("stops on SIGINT with exit status 130 and whole lines; the next run completes it", function()
     use_inputs(300)
-    server:default(TRANSCRIPTIONS, { json = TRANSCRIPT, delay = 0.05 })
+    server:default(openai.TRANSCRIPTIONS, { json = TRANSCRIPT, delay = 0.05 })
     local child = start(transcribe_args{ "--concurrency", "4" })
     local deadline = socket.gettime() + 30
     repeat socket.sleep(0.02) until select(2, read_file(results):gsub("\n", "")) >= 30 or socket.gettime() > deadline
@@ -183,16 +173,16 @@ describe("gptaudio batch", function()
     for _, line in pairs(done) do assert.equal("Tick.", line.text) end
 
     server:clear()
-    server:default(TRANSCRIPTIONS, { json = TRANSCRIPT })
+    server:default(openai.TRANSCRIPTIONS, { json = TRANSCRIPT })
     assert.equal(0, (run(transcribe_args())))
-    assert.equal(300 - n, #server:requests(TRANSCRIPTIONS))
+    assert.equal(300 - n, #server:requests(openai.TRANSCRIPTIONS))
     assert.equal(300, count(by_path(lines_of(results))))
   end)
 
   it("paces requests to --rpm, counted at the server", function()
     use_inputs(20)
     assert.equal(0, (run(transcribe_args{ "--rpm", "600" })))
-    local sent = server:requests(TRANSCRIPTIONS)
+    local sent = server:requests(openai.TRANSCRIPTIONS)
     assert.equal(20, #sent)
     -- 600 rpm is 10 a second after a burst of one second's worth: the last 10 take 0.9 s or more.
     local span = sent[20].time - sent[1].time
@@ -201,7 +191,7 @@ describe("gptaudio batch", function()
 
   it("batch chat sends the prompt with each recording and writes the replies", function()
     use_inputs(2)
-    server:default(CHAT, { json = {
+    server:default(openai.CHAT, { json = {
       id = "chatcmpl-1", object = "chat.completion", created = 1764000000, model = "gpt-audio-mini-2025-12-15",
       choices = { { index = 0, message = { role = "assistant", content = "A click." }, finish_reason = "stop" } },
       usage = { prompt_tokens = 20, completion_tokens = 3, total_tokens = 23 },
@@ -210,7 +200,7 @@ describe("gptaudio batch", function()
     assert.equal(0, status)
     local map = by_path(lines_of(results))
     assert.same({ "A click.", "A click." }, { map[paths[1]].reply, map[paths[2]].reply })
-    local sent = server:requests(CHAT)
+    local sent = server:requests(openai.CHAT)
     assert.equal(2, #sent)
     local content = sent[1].json.messages[1].content
     assert.same({ type = "text", text = "Describe the sound." }, content[1])

@@ -5,11 +5,10 @@
 local gptaudio = require "gptaudio"
 local core = require "gptaudio.core"
 local json = require "gptaudio.json"
+local openai = require "spec.support.openai"
 local setup_ = require "spec.support.setup"
 
 local audio = gptaudio.audio
-local PATH = "/v1/chat/completions"
-local MODEL = "gpt-audio-mini-2025-12-15"
 local EXPIRES = 1764003600
 local USAGE = { prompt_tokens = 40, completion_tokens = 300, total_tokens = 340,
                 prompt_tokens_details = { audio_tokens = 0, cached_tokens = 0, text_tokens = 40 },
@@ -38,14 +37,14 @@ local CUTS = { 1, 3, 4, 7, 2, 5, 300, 9, 1, 501 }
 local assert_same_audio = setup_.assert_same_audio
 
 local function chunk(delta, finish_reason, extra)
-  local c = { id = "chatcmpl-s1", object = "chat.completion.chunk", created = 1764000000, model = MODEL,
+  local c = { id = "chatcmpl-s1", object = "chat.completion.chunk", created = 1764000000, model = openai.MODEL,
               choices = json.array{ { index = 0, delta = delta, finish_reason = finish_reason or json.null } } }
   for k, v in pairs(extra or {}) do c[k] = v end
   return c
 end
 
 local function usage_chunk()
-  return { id = "chatcmpl-s1", object = "chat.completion.chunk", created = 1764000000, model = MODEL,
+  return { id = "chatcmpl-s1", object = "chat.completion.chunk", created = 1764000000, model = openai.MODEL,
            choices = json.array(), usage = USAGE, obfuscation = "Qx7" }
 end
 
@@ -104,7 +103,7 @@ describe("client:chat streamed", function()
   -- the reply, the error, and the events seen ({type, delta | frames} and the
   -- audio chunks joined).
   local function stream(chunks, params, split)
-    server:script(PATH, { { events = sse(chunks), split = split, headers = { ["x-request-id"] = "req_s" } } })
+    server:script(openai.CHAT, { { events = sse(chunks), split = split, headers = { ["x-request-id"] = "req_s" } } })
     local seen, joined = {}, nil
     params.messages = params.messages or { { role = "user", content = "hi" } }
     params.stream = true
@@ -136,7 +135,7 @@ describe("client:chat streamed", function()
     assert.same({ model = "gpt-audio-mini", messages = { { role = "user", content = "hi" } }, stream = true,
                   stream_options = { include_usage = true, include_obfuscation = false },
                   modalities = { "text", "audio" }, audio = { voice = "verse", format = "pcm16" } },
-                server:requests(PATH)[1].json)
+                server:requests(openai.CHAT)[1].json)
   end)
 
   for _, split in ipairs{ 1, 7, 64, 1000, false } do
@@ -152,7 +151,7 @@ describe("client:chat streamed", function()
       assert.equal(table.concat(WORDS), reply.transcript)
       assert.equal(table.concat(WORDS), reply.text)
       assert.equal("stop", reply.finish_reason)
-      assert.equal(MODEL, reply.model)
+      assert.equal(openai.MODEL, reply.model)
       assert.equal("req_s", reply.request_id)
       assert.equal(EXPIRES, reply.audio_expires_at)
       assert.equal(280, reply.usage.output_audio_tokens)
@@ -163,8 +162,8 @@ describe("client:chat streamed", function()
 
   it("gives the reply the whole call gives", function()
     local streamed = assert(stream(audio_sequence(), { audio = { rate = 16000 } }))
-    server:script(PATH, { { json = {
-      id = "chatcmpl-s1", object = "chat.completion", created = 1764000000, model = MODEL, usage = USAGE,
+    server:script(openai.CHAT, { { json = {
+      id = "chatcmpl-s1", object = "chat.completion", created = 1764000000, model = openai.MODEL, usage = USAGE,
       choices = { { index = 0, finish_reason = "stop", message = {
         role = "assistant", content = json.null, refusal = json.null,
         audio = { id = "audio_s1", expires_at = EXPIRES, transcript = table.concat(WORDS),
@@ -279,7 +278,7 @@ describe("client:chat streamed", function()
     local chunks = audio_sequence()
     for _, c in ipairs(chunks) do c.model = "gpt-audio-2025-08-28" end
     -- The rest of the stream would take over a second per event.
-    server:script(PATH, { { events = sse(chunks), chunk_delay = 1, no_length = true } })
+    server:script(openai.CHAT, { { events = sse(chunks), chunk_delay = 1, no_length = true } })
     local started = core.now()
     local reply, err = client:chat{ messages = { { role = "user", content = "hi" } }, stream = true, audio = true }
     assert.is_nil(reply)
@@ -291,7 +290,7 @@ describe("client:chat streamed", function()
   it("fails a stream that ends before [DONE] with no finish_reason, keeping what arrived", function()
     local events = sse{ chunk{ role = "assistant", content = "Hel" }, chunk{ content = "lo" } }
     events[#events] = nil -- no [DONE]: a close-delimited body that simply stops
-    server:script(PATH, { { events = events, http10 = true } })
+    server:script(openai.CHAT, { { events = events, http10 = true } })
     local reply, err = client:chat{ messages = { { role = "user", content = "hi" } }, stream = true }
     assert.is_nil(reply)
     assert.equal("protocol", err.type)
@@ -302,15 +301,15 @@ describe("client:chat streamed", function()
   it("accepts a stream that gave its finish_reason but no [DONE]", function()
     local events = sse{ chunk{ role = "assistant", content = "Hi" }, chunk({}, "stop") }
     events[#events] = nil
-    server:script(PATH, { { events = events, http10 = true } })
+    server:script(openai.CHAT, { { events = events, http10 = true } })
     local reply = assert(client:chat{ messages = { { role = "user", content = "hi" } }, stream = true })
     assert.equal("Hi", reply.text)
     assert.equal("stop", reply.finish_reason)
   end)
 
   it("fails a 200 that is not an event stream with a protocol error", function()
-    server:script(PATH, { { status = 200, body = "<html>maintenance</html>",
-                            headers = { ["content-type"] = "text/html" } } })
+    server:script(openai.CHAT, { { status = 200, body = "<html>maintenance</html>",
+                                   headers = { ["content-type"] = "text/html" } } })
     local reply, err = client:chat{ messages = { { role = "user", content = "hi" } }, stream = true }
     assert.is_nil(reply)
     assert.equal("protocol", err.type)

@@ -1,27 +1,12 @@
 -- The gptaudio command as a user runs it: a subprocess of the interpreter under
 -- test, against the scripted fake server, checked by its files, its stdout, its
 -- stderr and its exit status.
-local fake = require "spec.support.fake"
 local cjson = require "cjson"
-local socket = require "socket"
+local openai = require "spec.support.openai"
+local setup_ = require "spec.support.setup"
+local util = require "spec.support.util"
 
-local LUA = os.getenv("GPTAUDIO_LUA") or "lua5.4"
-local CHAT = "/v1/chat/completions"
-local TRANSCRIPTIONS = "/v1/audio/transcriptions"
-local SPEECH = "/v1/audio/speech"
-local RECORDING = "/usr/share/sounds/alsa/Front_Center.wav"
-
-local function quote(s)
-  return "'" .. s:gsub("'", [['\'']]) .. "'"
-end
-
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local text = f:read("*a")
-  f:close()
-  return text
-end
+local quote, read_file = util.shell_quote, util.read_file
 
 -- Runs bin/gptaudio with these arguments against base_url (nil: neither
 -- OPENAI_BASE_URL nor OPENAI_API_KEY is set). Returns the exit status, stdout and stderr.
@@ -32,10 +17,8 @@ local function gptaudio(base_url, arguments)
   local env = base_url and ("OPENAI_BASE_URL=%s OPENAI_API_KEY=sk-dummy"):format(quote(base_url))
     or "-u OPENAI_BASE_URL -u OPENAI_API_KEY"
   local command = ("%s %s %s bin/gptaudio %s > %s 2> %s; echo $?")
-    :format(fake.spawn_env(), env, LUA, table.concat(words, " "), out, err)
-  local p = assert(io.popen(command))
-  local status = tonumber(p:read("*a"))
-  p:close()
+    :format(util.spawn_env(), env, util.LUA, table.concat(words, " "), out, err)
+  local status = tonumber(util.read_command(command))
   local stdout, stderr = read_file(out), read_file(err)
   os.remove(out)
   os.remove(err)
@@ -56,24 +39,10 @@ local TRANSCRIPT = { text = "Front center.", usage = { type = "tokens", input_to
                                                         total_tokens = 17,
                                                         input_token_details = { text_tokens = 0, audio_tokens = 14 } } }
 
--- A port nothing listens on: bound, then closed.
-local function closed_port()
-  local s = assert(socket.bind("127.0.0.1", 0))
-  local _, port = s:getsockname()
-  s:close()
-  return port
-end
-
 describe("the gptaudio command", function()
   local server, tmp
-  setup(function()
-    server = fake.start()
-  end)
-  teardown(function()
-    server:stop()
-  end)
+  setup_.fake_server(function(s) server = s end)
   before_each(function()
-    server:clear()
     tmp = os.tmpname()
   end)
   after_each(function()
@@ -115,7 +84,7 @@ describe("the gptaudio command", function()
     end)
 
     it("exits 2 without an API key against the real API, naming OPENAI_API_KEY", function()
-      local status, _, err = gptaudio(nil, { "transcribe", RECORDING })
+      local status, _, err = gptaudio(nil, { "transcribe", openai.RECORDING })
       assert.equal(2, status)
       assert.matches("OPENAI_API_KEY is not set", err, 1, true)
     end)
@@ -129,34 +98,33 @@ describe("the gptaudio command", function()
       io.popen("kill -INT $PPID"):close() -- the shell's parent: this interpreter
       print(before, core.interrupted(), core.interrupted(true), core.interrupted(), pcall(core.interrupted, 1))
     ]]
-    local p = assert(io.popen(("%s %s -e %s"):format(fake.spawn_env(), LUA, quote(script))))
-    local out = p:read("*a")
-    p:close()
+    local out = util.read_command(("%s %s -e %s"):format(util.spawn_env(), util.LUA, quote(script)))
     assert.matches("^false\tSIGINT\tSIGINT\tfalse\tfalse\t" ..
                    "bad argument #1 to '[^']+' %(boolean expected, got number%)\n$", out)
   end)
 
   describe("transcribe", function()
     it("prints the transcript on stdout, tokens and cost on stderr", function()
-      server:script(TRANSCRIPTIONS, { { json = TRANSCRIPT } })
-      local status, out, err = gptaudio(server.url, { "transcribe", RECORDING, "--model", "gpt-4o-mini-transcribe" })
+      server:script(openai.TRANSCRIPTIONS, { { json = TRANSCRIPT } })
+      local status, out, err = gptaudio(server.url, { "transcribe", openai.RECORDING, "--model",
+                                                      "gpt-4o-mini-transcribe" })
       assert.equal(0, status)
       assert.equal("Front center.\n", out)
       assert.matches("^gpt%-4o%-mini%-transcribe: 14 tokens in, 3 tokens out, cost %$0%.0000%d+\n$", err)
-      local sent = server:requests(TRANSCRIPTIONS)
+      local sent = server:requests(openai.TRANSCRIPTIONS)
       assert.equal(1, #sent)
       assert.equal("Bearer sk-dummy", sent[1].headers.authorization)
-      assert.truthy(sent[1].body:find(read_file(RECORDING), 1, true))
+      assert.truthy(sent[1].body:find(read_file(openai.RECORDING), 1, true))
     end)
 
     it("--json prints one JSON object and nothing on stderr", function()
-      server:script(TRANSCRIPTIONS, { { json = TRANSCRIPT } })
-      local status, out, err = gptaudio(server.url, { "--json", "transcribe", RECORDING, "--model",
+      server:script(openai.TRANSCRIPTIONS, { { json = TRANSCRIPT } })
+      local status, out, err = gptaudio(server.url, { "--json", "transcribe", openai.RECORDING, "--model",
                                                       "gpt-4o-mini-transcribe" })
       assert.equal(0, status)
       assert.equal("", err)
       local result = cjson.decode(out)
-      assert.same({ RECORDING, "Front center.", "gpt-4o-mini-transcribe", 14, 3 },
+      assert.same({ openai.RECORDING, "Front center.", "gpt-4o-mini-transcribe", 14, 3 },
                   { result.path, result.text, result.model, result.usage.input_tokens, result.usage.output_tokens })
       assert.is_number(result.cost)
     end)
@@ -164,20 +132,22 @@ describe("the gptaudio command", function()
     it("exits 3 on an API error; --json gives it as {error}", function()
       local bad = { status = 400, json = { error = { message = "Invalid file format.", type = "invalid_request_error",
                                                      param = "file", code = "invalid_value" } } }
-      server:script(TRANSCRIPTIONS, { bad, bad })
-      local status, out, err = gptaudio(server.url, { "transcribe", RECORDING, "--model", "gpt-4o-mini-transcribe" })
+      server:script(openai.TRANSCRIPTIONS, { bad, bad })
+      local status, out, err = gptaudio(server.url, { "transcribe", openai.RECORDING, "--model",
+                                                      "gpt-4o-mini-transcribe" })
       assert.equal(3, status)
       assert.equal("", out)
       assert.matches("Invalid file format.", err, 1, true)
-      status, out = gptaudio(server.url, { "transcribe", RECORDING, "--model", "gpt-4o-mini-transcribe", "--json" })
+      status, out = gptaudio(server.url, { "transcribe", openai.RECORDING, "--model", "gpt-4o-mini-transcribe",
+                                           "--json" })
       assert.equal(3, status)
       assert.same({ error = { type = "api", status = 400, code = "invalid_value", message = "Invalid file format." } },
                   cjson.decode(out))
     end)
 
     it("exits 4 when nothing listens", function()
-      local status, out = gptaudio("http://127.0.0.1:" .. closed_port() .. "/v1",
-                                   { "transcribe", RECORDING, "--json" })
+      local status, out = gptaudio("http://127.0.0.1:" .. util.closed_port() .. "/v1",
+                                   { "transcribe", openai.RECORDING, "--json" })
       assert.equal(4, status)
       assert.equal("connection", cjson.decode(out).error.type)
     end)
@@ -192,7 +162,7 @@ describe("the gptaudio command", function()
 
   describe("speak", function()
     it("writes the WAV file from the speech endpoint's pcm", function()
-      server:script(SPEECH, { { body = ("\1\0"):rep(4800) } })
+      server:script(openai.SPEECH, { { body = ("\1\0"):rep(4800) } })
       local out_file = tmp .. ".wav"
       finally(function() os.remove(out_file) end)
       local status, out = gptaudio(server.url, { "speak", "Hello there.", "-o", out_file, "--model",
@@ -204,23 +174,23 @@ describe("the gptaudio command", function()
       local buf = require("gptaudio").audio.load(out_file)
       assert.same({ 24000, 1, 4800 }, { buf.rate, buf.channels, buf.frames })
       assert.equal(1, buf:sample(4800, 1) * 32768)
-      local body = server:requests(SPEECH)[1].json
+      local body = server:requests(openai.SPEECH)[1].json
       assert.same({ "gpt-4o-mini-tts", "Hello there.", "coral", "pcm" },
                   { body.model, body.input, body.voice, body.response_format })
     end)
 
     it("writes another format's bytes as they came", function()
-      server:script(SPEECH, { { body = "ID3 mp3 bytes" } })
+      server:script(openai.SPEECH, { { body = "ID3 mp3 bytes" } })
       local out_file = tmp .. ".mp3"
       finally(function() os.remove(out_file) end)
       local status = gptaudio(server.url, { "speak", "Hi.", "-o", out_file, "--model", "gpt-4o-mini-tts" })
       assert.equal(0, status)
       assert.equal("ID3 mp3 bytes", read_file(out_file))
-      assert.equal("mp3", server:requests(SPEECH)[1].json.response_format)
+      assert.equal("mp3", server:requests(openai.SPEECH)[1].json.response_format)
     end)
 
     it("draws a progress bar on stderr for a slow download with --progress, never on stdout", function()
-      server:script(SPEECH, { { body = ("\0\0"):rep(12000), drip = { bytes = 2400, interval = 0.08 } } })
+      server:script(openai.SPEECH, { { body = ("\0\0"):rep(12000), drip = { bytes = 2400, interval = 0.08 } } })
       local out_file = tmp .. ".wav"
       finally(function() os.remove(out_file) end)
       local status, out, err = gptaudio(server.url, { "speak", "Slowly.", "-o", out_file, "--model",
@@ -234,17 +204,17 @@ describe("the gptaudio command", function()
 
   describe("chat", function()
     it("asks the question with the recording and prints the answer", function()
-      server:script(CHAT, { { json = completion("It says front center.") } })
-      local status, out, err = gptaudio(server.url, { "chat", "What does it say?", "--audio", RECORDING })
+      server:script(openai.CHAT, { { json = completion("It says front center.") } })
+      local status, out, err = gptaudio(server.url, { "chat", "What does it say?", "--audio", openai.RECORDING })
       assert.equal(0, status)
       assert.equal("It says front center.\n", out)
       assert.matches("^gpt%-audio%-mini%-2025%-12%-15: 20 tokens in, 10 tokens out, cost %$", err)
-      local body = server:requests(CHAT)[1].json
+      local body = server:requests(openai.CHAT)[1].json
       assert.equal("gpt-audio-mini", body.model)
       local content = body.messages[1].content
       assert.same({ type = "text", text = "What does it say?" }, content[1])
       assert.equal("wav", content[2].input_audio.format)
-      assert.equal(require("gptaudio.core").base64_encode(read_file(RECORDING)), content[2].input_audio.data)
+      assert.equal(require("gptaudio.core").base64_encode(read_file(openai.RECORDING)), content[2].input_audio.data)
     end)
 
     it("-o asks for audio out and saves the spoken answer", function()
@@ -253,7 +223,7 @@ describe("the gptaudio command", function()
       local reply = completion(cjson.null)
       reply.choices[1].message.audio = { id = "audio_1", expires_at = 1764003600, transcript = "Spoken answer.",
                                          data = require("gptaudio.core").base64_encode(wav) }
-      server:script(CHAT, { { json = reply } })
+      server:script(openai.CHAT, { { json = reply } })
       local out_file = tmp .. ".wav"
       finally(function() os.remove(out_file) end)
       local status, out = gptaudio(server.url, { "chat", "Say it.", "-o", out_file, "--voice", "verse", "--json" })
@@ -262,7 +232,7 @@ describe("the gptaudio command", function()
       assert.same({ "Spoken answer.", out_file, "stop" }, { result.transcript, result.output, result.finish_reason })
       local buf = gptaudio_audio.load(out_file)
       assert.same({ 24000, 2400, 2 }, { buf.rate, buf.frames, buf:sample(2400, 1) * 32768 })
-      local body = server:requests(CHAT)[1].json
+      local body = server:requests(openai.CHAT)[1].json
       assert.same({ "verse", { "text", "audio" } }, { body.audio.voice, body.modalities })
     end)
   end)

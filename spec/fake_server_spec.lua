@@ -2,16 +2,69 @@
 -- raw TCP where framing, timing of writes or the way a connection ends matters.
 local cjson = require "cjson"
 local fake = require "spec.support.fake"
-local http = require "socket.http"
-local ltn12 = require "ltn12"
+local setup_ = require "spec.support.setup"
 local socket = require "socket"
+local util = require "spec.support.util"
+
+-- Writes a request on connection c, with a Content-Length when it has a body.
+local function send_request(c, method, path, headers, body)
+  local lines = { ("%s %s HTTP/1.1"):format(method, path), "Host: 127.0.0.1" }
+  for _, pair in ipairs(headers or {}) do lines[#lines + 1] = pair[1] .. ": " .. pair[2] end
+  if body then lines[#lines + 1] = "Content-Length: " .. #body end
+  assert(c:send(table.concat(lines, "\r\n") .. "\r\n\r\n" .. (body or "")))
+end
+
+-- The status line, the headers by lower-case name, and the header lines in order.
+local function read_head(c)
+  local status_line = assert(c:receive("*l"))
+  local headers, lines = {}, {}
+  while true do
+    local line = assert(c:receive("*l"))
+    if line == "" then break end
+    lines[#lines + 1] = line
+    local name, value = line:match("^([^:]+): (.*)$")
+    headers[name:lower()] = value
+  end
+  return status_line, headers, lines
+end
+
+-- A chunked body: the pieces as framed, then whether the terminating chunk came.
+local function read_chunks(c)
+  local pieces = {}
+  while true do
+    local size = tonumber(assert(c:receive("*l")), 16)
+    if size == 0 then
+      assert.equal("", c:receive("*l"))
+      return pieces
+    end
+    pieces[#pieces + 1] = assert(c:receive(size))
+    assert.equal("", c:receive("*l"))
+  end
+end
+
+-- Whether nothing more arrives within a moment far shorter than the scripted pause.
+local function quiet(c)
+  c:settimeout(0.05)
+  local byte, err, partial = c:receive(1)
+  c:settimeout(5)
+  return byte == nil and err == "timeout" and partial == ""
+end
+
+-- The distinct connection numbers the server gave these requests.
+local function connections_used(requests)
+  local seen, list = {}, {}
+  for _, r in ipairs(requests) do
+    if not seen[r.connection] then
+      seen[r.connection] = true
+      list[#list + 1] = r.connection
+    end
+  end
+  return list
+end
 
 describe("fake OpenAI server", function()
   local server
-
-  lazy_setup(function() server = fake.start() end)
-  lazy_teardown(function() server:stop() end)
-  before_each(function() server:clear() end)
+  setup_.fake_server(function(s) server = s end)
 
   local function connect()
     local c = assert(socket.connect("127.0.0.1", server.port))
@@ -19,39 +72,11 @@ describe("fake OpenAI server", function()
     return c
   end
 
-  local function send_request(c, method, path, headers, body)
-    local lines = { ("%s %s HTTP/1.1"):format(method, path), "Host: 127.0.0.1" }
-    for _, pair in ipairs(headers or {}) do lines[#lines + 1] = pair[1] .. ": " .. pair[2] end
-    if body then lines[#lines + 1] = "Content-Length: " .. #body end
-    assert(c:send(table.concat(lines, "\r\n") .. "\r\n\r\n" .. (body or "")))
-  end
-
-  -- The status line, the headers by lower-case name, and the header lines in order.
-  local function read_head(c)
-    local status_line = assert(c:receive("*l"))
-    local headers, lines = {}, {}
-    while true do
-      local line = assert(c:receive("*l"))
-      if line == "" then break end
-      lines[#lines + 1] = line
-      local name, value = line:match("^([^:]+): (.*)$")
-      headers[name:lower()] = value
-    end
-    return status_line, headers, lines
-  end
-
-  -- A chunked body: the pieces as framed, then whether the terminating chunk came.
-  local function read_chunks(c)
-    local pieces = {}
-    while true do
-      local size = tonumber(assert(c:receive("*l")), 16)
-      if size == 0 then
-        assert.equal("", c:receive("*l"))
-        return pieces
-      end
-      pieces[#pieces + 1] = assert(c:receive(size))
-      assert.equal("", c:receive("*l"))
-    end
+  -- A new connection on which a GET of path went out.
+  local function get(path)
+    local c = connect()
+    send_request(c, "GET", path)
+    return c
   end
 
   -- One request on a fresh connection; the body read by its content-length.
@@ -62,26 +87,6 @@ describe("fake OpenAI server", function()
     local received = assert(c:receive(tonumber(head["content-length"])))
     c:close()
     return status_line, head, received, lines
-  end
-
-  -- Whether nothing more arrives within a moment far shorter than the scripted pause.
-  local function quiet(c)
-    c:settimeout(0.05)
-    local byte, err, partial = c:receive(1)
-    c:settimeout(5)
-    return byte == nil and err == "timeout" and partial == ""
-  end
-
-  -- The distinct connection numbers the server gave these requests.
-  local function connections_used(requests)
-    local seen, list = {}, {}
-    for _, r in ipairs(requests) do
-      if not seen[r.connection] then
-        seen[r.connection] = true
-        list[#list + 1] = r.connection
-      end
-    end
-    return list
   end
 
   it("serves scripted statuses in order, then the default again", function()
@@ -158,8 +163,7 @@ describe("fake OpenAI server", function()
 
   it("sends each event as its own write when chunk_delay is set", function()
     server:script("/v1/slow", { { events = { "one", "two" }, chunk_delay = 0.5 } })
-    local c = connect()
-    send_request(c, "GET", "/v1/slow")
+    local c = get("/v1/slow")
     local _, head = read_head(c)
     assert.equal(tostring(#"data: one\n\ndata: two\n\n"), head["content-length"])
     assert.equal("data: one\n\n", c:receive(#"data: one\n\n"))
@@ -184,8 +188,7 @@ describe("fake OpenAI server", function()
     })
     local pieces = {}
     for i = 1, 3 do
-      local c = connect()
-      send_request(c, "GET", "/v1/chunks")
+      local c = get("/v1/chunks")
       local _, head = read_head(c)
       assert.equal("chunked", head["transfer-encoding"])
       assert.is_nil(head["content-length"])
@@ -203,8 +206,7 @@ describe("fake OpenAI server", function()
       { body = "0123456789", cut_after = 4, reset = true },
       { events = { "first", "second" }, cut_after = 15, no_length = true },
     })
-    local c = connect()
-    send_request(c, "GET", "/v1/cut")
+    local c = get("/v1/cut")
     local _, head = read_head(c)
     assert.equal("10", head["content-length"])
     assert.same({ "0123" }, { c:receive("*a") })
@@ -225,8 +227,7 @@ describe("fake OpenAI server", function()
 
   it("closes without an answer on hangup", function()
     server:script("/v1/gone", { { hangup = true } })
-    local c = connect()
-    send_request(c, "GET", "/v1/gone")
+    local c = get("/v1/gone")
     assert.same({ nil, "closed", "" }, { c:receive("*l") })
     c:close()
     assert.equal(1, #server:requests("/v1/gone"))
@@ -234,8 +235,7 @@ describe("fake OpenAI server", function()
 
   it("answers HTTP/1.0 with a close-delimited body on http10", function()
     server:script("/v1/old", { { body = "until the end", http10 = true } })
-    local c = connect()
-    send_request(c, "GET", "/v1/old")
+    local c = get("/v1/old")
     local status_line, head = read_head(c)
     assert.equal("HTTP/1.0 200 OK", status_line)
     assert.is_nil(head["content-length"])
@@ -247,8 +247,7 @@ describe("fake OpenAI server", function()
 
   it("holds the status line for delay and the body for silence", function()
     server:script("/v1/wait", { { delay = 0.5, body = "late" }, { silence = 0.5, body = "quiet" } })
-    local c = connect()
-    send_request(c, "GET", "/v1/wait")
+    local c = get("/v1/wait")
     assert.is_true(quiet(c))
     local status_line = read_head(c)
     assert.equal("HTTP/1.1 200 OK", status_line)
@@ -262,8 +261,7 @@ describe("fake OpenAI server", function()
 
   it("closes after the response on close", function()
     server:script("/v1/bye", { { body = "bye", close = true } })
-    local c = connect()
-    send_request(c, "GET", "/v1/bye")
+    local c = get("/v1/bye")
     local _, head = read_head(c)
     assert.equal("close", head["connection"])
     assert.same({ "bye" }, { c:receive("*a") })
@@ -347,11 +345,10 @@ describe("fake OpenAI server", function()
   end)
 
   it("lists models by default and answers 404 with an OpenAI error elsewhere", function()
-    local models = {}
-    local ok, status = http.request{ url = server.url .. "/models", sink = ltn12.sink.table(models) }
-    assert.same({ 1, 200 }, { ok, status })
+    local models_status, _, models = exchange("GET", "/v1/models")
+    assert.equal("HTTP/1.1 200 OK", models_status)
     local ids = {}
-    for _, m in ipairs(cjson.decode(table.concat(models)).data) do ids[m.id] = true end
+    for _, m in ipairs(cjson.decode(models).data) do ids[m.id] = true end
     assert.is_true(ids["gpt-audio-mini"])
     assert.is_true(ids["whisper-1"])
 
@@ -388,9 +385,9 @@ describe("fake OpenAI server", function()
   end)
 
   it("exits when the process that started it ends without stopping it", function()
-    local lua = os.getenv("GPTAUDIO_LUA") or "lua5.4"
-    local child = io.popen(fake.spawn_env() .. " GPTAUDIO_PYTHON='" .. fake.python() .. "' " .. lua
-                           .. [[ -e 'print(require("spec.support.fake").start().port) os.exit(0)']])
+    local script = 'print(require("spec.support.fake").start().port) os.exit(0)'
+    local child = io.popen(("%s GPTAUDIO_PYTHON=%s %s -e %s"):format(util.spawn_env(), util.shell_quote(fake.python()),
+                                                                     util.LUA, util.shell_quote(script)))
     local port = tonumber(child:read("*l"))
     child:close()
     assert.is_number(port)

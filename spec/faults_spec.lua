@@ -5,24 +5,23 @@
 local gptaudio = require "gptaudio"
 local core = require "gptaudio.core"
 local json = require "gptaudio.json"
-local socket = require "socket"
-local fake = require "spec.support.fake"
+local openai = require "spec.support.openai"
+local setup_ = require "spec.support.setup"
+local util = require "spec.support.util"
 
 local KEY = "sk-faults-0123456789abcdef"
-local CHAT = "/v1/chat/completions"
-local MODEL = "gpt-audio-mini-2025-12-15"
 -- What "promptly" means for a case that should end at once; a timed case gets its timeout on top.
 local PROMPT = 3
 
 local function chunk(delta, finish_reason)
-  return json.encode{ id = "chatcmpl-f", object = "chat.completion.chunk", model = MODEL,
+  return json.encode{ id = "chatcmpl-f", object = "chat.completion.chunk", model = openai.MODEL,
                       choices = json.array{ { index = 0, delta = delta, finish_reason = finish_reason } } }
 end
 
 local HELLO = { chunk{ role = "assistant", content = "Hel" }, chunk{ content = "lo" }, chunk{ content = " world" } }
 
 local function completion(content)
-  return { id = "chatcmpl-f", object = "chat.completion", model = MODEL,
+  return { id = "chatcmpl-f", object = "chat.completion", model = openai.MODEL,
            choices = { { index = 0, message = { role = "assistant", content = content }, finish_reason = "stop" } } }
 end
 
@@ -33,24 +32,9 @@ local function sse_length(events)
   return n
 end
 
--- A loopback port with nothing listening on it.
-local function closed_port()
-  local s = assert(socket.bind("127.0.0.1", 0))
-  local _, port = s:getsockname()
-  s:close()
-  return port
-end
-
 describe("fault injection", function()
   local server, client
-
-  setup(function() server = fake.start() end)
-  teardown(function() server:stop() end)
-  before_each(function()
-    server:clear()
-    client = gptaudio.new{ api_key = KEY, base_url = server.url, max_retries = 0 }
-  end)
-  after_each(function() client:close() end)
+  setup_.fake_client({ api_key = KEY }, function(s, c) server, client = s, c end)
 
   -- Runs fn, asserts it took less than `bound` seconds, returns what fn returned.
   local function within(bound, fn)
@@ -66,8 +50,24 @@ describe("fault injection", function()
     return client:chat(params)
   end
 
+  -- A 200 carrying body as content_type, which no reply decodes from:
+  -- client:request on path hands the body back as it came; a chat fails with
+  -- type protocol.
+  local function assert_undecodable(path, body, content_type)
+    local response = { body = body, headers = { ["content-type"] = content_type } }
+    server:script("/v1" .. path, { response })
+    local res = within(PROMPT, function() return client:request{ path = path } end)
+    assert.equal(200, res.status)
+    assert.equal(body, res.body)
+    assert.is_nil(res.json)
+    server:script(openai.CHAT, { response })
+    local reply, err = within(PROMPT, function() return chat{} end)
+    assert.is_nil(reply)
+    assert.equal("protocol", err.type)
+  end
+
   it("connection refused: type connection, retried like the SDKs, then nil, err", function()
-    local port = closed_port()
+    local port = util.closed_port()
     local refused = gptaudio.new{ api_key = KEY, base_url = ("http://127.0.0.1:%d/v1"):format(port), max_retries = 2 }
     local res, err = within(PROMPT + 2 * 8, function() return refused:request{ path = "/models" } end)
     refused:close()
@@ -104,13 +104,13 @@ describe("fault injection", function()
   end)
 
   it("cut mid-stream in a chat: the partial reply is kept on the error", function()
-    server:script(CHAT, { { events = HELLO, no_length = true, chunk_delay = 0.02,
-                            cut_after = sse_length{ HELLO[1], HELLO[2] } + 10 } })
+    server:script(openai.CHAT, { { events = HELLO, no_length = true, chunk_delay = 0.02,
+                                   cut_after = sse_length{ HELLO[1], HELLO[2] } + 10 } })
     local reply, err = within(PROMPT, function() return chat{ stream = true } end)
     assert.is_nil(reply)
     assert.equal("connection", err.type)
     assert.equal("Hello", err.partial.text)
-    assert.equal(MODEL, err.partial.model)
+    assert.equal(openai.MODEL, err.partial.model)
   end)
 
   it("headers then silence: type timeout at the call's timeout", function()
@@ -127,7 +127,7 @@ describe("fault injection", function()
   it("headers then silence on a stream: type timeout once low_speed_time passes", function()
     local stalled = gptaudio.new{ api_key = KEY, base_url = server.url, max_retries = 0,
                                   low_speed_limit = 100, low_speed_time = 1 }
-    server:script(CHAT, { { events = HELLO, no_length = true, silence = 30 } })
+    server:script(openai.CHAT, { { events = HELLO, no_length = true, silence = 30 } })
     local reply, err = within(1 + PROMPT, function()
       return stalled:chat{ messages = { { role = "user", content = "hi" } }, stream = true }
     end)
@@ -178,24 +178,15 @@ describe("fault injection", function()
   end)
 
   it("invalid JSON: client:request keeps the body undecoded; chat fails with type protocol", function()
-    local broken = '{"choices": [{"message": '
-    server:script("/v1/broken", { { body = broken, headers = { ["content-type"] = "application/json" } } })
-    local res = within(PROMPT, function() return client:request{ path = "/broken" } end)
-    assert.equal(200, res.status)
-    assert.equal(broken, res.body)
-    assert.is_nil(res.json)
-    server:script(CHAT, { { body = broken, headers = { ["content-type"] = "application/json" } } })
-    local reply, err = within(PROMPT, function() return chat{} end)
-    assert.is_nil(reply)
-    assert.equal("protocol", err.type)
+    assert_undecodable("/broken", '{"choices": [{"message": ', "application/json")
   end)
 
   it("invalid UTF-8: the bytes pass through unchanged, whole and streamed", function()
     local text = "caf\233 \255\254 \192\128"
-    server:script(CHAT, { { json = completion(text) } })
+    server:script(openai.CHAT, { { json = completion(text) } })
     local reply = within(PROMPT, function() return chat{} end)
     assert.equal(text, reply.text)
-    server:script(CHAT, { { events = { chunk{ content = text }, chunk({}, "stop"), "[DONE]" } } })
+    server:script(openai.CHAT, { { events = { chunk{ content = text }, chunk({}, "stop"), "[DONE]" } } })
     reply = within(PROMPT, function() return chat{ stream = true } end)
     assert.equal(text, reply.text)
     server:script("/v1/bytes", { { body = text } })
@@ -207,12 +198,12 @@ describe("fault injection", function()
     local res = within(PROMPT, function() return client:request{ path = "/nodone", stream = true } end)
     assert.same({ "a", "b" }, { res.events[1].data, res.events[2].data })
     assert.equal(2, #res.events)
-    server:script(CHAT, { { events = { HELLO[1], HELLO[2], chunk({}, "stop") } } })
+    server:script(openai.CHAT, { { events = { HELLO[1], HELLO[2], chunk({}, "stop") } } })
     local reply = within(PROMPT, function() return chat{ stream = true } end)
     assert.equal("Hello", reply.text)
     assert.equal("stop", reply.finish_reason)
     -- close-delimited, cut inside the third event: to curl the body simply ended
-    server:script(CHAT, { { events = HELLO, http10 = true, cut_after = sse_length{ HELLO[1], HELLO[2] } + 10 } })
+    server:script(openai.CHAT, { { events = HELLO, http10 = true, cut_after = sse_length{ HELLO[1], HELLO[2] } + 10 } })
     local cut, err = within(PROMPT, function() return chat{ stream = true } end)
     assert.is_nil(cut)
     assert.equal("protocol", err.type)
@@ -222,17 +213,9 @@ describe("fault injection", function()
 
   it("a 200 with an HTML body: client:request returns it as text; chat fails with type protocol", function()
     local html = "<html><body><h1>502 Bad Gateway</h1></body></html>"
-    server:script("/v1/html", { { body = html, headers = { ["content-type"] = "text/html" } } })
-    local res = within(PROMPT, function() return client:request{ path = "/html" } end)
-    assert.equal(200, res.status)
-    assert.equal(html, res.body)
-    assert.is_nil(res.json)
-    server:script(CHAT, { { body = html, headers = { ["content-type"] = "text/html" } } })
-    local reply, err = within(PROMPT, function() return chat{} end)
-    assert.is_nil(reply)
-    assert.equal("protocol", err.type)
-    server:script(CHAT, { { body = html, headers = { ["content-type"] = "text/html" } } })
-    reply, err = within(PROMPT, function() return chat{ stream = true } end)
+    assert_undecodable("/html", html, "text/html")
+    server:script(openai.CHAT, { { body = html, headers = { ["content-type"] = "text/html" } } })
+    local reply, err = within(PROMPT, function() return chat{ stream = true } end)
     assert.is_nil(reply)
     assert.equal("protocol", err.type)
     assert.equal("the response is not an event stream (content-type text/html)", err.message)
@@ -243,14 +226,14 @@ describe("fault injection", function()
     local res = within(PROMPT, function() return client:request{ path = "/old" } end)
     assert.equal(200, res.status)
     assert.same({ ok = true, n = 3 }, res.json)
-    server:script(CHAT, { { json = completion("over 1.0"), http10 = true } })
+    server:script(openai.CHAT, { { json = completion("over 1.0"), http10 = true } })
     assert.equal("over 1.0", within(PROMPT, function() return chat{} end).text)
-    server:script(CHAT, { { events = { HELLO[1], HELLO[2], chunk({}, "stop"), "[DONE]" }, http10 = true,
-                            chunk_delay = 0.01 } })
+    server:script(openai.CHAT, { { events = { HELLO[1], HELLO[2], chunk({}, "stop"), "[DONE]" }, http10 = true,
+                                   chunk_delay = 0.01 } })
     local reply = within(PROMPT, function() return chat{ stream = true } end)
     assert.equal("Hello", reply.text)
     -- cut inside a close-delimited JSON body: what arrived is not a reply
-    server:script(CHAT, { { json = completion("never whole"), http10 = true, cut_after = 40 } })
+    server:script(openai.CHAT, { { json = completion("never whole"), http10 = true, cut_after = 40 } })
     local cut, err = within(PROMPT, function() return chat{} end)
     assert.is_nil(cut)
     assert.equal("protocol", err.type)

@@ -4,29 +4,14 @@
 -- sample and in order, while love.update kept running during the stream.
 local cjson = require "cjson"
 local core = require "gptaudio.core"
-local fake = require "spec.support.fake"
+local setup_ = require "spec.support.setup"
+local util = require "spec.support.util"
 
 local MODEL = "gpt-audio-mini"
 local SAMPLES_PER_DELTA = 960 -- 40 ms at 24 kHz
 local WORDS = { "Steel", " blades,", " iron", " pots,", " and", " horseshoes." }
 
-local function shell_quote(s)
-  return "'" .. s:gsub("'", [['\'']]) .. "'"
-end
-
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local bytes = f:read("*a")
-  f:close()
-  return bytes
-end
-
-local function write_file(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
+local read_file, shell_quote, write_file = util.read_file, util.shell_quote, util.write_file
 
 local function u16(s, at) return s:byte(at) + 256 * s:byte(at + 1) end
 local function u32(s, at) return u16(s, at) + 65536 * u16(s, at + 2) end
@@ -102,7 +87,7 @@ local function play_game(server)
   local command = ("%s ALSOFT_CONF=%s LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/jit/?.so;;'"
                    .. " OPENAI_BASE_URL=%s OPENAI_API_KEY=sk-test GPTAUDIO_LOVE_HEADLESS=1 GPTAUDIO_LOVE_TIMEOUT=10"
                    .. " GPTAUDIO_LOVE_STATS=%s timeout -s KILL 20 love examples/love < /dev/null > %s 2>&1")
-                  :format(fake.spawn_env(), shell_quote(conf), server.url, shell_quote(stats_path), shell_quote(log))
+                  :format(util.spawn_env(), shell_quote(conf), server.url, shell_quote(stats_path), shell_quote(log))
   os.execute(command)
   local stats = {}
   for name, value in (read_file(stats_path) or ""):gmatch("(%S+) ([^\n]*)\n") do stats[name] = value end
@@ -124,10 +109,7 @@ end
 
 describe("the LÖVE example played headless through OpenAL's wave writer", function()
   local server
-
-  setup(function() server = fake.start() end)
-  teardown(function() server:stop() end)
-  before_each(function() server:clear() end)
+  setup_.fake_server(function(s) server = s end)
 
   it("plays a reply that streams faster than it plays, sample for sample, and quits by itself", function()
     local deltas = 15 -- 0.6 s of speech arriving in about 0.2 s

@@ -3,7 +3,7 @@
 -- the whole job, usage that corrects the token estimate.
 local gptaudio = require "gptaudio"
 local core = require "gptaudio.core"
-local fake = require "spec.support.fake"
+local setup_ = require "spec.support.setup"
 
 local OK = { json = { done = true } }
 
@@ -22,23 +22,7 @@ end
 
 describe("client:map", function()
   local server, client
-
-  setup(function()
-    server = fake.start()
-  end)
-
-  teardown(function()
-    server:stop()
-  end)
-
-  before_each(function()
-    server:clear()
-    client = gptaudio.new{ api_key = "sk-map", base_url = server.url, max_retries = 0 }
-  end)
-
-  after_each(function()
-    client:close()
-  end)
+  setup_.fake_client({ api_key = "sk-map" }, function(s, c) server, client = s, c end)
 
   local function post(path, i)
     local res, err = client:request{ method = "POST", path = path, json = { item = i } }

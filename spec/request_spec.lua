@@ -1,17 +1,11 @@
 local gptaudio = require "gptaudio"
 local core = require "gptaudio.core"
-local fake = require "spec.support.fake"
+local setup_ = require "spec.support.setup"
 
 describe("Request handles and streams", function()
   local server, client
-
-  setup(function() server = fake.start() end)
-  teardown(function() server:stop() end)
-  before_each(function()
-    server:clear()
-    client = gptaudio.new{ api_key = "k", base_url = server.url }
-  end)
-  after_each(function() client:close() end)
+  -- The client's own retries (2), not the helper's 0.
+  setup_.fake_client({ api_key = "k", max_retries = 2 }, function(s, c) server, client = s, c end)
 
   -- Steps until ready() holds (or a generous bound passes).
   local function step_until(ready)

@@ -1,8 +1,8 @@
 local gptaudio = require "gptaudio"
 local core = require "gptaudio.core"
 local retry = require "gptaudio.retry"
-local fake = require "spec.support.fake"
-local socket = require "socket"
+local setup_ = require "spec.support.setup"
+local util = require "spec.support.util"
 
 local function api_error(status, code, headers)
   return { status = status, headers = headers,
@@ -71,16 +71,10 @@ end)
 
 describe("retries at the server", function()
   local server, client, lines
-
-  setup(function() server = fake.start() end)
-  teardown(function() server:stop() end)
-  before_each(function()
-    server:clear()
-    lines = {}
-    client = gptaudio.new{ api_key = "k", base_url = server.url,
-                           log = function(level, message) lines[#lines + 1] = level .. " " .. message end }
-  end)
-  after_each(function() client:close() end)
+  local function log(level, message) lines[#lines + 1] = level .. " " .. message end
+  -- The client's own retries (2), not the helper's 0.
+  setup_.fake_client({ api_key = "k", max_retries = 2, log = log }, function(s, c) server, client = s, c end)
+  before_each(function() lines = {} end)
 
   local function attempts(path) return #server:requests("/v1" .. path) end
 
@@ -172,11 +166,8 @@ describe("retries at the server", function()
   end)
 
   it("retries a refused connection, then fails with type connection", function()
-    local probe = assert(socket.bind("127.0.0.1", 0))
-    local _, port = probe:getsockname()
-    probe:close()
-    local refused = gptaudio.new{ api_key = "k", base_url = "http://127.0.0.1:" .. port .. "/v1", max_retries = 1,
-                                  log = function(level, message) lines[#lines + 1] = level .. " " .. message end }
+    local refused = gptaudio.new{ api_key = "k", base_url = "http://127.0.0.1:" .. util.closed_port() .. "/v1",
+                                  max_retries = 1, log = log }
     local started = core.now()
     local res, err = refused:request{ path = "/models" }
     assert.is_nil(res)

@@ -1,6 +1,6 @@
 local core = require "gptaudio.core"
-local fake = require "spec.support.fake"
-local socket = require "socket"
+local setup_ = require "spec.support.setup"
+local util = require "spec.support.util"
 
 -- Steps until nothing is active (or `limit` seconds pass); returns every event, oldest first.
 local function run(t, limit)
@@ -26,23 +26,13 @@ local function only(events, x, kind)
   return list[1]
 end
 
--- A loopback port with nothing listening: bound, then closed.
-local function closed_port()
-  local s = assert(socket.bind("127.0.0.1", 0))
-  local _, port = s:getsockname()
-  s:close()
-  return tonumber(port)
-end
-
 local function is_integer(v)
   return type(v) == "number" and v == math.floor(v)
 end
 
 describe("core.transport", function()
   local server, t
-
-  setup(function() server = fake.start() end)
-  teardown(function() server:stop() end)
+  setup_.fake_server(function(s) server = s end)
   before_each(function() t = core.transport() end)
   after_each(function() t:close() end)
 
@@ -275,7 +265,7 @@ describe("core.transport", function()
   end)
 
   it("reports a refused connection", function()
-    local port = closed_port()
+    local port = util.closed_port()
     local x = t:add{ url = "http://127.0.0.1:" .. port .. "/v1/x" }
     local done = only(run(t), x, "done")
     assert.equal(0, done.status)
@@ -287,7 +277,7 @@ describe("core.transport", function()
   end)
 
   it("goes through the proxy it is given", function()
-    local x = t:add{ url = server.url .. "/x", proxy = "http://127.0.0.1:" .. closed_port() }
+    local x = t:add{ url = server.url .. "/x", proxy = "http://127.0.0.1:" .. util.closed_port() }
     local done = only(run(t), x, "done")
     assert.equal("connection", done.error.type)
     assert.truthy(done.error.message:find("^connection refused %("))
@@ -437,7 +427,6 @@ describe("core.transport", function()
 
   it("lets a process exit with transfers alive", function()
     server:default("/v1/exit", { delay = 2, body = "x" })
-    local lua = os.getenv("GPTAUDIO_LUA") or "lua5.4"
     local script = ([[
       local core = require "gptaudio.core"
       local t = core.transport()
@@ -448,7 +437,7 @@ describe("core.transport", function()
     ]]):format(server.url)
     local started = core.now()
     -- The same interpreter and environment as this one (LUA_CPATH, and any sanitizer preload it needs).
-    local a, _, code = os.execute(lua .. " -e '" .. script .. "'")
+    local a, _, code = os.execute(util.LUA .. " -e '" .. script .. "'")
     server:default("/v1/exit", nil)
     assert.is_true(a == true or a == 0)
     assert.is_true(code == nil or code == 0)
