@@ -7,6 +7,7 @@
 --   LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="build/5.4/?.so;;" lua5.4 bench/resample_bench.lua
 local gptaudio = require "gptaudio"
 local core = require "gptaudio.core"
+local util = require "spec.support.util"
 local audio = gptaudio.audio
 
 -- Rounds alternate C and Lua so that both meet the same machine load; each
@@ -18,12 +19,7 @@ local QUALITIES = { "best", "medium", "fastest", "zoh", "linear" }
 local CONVERTER = { best = 0, medium = 1, fastest = 2, zoh = 3, linear = 4 } -- libsamplerate's SRC_* numbers
 local REF = "build/bench/resample_ref"
 
-local function run(command)
-  local pipe = assert(io.popen(command))
-  local out = pipe:read("*a")
-  pipe:close()
-  return out
-end
+local run = util.read_command
 
 local function machine()
   local model = run("lscpu 2>/dev/null"):match("Model name:%s*([^\n]+)") or "unknown cpu"
@@ -31,9 +27,8 @@ local function machine()
 end
 
 local cc = os.getenv("CC") or "cc"
-local built = os.execute("mkdir -p build/bench && " .. cc .. " -std=c99 -O2 -Wall -Wextra -Werror -o " .. REF ..
-                         " bench/resample_ref.c $(pkg-config --cflags --libs samplerate)")
-assert(built == true or built == 0, "cannot build " .. REF)
+assert(util.succeeded("mkdir -p build/bench && " .. cc .. " -std=c99 -O2 -Wall -Wextra -Werror -o " .. REF ..
+                      " bench/resample_ref.c $(pkg-config --cflags --libs samplerate)"), "cannot build " .. REF)
 
 -- 60 s of real speech: the ALSA recordings one after another, looped.
 local speech = audio.new{ rate = FROM }
@@ -45,9 +40,7 @@ end
 speech = speech:slice(1, SECONDS * FROM)
 
 local input, output = os.tmpname(), os.tmpname()
-local f = assert(io.open(input, "wb"))
-f:write(speech:encode("f32"))
-f:close()
+util.write_file(input, speech:encode("f32"))
 
 local function time_lua(quality)
   local best, out = math.huge, nil

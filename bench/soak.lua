@@ -11,6 +11,7 @@
 local gptaudio = require "gptaudio"
 local core = require "gptaudio.core"
 local fake = require "spec.support.fake"
+local util = require "spec.support.util"
 
 local REQUESTS = tonumber(arg and arg[1]) or 10000
 local CONCURRENCY = 32
@@ -69,23 +70,11 @@ local function check(kind, res, err)
   return nil
 end
 
-local function read_file(path)
-  local f = assert(io.open(path, "rb"))
-  local text = f:read("*a")
-  f:close()
-  return text
-end
-
-local PAGE_KB = 4
-do
-  local pipe = io.popen("getconf PAGESIZE 2>/dev/null")
-  local size = pipe and tonumber(pipe:read("*a"))
-  if pipe then pipe:close() end
-  if size then PAGE_KB = size / 1024 end
-end
+-- statm counts pages; 4 kB where getconf cannot say how large one is.
+local PAGE_KB = (tonumber(util.read_command("getconf PAGESIZE 2>/dev/null")) or 4096) / 1024
 
 local function rss_kb()
-  return tonumber(read_file("/proc/self/statm"):match("^%d+%s+(%d+)")) * PAGE_KB
+  return tonumber(assert(util.read_file("/proc/self/statm")):match("^%d+%s+(%d+)")) * PAGE_KB
 end
 
 local uv = require "luv"
