@@ -2,19 +2,12 @@
 -- a spoken answer to a follow-up in the same conversation, saved as WAV.
 --   lua5.4 examples/chat.lua ["your question"]
 -- Runs against the real API when OPENAI_API_KEY is set, else against the local
--- stand-in (spec/support/standin.lua). Run it from the repository, with
--- LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="build/5.4/?.so;;" (make demo sets them).
-local gptaudio = require "gptaudio"
-local standin = require "spec.support.standin"
+-- stand-in (examples/common.lua says how to run it).
+local common = require "examples.common"
 
 local question = arg and arg[1] or "In one sentence: why is the sky blue?"
-local client = gptaudio.new(standin.options())
-print("chatting through " .. client.options.base_url)
-os.execute("mkdir -p out")
-
-local function cost(value)
-  return value and ("$%.6f"):format(value) or "not reported"
-end
+local client = common.client("chatting")
+local cost = common.cost
 
 local messages = {
   { role = "system", content = "You are brief and friendly." },

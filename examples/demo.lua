@@ -9,12 +9,10 @@
 dofile("examples/audio.lua")
 
 local gptaudio = require "gptaudio"
-local standin = require "spec.support.standin"
+local common = require "examples.common"
 
 print()
-local demo = { client = gptaudio.new(standin.options()), calls = {} }
-print("voice round trip through " .. demo.client.options.base_url)
-os.execute("mkdir -p out")
+local demo = { client = common.client("voice round trip"), calls = {} }
 
 --- Adds a call's line to the table: what it was, and its result (anything
 --- with model, usage and cost: a reply, a Transcript, a Speech).

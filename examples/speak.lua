@@ -3,19 +3,12 @@
 -- WAV files under out/.
 --   lua5.4 examples/speak.lua ["text to say"]
 -- Runs against the real API when OPENAI_API_KEY is set, else against the local
--- stand-in (spec/support/standin.lua). Run it from the repository, with
--- LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="build/5.4/?.so;;" (make demo sets them).
-local gptaudio = require "gptaudio"
-local standin = require "spec.support.standin"
+-- stand-in (examples/common.lua says how to run it).
+local common = require "examples.common"
 
 local text = arg and arg[1] or "The quick brown fox jumps over the lazy dog."
-local client = gptaudio.new(standin.options())
-print("speaking through " .. client.options.base_url)
-os.execute("mkdir -p out")
-
-local function cost(value)
-  return value and ("$%.6f"):format(value) or "not reported"
-end
+local client = common.client("speaking")
+local cost = common.cost
 
 -- A speech model, streamed: each audio event is an AudioBuffer chunk, playable at once.
 local chunks = 0

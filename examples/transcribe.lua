@@ -4,17 +4,11 @@
 --   lua5.4 examples/transcribe.lua [audio.wav|audio.mp3]
 -- Without a file it first has a speech model say a sentence. Runs against the
 -- real API when OPENAI_API_KEY is set, else against the local stand-in
--- (spec/support/standin.lua). Run it from the repository, with
--- LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="build/5.4/?.so;;" (make demo sets them).
-local gptaudio = require "gptaudio"
-local standin = require "spec.support.standin"
+-- (examples/common.lua says how to run it).
+local common = require "examples.common"
 
-local client = gptaudio.new(standin.options())
-print("transcribing through " .. client.options.base_url)
-
-local function cost(value)
-  return value and ("$%.6f"):format(value) or "not reported"
-end
+local client = common.client("transcribing")
+local cost = common.cost
 
 -- A path goes up as the file it names; an AudioBuffer as 24 kHz mono WAV.
 local input = arg and arg[1]

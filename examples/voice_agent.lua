@@ -9,6 +9,7 @@
 -- it from the repository, with LUA_PATH="lua/?.lua;lua/?/init.lua;./?.lua;;"
 -- LUA_CPATH="build/5.4/?.so;;".
 local gptaudio = require "gptaudio"
+local common = require "examples.common"
 
 local QUESTION = "Hello, the headphones from my order A1001 arrived broken. Can I have my money back?"
 local MODEL = "gpt-audio-mini"
@@ -97,9 +98,7 @@ local function connect()
 end
 
 local options, server = connect()
-local client = gptaudio.new(options)
-print("voice agent talking through " .. client.options.base_url)
-os.execute("mkdir -p out")
+local client = common.client("voice agent talking", options)
 
 local question = arg and arg[1] and assert(gptaudio.audio.load(arg[1]))
 if not question then

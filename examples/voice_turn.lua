@@ -3,14 +3,11 @@
 --   lua5.4 examples/voice_turn.lua [question.wav]
 -- Without a file, a speech model asks the question. Runs against the real API
 -- when OPENAI_API_KEY is set, else against the local stand-in
--- (spec/support/standin.lua). Run it from the repository, with
--- LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="build/5.4/?.so;;" (make demo sets them).
+-- (examples/common.lua says how to run it).
 local gptaudio = require "gptaudio"
-local standin = require "spec.support.standin"
+local common = require "examples.common"
 
-local client = gptaudio.new(standin.options())
-print("talking through " .. client.options.base_url)
-os.execute("mkdir -p out")
+local client = common.client("talking")
 
 local question = arg and arg[1] and assert(gptaudio.audio.load(arg[1]))
 if not question then
@@ -28,6 +25,6 @@ local reply = assert(client:chat{
 })
 assert(reply.audio:save("out/voice_turn_answer.wav"))
 print(("answered aloud: %q, %.2f s -> out/voice_turn_answer.wav"):format(reply.transcript, reply.audio.duration))
-print(("%s: %d audio tokens in, %d audio tokens out, $%.6f"):format(reply.model, reply.usage.input_audio_tokens or 0,
-                                                                    reply.usage.output_audio_tokens or 0,
-                                                                    reply.cost or 0))
+print(("%s: %d audio tokens in, %d audio tokens out, %s"):format(reply.model, reply.usage.input_audio_tokens or 0,
+                                                                reply.usage.output_audio_tokens or 0,
+                                                                common.cost(reply.cost)))
