@@ -3,22 +3,18 @@
 -- buffer while a 20 ms vim.loop timer keeps firing, :GptAudioTranscribe
 -- inserts at the cursor, :GptAudioSpeak sends the visual selection and saves
 -- the speech. spec/support/nvim_driver.lua plays the user inside Neovim.
-local gptaudio = require "gptaudio"
+local audio = require("gptaudio").audio
 local cjson = require "cjson"
 local fake = require "spec.support.fake"
+local setup_ = require "spec.support.setup"
+local util = require "spec.support.util"
 
-local audio = gptaudio.audio
 local MODEL = "gpt-audio-mini"
 local DELTAS = { "The fox", " says", " ring-ding", "-ding.", "\nIt", " also", " says", " wa-pa-pa", "-pow." }
 local CHUNK_DELAY = 0.1 -- 12 pieces: the answer takes about 1.2 s
 local TRANSCRIPT = "hello from a wav file"
 
-local function read_file(path)
-  local f = assert(io.open(path, "rb"))
-  local bytes = f:read("*a")
-  f:close()
-  return bytes
-end
+local read_file, shell_quote = setup_.read_file, util.shell_quote
 
 local function chunk(delta, finish_reason)
   return cjson.encode{ id = "chatcmpl-n1", object = "chat.completion.chunk", created = 1764000000, model = MODEL,
@@ -31,10 +27,6 @@ local function streamed_answer()
   events[#events + 1] = chunk({}, "stop")
   events[#events + 1] = "[DONE]"
   return { events = events, chunk_delay = CHUNK_DELAY, no_length = true }
-end
-
-local function shell_quote(s)
-  return "'" .. s:gsub("'", [['\'']]) .. "'"
 end
 
 -- The speech the server answers with: 0.2 s of a 24 kHz sweep.
@@ -59,9 +51,7 @@ describe("the Neovim plugin in nvim --headless", function()
     input_wav = tmp .. ".wav"
     os.remove(tmp)
     assert(audio.from_samples({ 0.25, -0.25, 0.5, -0.5 }, 16000, 1):save(input_wav))
-    local mktemp = io.popen("mktemp -d")
-    dir = mktemp:read("*l")
-    mktemp:close()
+    dir = util.temp_dir()
     local out = os.tmpname()
 
     local command = ("%s -u LUA_PATH -u LUA_CPATH GPTAUDIO_NVIM_URL=%s GPTAUDIO_NVIM_AUDIO=%s GPTAUDIO_NVIM_DIR=%s"
@@ -81,7 +71,7 @@ describe("the Neovim plugin in nvim --headless", function()
   teardown(function()
     server:stop()
     os.remove(input_wav)
-    os.execute("rm -rf " .. shell_quote(dir))
+    util.remove_tree(dir)
   end)
 
   it("finishes every command without an error", function()

@@ -2,12 +2,12 @@
 -- the init phase: a client made in init_by_lua would be forked into every
 -- worker.
 local nginx = require "spec.support.nginx"
+local util = require "spec.support.util"
 
 describe("loop.ngx.attach", function()
   it("refuses init_by_lua: nginx does not start, and says why", function()
     local template = os.tmpname()
-    local f = assert(io.open(template, "wb"))
-    f:write([[
+    util.write_file(template, [[
 @MODULES@
 pid nginx.pid;
 events {}
@@ -18,7 +18,6 @@ http {
   server { listen 127.0.0.1:@PORT@; }
 }
 ]])
-    f:close()
     local ok, err = pcall(nginx.start, template)
     os.remove(template)
     assert.is_false(ok)
