@@ -236,6 +236,23 @@ describe("client:request", function()
     assert.is_true(elapsed > 0.45 and elapsed < 2, ("took %.3f s"):format(elapsed))
   end)
 
+  it("raises for a blocking call that waits on work its client does not drive, instead of spinning", function()
+    server:default("/v1/models", { json = { data = {} } })
+    local other = gptaudio.new{ api_key = KEY, base_url = server.url }
+    local steps, step = 0, client.step
+    client.step = function(self, wait)
+      steps = steps + 1
+      return step(self, wait)
+    end
+    assert.has_error(function()
+      client:map({ 1 }, function() return other:request{ path = "/models" } end)
+    end, "gptaudio: this call waits on work its client does not drive (a request of another client,"
+         .. " or a task that yields by itself): it could never end")
+    client.step = nil
+    assert.equal(1, steps)
+    other:close()
+  end)
+
   it("runs 20 slow requests at once", function()
     server:default("/v1/slow", { delay = 0.3, json = { ok = true } })
     local started = core.now()

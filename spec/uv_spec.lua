@@ -160,6 +160,14 @@ describe("the luv adapter", function()
                      "loop.uv.attach: 'uv.new_timer' must be function (got nil)")
     assert.has_error(function() uv_loop.attach(other, { new_timer = uv.new_timer, new_poll = true }) end,
                      "loop.uv.attach: 'uv.new_poll' must be function (got boolean)")
+    -- a uv that cannot make a handle (luv returns nil and a message)
+    assert.has_error(function()
+      local no_timers = { new_timer = function() return nil, "EMFILE: too many open files" end, new_poll = uv.new_poll }
+      uv_loop.attach(other, no_timers)
+    end, "loop.uv.attach: cannot make the uv handles: EMFILE: too many open files")
+    local failing_poll = { new_timer = uv.new_timer, new_poll = function() error("no polls here", 0) end }
+    assert.has_error(function() uv_loop.attach(other, failing_poll) end,
+                     "loop.uv.attach: cannot make the uv handles: no polls here")
     -- Nothing was attached: the client still blocks outside a task, and a real uv attaches.
     assert.is_nil(other.loop)
     assert.equal(200, assert(other:request{ path = "/models" }).status)

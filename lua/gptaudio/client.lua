@@ -107,6 +107,8 @@ local CALL_FROM_SPAWN = "gptaudio: call this from gptaudio.spawn: a call outside
 local CLOSED = "gptaudio: the client is closed"
 -- How long a blocking call lets one step wait at most; steps return at once on activity.
 local BLOCKING_STEP = 1
+local NEVER_ENDS = "gptaudio: this call waits on work its client does not drive (a request of another client,"
+  .. " or a task that yields by itself): it could never end"
 
 local OPTIONS = {
   api_key = { "string", false }, base_url = "string",
@@ -399,7 +401,12 @@ end
 function Client:wait_outside_task(req)
   check_may_block(self)
   if self.loop then return self.loop.block(req) end
-  while not req:ended() do self:step(BLOCKING_STEP) end
+  while not req:ended() do
+    self:step(BLOCKING_STEP)
+    if not req:ended() and self.transport:active() == 0 and not self.scheduler:timeout() then
+      error(NEVER_ENDS, 0) -- step would return at once for ever: a spin, not a wait
+    end
+  end
 end
 
 function Client:track(req)

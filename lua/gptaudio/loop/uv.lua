@@ -55,9 +55,9 @@ function uv_loop.attach(client, uv, opts)
     error(("loop.uv.attach: 'client' must be a gptaudio client (got %s)"):format(type(client)), 0)
   end
   check.value("loop.uv.attach", "uv", uv, "table")
-  for _, name in ipairs{ "new_timer", "new_poll" } do
-    check.value("loop.uv.attach", "uv." .. name, uv[name], "function")
-  end
+  local fd = client:pollfd() -- nil without epoll: then no poll handle is needed
+  check.value("loop.uv.attach", "uv.new_timer", uv.new_timer, "function")
+  if fd then check.value("loop.uv.attach", "uv.new_poll", uv.new_poll, "function") end
   opts = check.value("loop.uv.attach", "opts", opts, "table", true) or {}
   check.known("loop.uv.attach", opts, { schedule = true }, "option")
   check.value("loop.uv.attach", "schedule", opts.schedule, "function", true)
@@ -88,9 +88,18 @@ function uv_loop.attach(client, uv, opts)
 
   self.loop = { schedule = opts.schedule, wakeup = rearm, detach = function() self:detach() end }
   client:attach_loop(self.loop) -- raises when another loop is attached: no uv handle exists yet
-  local fd = client:pollfd()
-  self.timer = uv.new_timer()
-  self.poll = fd and uv.new_poll(fd)
+  -- luv returns nil and a message when it cannot make a handle
+  local made, why = pcall(function()
+    local failure
+    self.timer, failure = uv.new_timer()
+    if self.timer and fd then self.poll, failure = uv.new_poll(fd) end
+    if not self.timer or (fd and not self.poll) then error(failure, 0) end
+  end)
+  if not made then
+    client:detach_loop(self.loop)
+    if self.timer then self.timer:close() end
+    error("loop.uv.attach: cannot make the uv handles: " .. tostring(why), 0)
+  end
   rearm()
   return self
 end
