@@ -294,9 +294,9 @@ describe("AudioBuffer in-place changes", function()
     assert.same({ 1, 1, -1.5 }, samples_of(a))
   end)
 
-  it("mix refuses a NaN or infinite factor, naming it, and leaves the buffer as it was", function()
+  it("mix refuses a NaN, infinite or float-overflowing factor, naming it, and leaves the buffer as it was", function()
     local a = audio.from_samples({ 0.5, -0.25 }, 8000)
-    for _, factor in ipairs{ 0 / 0, math.huge, -math.huge } do
+    for _, factor in ipairs{ 0 / 0, math.huge, -math.huge, 1e300, -3.5e38 } do
       local ok, err = pcall(a.mix, a, audio.from_samples({ 0.25 }, 8000), factor)
       assert.is_false(ok)
       assert.matches("bad argument #3 .*mix factor must be a finite number", err)
@@ -315,6 +315,18 @@ describe("AudioBuffer in-place changes", function()
     assert.is_true(math.abs(buf:peak() - 0.5 * 10 ^ (-6 / 20)) < 1e-6)
     buf:gain(-math.huge)
     assert.same({ 0, 0 }, samples_of(buf))
+  end)
+
+  it("gain refuses NaN, +inf and a factor no float holds (over 770 dB), naming it", function()
+    local buf = audio.from_samples({ 0.25, -0.125 }, 8000)
+    for _, db in ipairs{ 0 / 0, math.huge, 771, 1e10 } do
+      local ok, err = pcall(buf.gain, buf, db)
+      assert.is_false(ok)
+      assert.matches("bad argument #2 .*gain must be a number of dB up to 770, or %-math%.huge", err)
+    end
+    assert.same({ 0.25, -0.125 }, samples_of(buf))
+    buf:gain(-770)
+    assert.is_true(buf:peak() < 1e-38)
   end)
 end)
 

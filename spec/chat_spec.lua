@@ -4,6 +4,7 @@
 local gptaudio = require "gptaudio"
 local core = require "gptaudio.core"
 local json = require "gptaudio.json"
+local chat = require "gptaudio.chat"
 local setup_ = require "spec.support.setup"
 
 local audio = gptaudio.audio
@@ -209,15 +210,24 @@ describe("client:chat", function()
              { messages = user{ type = "text", text = "hi" }, max_completion_tokens = 16385 })
       raises('audio.format: "wav" cannot be streamed (stream = true takes pcm16 only)',
              { messages = user{ type = "text", text = "hi" }, audio = { format = "wav" }, stream = true })
-      raises("client:chat: 'model' must be string (got number)", { messages = {}, model = 0 / 0 })
+      raises("client:chat: 'model' must be string (got nan)", { messages = {}, model = 0 / 0 })
       raises("client:chat: 'model' must be string (got function)", { messages = {}, model = print })
       for _, field in ipairs{ "temperature", "top_p", "frequency_penalty", "presence_penalty",
                               "max_completion_tokens", "max_tokens", "n", "seed", "top_logprobs" } do
-        for _, bad in ipairs{ 0 / 0, math.huge, -math.huge, "1" } do
-          raises(("client:chat: '%s' must be finite number (got %s)"):format(field, type(bad)),
+        for bad, got in pairs{ [math.huge] = "inf", [-math.huge] = "-inf", ["1"] = "string" } do
+          raises(("client:chat: '%s' must be finite number (got %s)"):format(field, got),
                  { messages = {}, [field] = bad })
         end
+        raises(("client:chat: '%s' must be finite number (got nan)"):format(field), { messages = {}, [field] = 0 / 0 })
+        -- JSON's null is sent as null: the API takes it for these optional fields
+        local call = chat.request({ messages = {}, [field] = json.null }, client.options)
+        assert.equal(json.null, call.json[field])
       end
+      -- a bad value in a call routed through chat names that call
+      assert.has_error(function() client:speak("Hi.", { model = "gpt-audio-mini", seed = 0 / 0 }) end,
+                       "client:speak: 'seed' must be finite number (got nan)")
+      assert.has_error(function() client:transcribe("x.wav", { model = "gpt-audio-mini", top_p = math.huge }) end,
+                       "client:transcribe: 'top_p' must be finite number (got inf)")
       assert.equal(0, #server:requests(PATH))
     end)
   end)

@@ -287,11 +287,11 @@ describe("client:speak", function()
       { "a speed that is no number", "Hi.", { model = "tts-1", speed = "fast" },
         "client:speak: 'speed' must be finite number (got string)" },
       { "a NaN speed", "Hi.", { model = "tts-1", speed = 0 / 0 },
-        "client:speak: 'speed' must be finite number (got number)" },
+        "client:speak: 'speed' must be finite number (got nan)" },
       { "an infinite speed", "Hi.", { model = "tts-1", speed = math.huge },
-        "client:speak: 'speed' must be finite number (got number)" },
+        "client:speak: 'speed' must be finite number (got inf)" },
       { "a NaN speed for a chat model", "Hi.", { speed = 0 / 0 },
-        "client:speak: 'speed' must be finite number (got number)" },
+        "client:speak: 'speed' must be finite number (got nan)" },
     } do
       it("for " .. case[1], function()
         local ok, err = pcall(client.speak, client, case[2], case[3])

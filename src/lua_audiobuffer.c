@@ -2,6 +2,7 @@
    and its methods. AudioBuffer:resample and core.audio.resampler live in
    lua_resampler.c, which adds them to the tables made here. */
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -540,9 +541,11 @@ static int buf_mix(lua_State *L)
   gptaudio_audiobuffer *a = gptaudio_audiobuffer_check(L, 1);
   gptaudio_audiobuffer *b = gptaudio_audiobuffer_check(L, 2);
   lua_Number asked = luaL_optnumber(L, 3, 1.0);
-  float factor = (float)asked;
+  float factor;
   size_t i, n;
-  luaL_argcheck(L, asked == asked && fabs(asked) < HUGE_VAL, 3, "mix factor must be a finite number");
+  /* beyond FLT_MAX the conversion to float is undefined; NaN fails the test too */
+  luaL_argcheck(L, fabs(asked) <= FLT_MAX, 3, "mix factor must be a finite number (at most 3.4e38 either way)");
+  factor = (float)asked;
   check_same_format(L, a, b, "mix");
   if (b->frames > a->frames) {
     size_t more = b->frames - a->frames;
@@ -565,9 +568,12 @@ static int buf_gain(lua_State *L)
 {
   gptaudio_audiobuffer *b = gptaudio_audiobuffer_check(L, 1);
   lua_Number db = luaL_checknumber(L, 2);
-  float factor = (float)pow(10.0, db / 20.0);
+  double scale = pow(10.0, db / 20.0);
+  float factor;
   size_t i, n = b->frames * b->channels;
-  luaL_argcheck(L, db == db && db < HUGE_VAL, 2, "gain must be a finite number of dB or -math.huge");
+  /* a factor beyond FLT_MAX (over 770 dB) has no float; NaN fails the test too */
+  luaL_argcheck(L, scale <= FLT_MAX, 2, "gain must be a number of dB up to 770, or -math.huge");
+  factor = (float)scale;
   drop_s16(b);
   for (i = 0; i < n; i++)
     b->samples[i] *= factor;

@@ -2,7 +2,7 @@
 -- replies decoded into the reply of DESIGN.md, and streamed chunks gathered
 -- into that same reply while on_event sees each piece as it arrives.
 --
---   call = chat.request(params, defaults)     -- raises on a programmer error; nil, err on bad audio
+--   call = chat.request(params, defaults[, where])   -- raises on a programmer error; nil, err on bad audio
 --   wav = chat.upload_wav(buf)                -- an AudioBuffer as the API gets it
 --   reply, err = chat.decode(call, response, config)
 --   stream = chat.stream(call, config, emit)  -- stream:event(ev), stream:finish(response), stream:partial()
@@ -185,7 +185,8 @@ end
 -- Builds the call: { method, path, json (the body), stream, model, audio
 -- (what to decode: voice, format, rate), on_event }. Raises naming the field
 -- for what no server could take; nil, err when input audio cannot be read.
-function chat.request(params, defaults)
+-- where names the call in messages (transcribe and speak route through here).
+function chat.request(params, defaults, where)
   if type(params) ~= "table" then error("chat: a table of parameters expected, got " .. type(params), 0) end
   if type(params.messages) ~= "table" then
     error("messages: a list of messages expected, got " .. type(params.messages), 0)
@@ -193,7 +194,7 @@ function chat.request(params, defaults)
   if params.on_event ~= nil and type(params.on_event) ~= "function" then
     error("on_event: a function expected, got " .. type(params.on_event), 0)
   end
-  check.fields("client:chat", params, FIELD_KINDS)
+  check.fields(where or "client:chat", params, FIELD_KINDS, json.null)
   local body = {}
   for key, value in pairs(params) do
     if not CALL_OPTIONS[key] then body[key] = value end
@@ -505,8 +506,9 @@ end
 
 --- The "chat" kind of the client's registry (client:chat(params),
 --- client:start("chat", params)): the op the client sends, with its hooks.
-function chat.kind(client, params)
-  local call, err = chat.request(params, client.options)
+--- where names the call in messages when another call routes through chat.
+function chat.kind(client, params, where)
+  local call, err = chat.request(params, client.options, where)
   if not call then return nil, err end
   return kind_stream.op(client, { method = call.method, path = call.path, json = call.json }, call,
                         { headers = params.headers, timeout = params.timeout, max_retries = params.max_retries,

@@ -20,7 +20,7 @@ local TESTS = {
 --- Raises unless value (which may be nil when optional) is of one of the
 --- expected kinds: names from the list above, or literal values in a table
 --- ({"exact", "prefix", false}). The message shows the value's type only, never
---- the value (it may be a secret).
+--- the value (it may be a secret), except NaN and infinity.
 function check.value(where, name, value, expected, optional)
   if value == nil and optional then return value end
   local names = {}
@@ -29,16 +29,26 @@ function check.value(where, name, value, expected, optional)
     if (test and test(value)) or (not test and value == kind) then return value end
     names[#names + 1] = test and kind or ("%q"):format(tostring(kind))
   end
-  error(("%s: '%s' must be %s (got %s)"):format(where, name, table.concat(names, " or "), type(value)), 0)
+  local got = type(value)
+  -- a number is never a secret: NaN and infinity are named, where "number" would puzzle
+  if value ~= value then
+    got = "nan"
+  elseif value == math.huge or value == -math.huge then
+    got = value > 0 and "inf" or "-inf"
+  end
+  error(("%s: '%s' must be %s (got %s)"):format(where, name, table.concat(names, " or "), got), 0)
 end
 
 --- Checks the optional fields of t named in expected ({name = kind}) with
 --- check.value, in name order, so that the first bad one is always the one named.
-function check.fields(where, t, expected)
+--- A field equal to null (JSON's null, when given) counts as not set.
+function check.fields(where, t, expected, null)
   local names = {}
   for name in pairs(expected) do names[#names + 1] = name end
   table.sort(names)
-  for _, name in ipairs(names) do check.value(where, name, t[name], expected[name], true) end
+  for _, name in ipairs(names) do
+    if null == nil or t[name] ~= null then check.value(where, name, t[name], expected[name], true) end
+  end
 end
 
 --- Raises naming the first key of t that allowed (a set) does not have.

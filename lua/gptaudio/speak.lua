@@ -57,7 +57,7 @@ local function check_arguments(text, opts)
     error(("%s: 'text' must be a non-empty string (got %s)"):format(
       WHERE, type(text) == "string" and "an empty string" or type(text)), 0)
   end
-  check.fields(WHERE, opts, OPTION_KINDS)
+  check.fields(WHERE, opts, OPTION_KINDS, json.null)
   if opts.voice ~= nil and type(opts.voice) ~= "string" and type(opts.voice) ~= "table" then
     error(("%s: 'voice' must be a string or {id =} (got %s)"):format(WHERE, type(opts.voice)), 0)
   end
@@ -221,7 +221,8 @@ local function chat_op(client_, text, opts, model_id)
   params.modalities = json.array{ "text", "audio" }
   params.audio = { voice = opts.voice or client_.options.voice, format = CHAT_FORMATS[format] or format }
   params.messages = json.array{ { role = "system", content = system }, { role = "user", content = text } }
-  return chat_route(client_, params, opts.on_event, function(reply) return speech_of(reply, format) end, "speech")
+  return chat_route(client_, params, opts.on_event, function(reply) return speech_of(reply, format) end, "speech",
+                    WHERE)
 end
 
 ---------------------------------------------------------------- the client's kind

@@ -347,7 +347,7 @@ local function chat_op(client_, audio, opts, model_id)
     if ev.type == "text" then return on_event{ type = "transcript", delta = ev.delta } end
     on_event(ev)
   end
-  return chat_route(client_, params, renamed, transcript_of, "transcript")
+  return chat_route(client_, params, renamed, transcript_of, "transcript", WHERE)
 end
 
 ---------------------------------------------------------------- the client's kind

@@ -4,8 +4,9 @@ local chat = require "gptaudio.chat"
 
 --- The op for chat params whose reply convert(reply) turns into the result;
 --- on_event (optional) gets the chat's events, but the "done" event carries
---- the result under result_name ({type = "done", [result_name] = result}).
-return function(client, params, on_event, convert, result_name)
+--- the result under result_name ({type = "done", [result_name] = result});
+--- where names the call in messages.
+return function(client, params, on_event, convert, result_name, where)
   local done
   params.on_event = on_event and function(ev)
     if ev.type == "done" then
@@ -15,7 +16,7 @@ return function(client, params, on_event, convert, result_name)
       on_event(ev)
     end
   end
-  local op, err = chat.kind(client, params)
+  local op, err = chat.kind(client, params, where)
   if not op then return nil, err end
   local finish, partial = op.finish, op.partial
   op.finish = function(self, response)
