@@ -89,7 +89,7 @@ end
 
 --- The bytes of the file at path; raises when it cannot be read.
 function setup_.read_file(path)
-  return assert(util.read_file(path), "cannot read " .. path)
+  return (assert(util.read_file(path), "cannot read " .. path))
 end
 
 --- What make() returns, bound to a to-be-closed variable whose block has
