@@ -1,21 +1,15 @@
 local gptaudio = require "gptaudio"
 local scheduler = require "gptaudio.scheduler"
-local fake = require "spec.support.fake"
+local setup_ = require "spec.support.setup"
 
 local KEY = "sk-proj-REDACTION-test-0123456789abcdef"
 
 describe("the API key", function()
   local server, client, lines
 
-  setup(function() server = fake.start() end)
-  teardown(function() server:stop() end)
-  before_each(function()
-    server:clear()
-    lines = {}
-    client = gptaudio.new{ api_key = KEY, base_url = server.url, max_retries = 1,
-                           log = function(level, message) lines[#lines + 1] = level .. " " .. message end }
-  end)
-  after_each(function() client:close() end)
+  setup_.fake_client({ api_key = KEY, max_retries = 1,
+                       log = function(level, message) lines[#lines + 1] = level .. " " .. message end },
+                     function(s, c) server, client, lines = s, c, {} end)
 
   local function assert_no_key(text)
     assert.is_nil(tostring(text):find(KEY, 1, true), "the key leaked into: " .. tostring(text))

@@ -8,6 +8,7 @@ local gptaudio = require "gptaudio"
 local core = require "gptaudio.core"
 local socket = require "socket"
 local fake = require "spec.support.fake"
+local setup_ = require "spec.support.setup"
 
 local KEY = "sk-proj-SENTINEL-5ecret-0123456789abcdef"
 local CHAT = "/v1/chat/completions"
@@ -50,15 +51,9 @@ end
 describe("secrets", function()
   local server, client, lines
 
-  setup(function() server = fake.start() end)
-  teardown(function() server:stop() end)
-  before_each(function()
-    server:clear()
-    lines = {}
-    client = gptaudio.new{ api_key = KEY, base_url = server.url, max_retries = 1, timeout = 5,
-                           log = function(level, message) lines[#lines + 1] = level .. " " .. message end }
-  end)
-  after_each(function() client:close() end)
+  setup_.fake_client({ api_key = KEY, max_retries = 1, timeout = 5,
+                       log = function(level, message) lines[#lines + 1] = level .. " " .. message end },
+                     function(s, c) server, client, lines = s, c, {} end)
 
   it("are in no error, log line, tostring or accessor, whatever the server answers", function()
     -- The server echoes the key wherever an answer can carry text.
