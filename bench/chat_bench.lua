@@ -6,7 +6,7 @@
 local cjson = require "cjson"
 local core = require "gptaudio.core"
 local json = require "gptaudio.json"
-local chat = require "gptaudio.chat"
+local chat = require "gptaudio.calls.chat"
 
 local SECONDS = 60
 local RATE = 24000

@@ -339,7 +339,7 @@ describe("client:request", function()
   end)
 
   it("refuses step from inside a task or a callback", function()
-    local scheduler = require "gptaudio.scheduler"
+    local scheduler = require "gptaudio.engine.scheduler"
     local logged = {}
     local default_log = scheduler.default_log
     scheduler.default_log = function(level, message) logged[#logged + 1] = level .. ": " .. message end

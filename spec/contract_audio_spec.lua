@@ -12,7 +12,7 @@
 -- the speak kind builds them, and only Prism's verdict is read.
 local gptaudio = require "gptaudio"
 local json = require "gptaudio.json"
-local speak = require "gptaudio.speak"
+local speak = require "gptaudio.calls.speak"
 local openai = require "spec.support.openai"
 local setup_ = require "spec.support.setup"
 

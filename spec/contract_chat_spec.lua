@@ -4,7 +4,7 @@
 -- answers are the spec's examples ("string" for every string), so the model
 -- check is off and each reply is what that example decodes to.
 local gptaudio = require "gptaudio"
-local chat = require "gptaudio.chat"
+local chat = require "gptaudio.calls.chat"
 local json = require "gptaudio.json"
 local openai = require "spec.support.openai"
 local setup_ = require "spec.support.setup"

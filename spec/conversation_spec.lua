@@ -6,7 +6,7 @@ local gptaudio = require "gptaudio"
 local core = require "gptaudio.core"
 local json = require "gptaudio.json"
 local tools = gptaudio.tools
-local chat = require "gptaudio.chat"
+local chat = require "gptaudio.calls.chat"
 local setup_ = require "spec.support.setup"
 
 local audio = gptaudio.audio

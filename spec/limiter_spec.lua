@@ -1,6 +1,6 @@
 -- The rate limiter on a fake clock: every wait is a scheduler timer, and the
 -- clock jumps straight to the next one, so minutes pass in microseconds.
-local scheduler = require "gptaudio.scheduler"
+local scheduler = require "gptaudio.engine.scheduler"
 local limiter = require "gptaudio.limiter"
 
 local SLACK = 1e-6

@@ -1,5 +1,5 @@
 local gptaudio = require "gptaudio"
-local scheduler = require "gptaudio.scheduler"
+local scheduler = require "gptaudio.engine.scheduler"
 local setup_ = require "spec.support.setup"
 
 local KEY = "sk-proj-REDACTION-test-0123456789abcdef"

@@ -1,4 +1,4 @@
-local scheduler = require "gptaudio.scheduler"
+local scheduler = require "gptaudio.engine.scheduler"
 local core = require "gptaudio.core"
 
 -- A clock that only moves when told to.

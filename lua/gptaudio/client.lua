@@ -82,12 +82,12 @@
 --   detach = fn()            called by client:close() }
 -- and leave with client:detach_loop(loop).
 local core = require "gptaudio.core"
-local scheduler = require "gptaudio.scheduler"
+local scheduler = require "gptaudio.engine.scheduler"
 local json = require "gptaudio.json"
 local errors = require "gptaudio.errors"
 local request = require "gptaudio.request"
 local check = require "gptaudio.check"
-local chat = require "gptaudio.chat"
+local chat = require "gptaudio.calls.chat"
 local usage = require "gptaudio.usage"
 local limiter = require "gptaudio.limiter"
 local map = require "gptaudio.map"
@@ -98,7 +98,7 @@ local Client = { __name = "gptaudio.Client" }
 Client.__index = Client
 client.Client = Client
 
-local kinds = { request = require "gptaudio.kinds.request", chat = chat.kind }
+local kinds = { request = require "gptaudio.calls.request", chat = chat.kind }
 client.kinds = kinds
 Client.kinds = kinds
 
@@ -378,7 +378,7 @@ function Client:call(kind, ...)
   return self:start(kind, ...):wait()
 end
 
---- Any endpoint: see kinds/request.lua.
+--- Any endpoint: see calls/request.lua.
 function Client:request(params)
   return self:call("request", params)
 end

@@ -33,7 +33,7 @@
 -- is done.
 local json = require "gptaudio.json"
 local check = require "gptaudio.check"
-local chat = require "gptaudio.chat"
+local chat = require "gptaudio.calls.chat"
 local models = require "gptaudio.models"
 local usage = require "gptaudio.usage"
 local tools = require "gptaudio.tools"

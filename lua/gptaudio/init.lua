@@ -1,12 +1,12 @@
 -- gptaudio: OpenAI's audio-native chat model for Lua, without blocking.
 local core = require "gptaudio.core"
 local client = require "gptaudio.client"
-local scheduler = require "gptaudio.scheduler"
+local scheduler = require "gptaudio.engine.scheduler"
 
 -- The calls that add themselves to the client's registry of kinds
 -- (client:transcribe, client:speak).
-require "gptaudio.transcribe"
-require "gptaudio.speak"
+require "gptaudio.calls.transcribe"
+require "gptaudio.calls.speak"
 -- client:run_tools and client:conversation.
 require "gptaudio.conversation"
 

@@ -33,7 +33,7 @@
 -- Its waits are timers of the client's scheduler, so client:timeout() counts
 -- them and an outer loop wakes for them; the scheduler's injectable clock
 -- makes its specs run on a fake clock.
-local scheduler = require "gptaudio.scheduler"
+local scheduler = require "gptaudio.engine.scheduler"
 
 local limiter = {}
 

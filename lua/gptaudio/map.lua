@@ -22,7 +22,7 @@
 -- Items are the sequence items[1..#items]. Like every call, map yields inside
 -- a task and blocks outside one (driving client:step), or raises when an
 -- event loop that must not block is attached.
-local scheduler = require "gptaudio.scheduler"
+local scheduler = require "gptaudio.engine.scheduler"
 local check = require "gptaudio.check"
 local core = require "gptaudio.core"
 local errors = require "gptaudio.errors"

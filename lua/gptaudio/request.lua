@@ -22,7 +22,7 @@
 -- fails this request alone: a gptaudio.Error raised is the request's error as
 -- it is (a kind stops a stream that way); anything else becomes an error of
 -- type "interrupted" with the raised value as message.
-local scheduler = require "gptaudio.scheduler"
+local scheduler = require "gptaudio.engine.scheduler"
 local json = require "gptaudio.json"
 local retry = require "gptaudio.retry"
 local errors = require "gptaudio.errors"

@@ -50,7 +50,7 @@
 -- rounds that completed.
 local json = require "gptaudio.json"
 local check = require "gptaudio.check"
-local scheduler = require "gptaudio.scheduler"
+local scheduler = require "gptaudio.engine.scheduler"
 local schema = require "gptaudio.schema"
 local client = require "gptaudio.client"
 

@@ -13,7 +13,7 @@ local check = require "gptaudio.check"
 local core = require "gptaudio.core"
 local errors = require "gptaudio.errors"
 local json = require "gptaudio.json"
-local kind_stream = require "gptaudio.kinds.stream"
+local kind_stream = require "gptaudio.calls.stream"
 local models = require "gptaudio.models"
 local usage = require "gptaudio.usage"
 

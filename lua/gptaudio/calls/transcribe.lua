@@ -17,13 +17,13 @@
 -- The result is a Transcript: text, language, duration, words, segments,
 -- usage, cost, model, request_id, raw; tostring(tr) is tr.text.
 local errors = require "gptaudio.errors"
-local chat = require "gptaudio.chat"
+local chat = require "gptaudio.calls.chat"
 local check = require "gptaudio.check"
 local client = require "gptaudio.client"
 local json = require "gptaudio.json"
-local chat_route = require "gptaudio.kinds.chat_route"
-local kind_stream = require "gptaudio.kinds.stream"
-local routed = require "gptaudio.kinds.routed"
+local chat_route = require "gptaudio.calls.chat_route"
+local kind_stream = require "gptaudio.calls.stream"
+local routed = require "gptaudio.calls.routed"
 local models = require "gptaudio.models"
 local usage = require "gptaudio.usage"
 

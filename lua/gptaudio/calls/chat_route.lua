@@ -1,6 +1,6 @@
 -- A call answered through Chat Completions (transcribe and speak with a
 -- chat-audio model): the chat op, its reply turned into the call's own result.
-local chat = require "gptaudio.chat"
+local chat = require "gptaudio.calls.chat"
 
 --- The op for chat params whose reply convert(reply) turns into the result;
 --- on_event (optional) gets the chat's events, but the "done" event carries
