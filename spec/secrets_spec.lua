@@ -9,6 +9,7 @@ local core = require "gptaudio.core"
 local socket = require "socket"
 local fake = require "spec.support.fake"
 local setup_ = require "spec.support.setup"
+local util = require "spec.support.util"
 
 local KEY = "sk-proj-SENTINEL-5ecret-0123456789abcdef"
 local CHAT = "/v1/chat/completions"
@@ -123,6 +124,93 @@ describe("secrets", function()
     end
     assert.equal(1, task_lines)
     refused:close()
+  end)
+
+  -- A server or proxy that echoes the key where a message quotes only the
+  -- start of what came back (200 bytes of a body, 80 of a stream event that is
+  -- not JSON): the cut falls inside the key, so its prefix is what is left.
+  local LONG_KEY = "sk-proj-" .. ("LongSentinelKey0123456789"):rep(6) .. "end"  -- 161 bytes
+  local FILLER = ("f"):rep(100)
+
+  local function assert_no_prefix(where, v)
+    local prefix = LONG_KEY:sub(1, 12)
+    for _, s in ipairs(strings_of(v)) do
+      assert.is_nil(s:find(prefix, 1, true), where .. " shows a start of the key: " .. s:sub(1, 300))
+    end
+  end
+
+  it("leave no start of the key at the cut of an excerpt, for every call kind", function()
+    local cut_body = { status = 400, headers = { ["x-should-retry"] = "false" }, body = FILLER .. LONG_KEY }
+    local cut_event = { events = { ("e"):rep(40) .. LONG_KEY } }
+    local keyed = gptaudio.new{ api_key = LONG_KEY, base_url = server.url, max_retries = 0,
+                                log = function(level, message) lines[#lines + 1] = level .. " " .. message end }
+    server:script(CHAT, { cut_body, cut_event })
+    server:script("/v1/audio/transcriptions", { cut_body, cut_event })
+    server:script("/v1/audio/speech", { cut_body, cut_event })
+    server:script("/v1/any", { cut_body, cut_event })
+    local sound = gptaudio.audio.from_samples({ 0, 0.5, -0.5 }, 24000)
+    local calls = {
+      { "chat", { messages = MESSAGES } },
+      { "chat", { messages = MESSAGES, stream = true } },
+      { "transcribe", sound, { model = "gpt-4o-mini-transcribe" } },
+      { "transcribe", sound, { model = "gpt-4o-mini-transcribe", stream = true } },
+      { "speak", "hello", { model = "gpt-4o-mini-tts" } },
+      { "speak", "hello", { model = "gpt-4o-mini-tts", stream = true } },
+      { "request", { path = "/any" } },
+    }
+    local failures = {}
+    for i, args in ipairs(calls) do
+      local value, err = keyed[args[1]](keyed, args[2], args[3])
+      assert.is_nil(value, "call " .. i)
+      failures[i] = err
+    end
+    -- the body excerpts cut at 200 bytes and the event excerpts at 80: each inside the key
+    assert.equal(FILLER .. "[redacted]", failures[1].message)
+    assert.equal("a stream event is not a JSON object: " .. ("e"):rep(40) .. "[redacted]", failures[2].message)
+    assert.equal("a transcript stream event is not a JSON object: " .. ("e"):rep(40) .. "[redacted]",
+                 failures[4].message)
+    assert.equal("a speech stream event is not a JSON object: " .. ("e"):rep(40) .. "[redacted]",
+                 failures[6].message)
+    for i, err in ipairs(failures) do
+      assert_no_prefix("error " .. i, err)
+      assert_no_prefix("tostring(error " .. i .. ")", tostring(err))
+    end
+    assert.is_true(#lines >= 14)
+    assert_no_prefix("log", lines)
+    keyed:close()
+  end)
+
+  it("leave no start of the key in the command's --json output, its stderr or a batch results file", function()
+    local dir = util.temp_dir()
+    local wav = dir .. "/tick.wav"
+    assert(gptaudio.audio.from_samples({ 0, 0.5, -0.5 }, 24000):save(wav))
+    local function run(arguments)
+      local words = {}
+      for i, a in ipairs(arguments) do words[i] = util.shell_quote(a) end
+      local out, err = dir .. "/stdout", dir .. "/stderr"
+      local status = tonumber(util.read_command(("%s OPENAI_BASE_URL=%s OPENAI_API_KEY=%s %s bin/gptaudio %s > %s 2> %s; "
+        .. "echo $?"):format(util.spawn_env(), util.shell_quote(server.url), util.shell_quote(LONG_KEY), util.LUA,
+                             table.concat(words, " "), out, err)))
+      return status, util.read_file(out), util.read_file(err)
+    end
+    local cut_body = { status = 400, headers = { ["x-should-retry"] = "false" }, body = FILLER .. LONG_KEY }
+    server:script("/v1/audio/transcriptions", { cut_body, cut_body, cut_body })
+    local status, out, err = run{ "transcribe", wav, "--model", "whisper-1", "--json" }
+    assert.equal(3, status)
+    assert.matches(FILLER .. "[redacted]", out, 1, true)
+    assert_no_prefix("--json output", { out, err })
+    status, out, err = run{ "transcribe", wav, "--model", "whisper-1" }
+    assert.equal(3, status)
+    assert.matches(FILLER .. "[redacted]", err, 1, true)
+    assert_no_prefix("stderr", { out, err })
+    local results = dir .. "/results.jsonl"
+    status, out, err = run{ "batch", "transcribe", dir, "-o", results, "--model", "whisper-1" }
+    assert.equal(1, status)
+    local written = util.read_file(results)
+    assert.matches(FILLER .. "[redacted]", written, 1, true)
+    assert_no_prefix("batch", { out, err, written })
+    assert.equal(3, #server:requests("/v1/audio/transcriptions"))
+    util.remove_tree(dir)
   end)
 
   -- A debug hook on every line, in the main thread and in every coroutine

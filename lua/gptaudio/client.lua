@@ -232,7 +232,8 @@ function client.new(options)
     ["User-Agent"] = "gptaudio/" .. core.VERSION,
   }, "gptaudio.new")
   add_headers(headers, options.headers or {}, "gptaudio.new")
-  private[self] = { headers = headers, secrets = secrets_of(key, options.headers or {}) }
+  private[self] = { headers = headers }
+  errors.keep_secrets(self, secrets_of(key, options.headers or {}))
   self.transport = assert(core.transport())
   self.scheduler = scheduler.new{
     log = self.logger and function(level, message) self:log(level, message) end,
@@ -247,23 +248,17 @@ function client.new(options)
 end
 
 function Client:__tostring()
-  return errors.redact(("gptaudio.Client(%s, model %s)"):format(self.options.base_url, self.options.model),
-                       self:secrets())
-end
-
---- The texts redaction removes (for errors.scrub).
-function Client:secrets()
-  return private[self].secrets
+  return errors.redact_for(self, ("gptaudio.Client(%s, model %s)"):format(self.options.base_url, self.options.model))
 end
 
 --- One line to the user's log, secrets redacted; a failing log function is
 --- reported on stderr rather than breaking the request.
 function Client:log(level, message)
   if not self.logger then return end
-  message = errors.redact(message, self:secrets())
+  message = errors.redact_for(self, message)
   local ok, err = pcall(self.logger, level, message)
   if not ok then
-    scheduler.default_log("error", "the log function failed: " .. errors.redact(tostring(err), self:secrets()))
+    scheduler.default_log("error", "the log function failed: " .. errors.redact_for(self, tostring(err)))
   end
 end
 

@@ -15,6 +15,8 @@ local REDACTED = "[redacted]"
 local SHORTEST_SECRET = 8
 -- How much of a body that is not an API error object becomes the message.
 local BODY_EXCERPT = 200
+-- How much of a stream event that is not JSON becomes the message.
+local EVENT_EXCERPT = 80
 
 --- A gptaudio.Error with these fields.
 function errors.new(fields)
@@ -29,10 +31,22 @@ function errors.fail(type_, message, fields)
   return nil, core.error(err)
 end
 
+-- The longest prefix of a secret that redaction removes where a text ends:
+-- an excerpt cut through a secret leaves its start at the cut.
+-- (secrets[i], never a named local: see errors.redact.)
+local function cut_secret_length(text, secrets, i)
+  for length = math.min(#secrets[i], #text) - 1, SHORTEST_SECRET, -1 do
+    if text:sub(-length) == secrets[i]:sub(1, length) then return length end
+  end
+  return 0
+end
+
 --- text with every occurrence of each secret (a list of strings) replaced by
---- "[redacted]"; text itself when none occurs. Secrets shorter than
---- SHORTEST_SECRET are left alone: no real key is that short, and replacing
---- them would mangle ordinary words (a test key "k" in "callback").
+--- "[redacted]", and a start of a secret (SHORTEST_SECRET bytes or more) that
+--- ends the text as well: a cut excerpt may have split one there. text itself
+--- when none occurs. Secrets shorter than SHORTEST_SECRET are left alone: no
+--- real key is that short, and replacing them would mangle ordinary words (a
+--- test key "k" in "callback").
 function errors.redact(text, secrets)
   if type(text) ~= "string" then return text end
   -- Each secret is read as secrets[i], never held in a named local: a debug
@@ -51,15 +65,78 @@ function errors.redact(text, secrets)
       text = table.concat(out)
     end
   end
+  for i = 1, #secrets do
+    local cut = #secrets[i] >= SHORTEST_SECRET and cut_secret_length(text, secrets, i) or 0
+    if cut > 0 then text = text:sub(1, -cut - 1) .. REDACTED end
+  end
   return text
 end
 
---- Scrubs every string field of err in place; returns err.
-function errors.scrub(err, secrets)
-  for key, value in pairs(err) do
-    if type(value) == "string" then err[key] = errors.redact(value, secrets) end
-  end
+-- The whole text of each cut message (error -> { head, text, limit }) until
+-- the error is scrubbed: redaction must see the text before the cut.
+local uncut = setmetatable({}, { __mode = "k" })
+
+--- err (a gptaudio.Error, or the fields of one) whose message is head and the
+--- first `limit` bytes of text. errors.scrub cuts it again from the whole text
+--- once redacted, so that no part of a secret the cut splits survives.
+function errors.with_excerpt(err, head, text, limit)
+  err.message = head .. text:sub(1, limit):match("^%s*(.-)%s*$")
+  uncut[err] = { head = head, text = text, limit = limit }
   return err
+end
+
+--- nil and a gptaudio.Error of type type_ whose message is head and the start of text.
+function errors.fail_excerpt(type_, head, text)
+  return nil, errors.with_excerpt(core.error{ type = type_ }, head, tostring(text), EVENT_EXCERPT)
+end
+
+-- Redacts every string under v (tables walked once each) in place.
+local function redact_tree(v, secrets, seen)
+  if seen[v] then return end
+  seen[v] = true
+  local renamed = {}
+  for key, item in pairs(v) do
+    if type(item) == "string" then
+      v[key] = errors.redact(item, secrets)
+    elseif type(item) == "table" then
+      redact_tree(item, secrets, seen)
+    end
+    if type(key) == "string" and errors.redact(key, secrets) ~= key then renamed[#renamed + 1] = key end
+  end
+  for _, key in ipairs(renamed) do
+    v[errors.redact(key, secrets)], v[key] = v[key], nil
+  end
+end
+
+--- Scrubs every string under err (err.raw and err.partial included) in place;
+--- returns err. A cut message is cut again from its redacted whole text.
+function errors.scrub(err, secrets)
+  local whole = uncut[err]
+  if whole then
+    uncut[err] = nil
+    err.message = whole.head .. errors.redact(whole.text, secrets):sub(1, whole.limit):match("^%s*(.-)%s*$")
+  end
+  redact_tree(err, secrets, {})
+  return err
+end
+
+-- The secrets of each owner (a client), for redaction: kept here, out of reach
+-- of the owner's own methods and fields.
+local secrets_of = setmetatable({}, { __mode = "k" })
+
+--- Records owner's secrets (a list of strings); only redact_for and scrub_for read them.
+function errors.keep_secrets(owner, secrets)
+  secrets_of[owner] = secrets
+end
+
+--- errors.redact with owner's secrets.
+function errors.redact_for(owner, text)
+  return errors.redact(text, secrets_of[owner] or {})
+end
+
+--- errors.scrub with owner's secrets.
+function errors.scrub_for(owner, err)
+  return errors.scrub(err, secrets_of[owner] or {})
 end
 
 local function request_id(response)
@@ -94,7 +171,7 @@ function errors.from_response(response)
     if type(object) == "string" then
       fields.message = object
     elseif response.body and response.body:find("%S") then
-      fields.message = response.body:sub(1, BODY_EXCERPT):match("^%s*(.-)%s*$")
+      errors.with_excerpt(fields, "", response.body, BODY_EXCERPT)
     end
   end
   fields.message = fields.message or ("HTTP status " .. tostring(response.status))

@@ -97,7 +97,7 @@ function Request:finish(state, value, err)
   local client = self.client
   if err then
     err.attempts = err.attempts or self.attempts
-    self.err = errors.scrub(err, client:secrets())
+    self.err = errors.scrub_for(client, err)
   end
   client:forget(self)
   specs[self] = nil -- the request body and headers: not needed any more
@@ -128,10 +128,11 @@ function Request:cancel()
 end
 
 -- Ends the attempt early with err (a callback raised, the stream carried an
--- error): the transfer goes now, the request fails once the attempt is logged.
+-- error): the transfer goes now, the request fails once the attempt is logged
+-- (with err scrubbed already: the log line quotes its message).
 local function abort(self, response, err)
   self:stop_transfer()
-  response.abort, response.complete = err, true
+  response.abort, response.complete = errors.scrub_for(self.client, err), true
 end
 
 -- What a raised value means for the request (see the top of this file).

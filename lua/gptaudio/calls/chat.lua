@@ -450,7 +450,7 @@ end
 function Stream:event(ev)
   local chunk = ev.json
   if type(chunk) ~= "table" then
-    return fail("protocol", "a stream event is not a JSON object: " .. tostring(ev.data):sub(1, 80))
+    return errors.fail_excerpt("protocol", "a stream event is not a JSON object: ", ev.data)
   end
   self.chunks[#self.chunks + 1] = chunk
   local model = json.get(chunk, "model")

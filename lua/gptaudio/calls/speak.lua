@@ -141,7 +141,7 @@ function Stream:event(ev)
   if ev.type == "data" then return self:add(self.pcm:feed(ev.data)) end
   local data = ev.json
   if type(data) ~= "table" then
-    return fail("protocol", "a speech stream event is not a JSON object: " .. tostring(ev.data):sub(1, 80))
+    return errors.fail_excerpt("protocol", "a speech stream event is not a JSON object: ", ev.data)
   end
   self.events[#self.events + 1] = data
   local kind = json.get(data, "type")

@@ -224,7 +224,7 @@ end
 function Stream:event(ev)
   local data = ev.json
   if type(data) ~= "table" then
-    return fail("protocol", "a transcript stream event is not a JSON object: " .. tostring(ev.data):sub(1, 80))
+    return errors.fail_excerpt("protocol", "a transcript stream event is not a JSON object: ", ev.data)
   end
   self.events[#self.events + 1] = data
   local named = json.get(data, "model")
