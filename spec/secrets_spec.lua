@@ -189,8 +189,9 @@ describe("secrets", function()
       for i, a in ipairs(arguments) do words[i] = util.shell_quote(a) end
       local out, err = dir .. "/stdout", dir .. "/stderr"
       local status = tonumber(util.read_command(
-        ("%s OPENAI_BASE_URL=%s OPENAI_API_KEY=%s %s bin/gptaudio %s > %s 2> %s; echo $?"):format(util.spawn_env(), util.shell_quote(server.url), util.shell_quote(LONG_KEY), util.LUA,
-                             table.concat(words, " "), out, err)))
+        ("%s OPENAI_BASE_URL=%s OPENAI_API_KEY=%s %s bin/gptaudio %s > %s 2> %s; echo $?"):format(
+          util.spawn_env(), util.shell_quote(server.url), util.shell_quote(LONG_KEY), util.LUA,
+          table.concat(words, " "), out, err)))
       return status, util.read_file(out), util.read_file(err)
     end
     local cut_body = { status = 400, headers = { ["x-should-retry"] = "false" }, body = FILLER .. LONG_KEY }
