@@ -23,6 +23,7 @@ build = {
       sources = {
         -- BEGIN sources (scripts/sync-rockspec writes this list)
         "src/base64.c",
+        "src/g711.c",
         "src/lua_audiobuffer.c",
         "src/lua_clock.c",
         "src/lua_codec.c",

@@ -11,11 +11,14 @@
 
 #include "audiobuffer.h"
 #include "core.h"
+#include "g711.h"
 #include "wav.h"
 
 /* Recordings sit well under -50 dBFS in their pauses (room noise and 16-bit
    dither are nearer -70) while quiet speech stays above it. */
 #define DEFAULT_TRIM_DBFS -50.0
+/* The telephone network's rate, G.711's. */
+#define DEFAULT_G711_RATE 8000
 /* The API's own pcm16: 24 kHz mono. */
 #define DEFAULT_PCM16_RATE 24000
 /* Indices beyond 2^53 cannot be told apart as doubles. */
@@ -282,13 +285,40 @@ static int audio_from_pcm16(lua_State *L)
   return push_pcm(L, rate, channels, PCM_S16LE, (const unsigned char *)bytes, frames);
 }
 
-/* audio.decode(bytes, "wav"). */
+/* Headerless G.711 bytes, one a sample. */
+static int push_g711(lua_State *L, g711_law law, unsigned rate, unsigned channels,
+                     const unsigned char *bytes, size_t len)
+{
+  size_t frames;
+  gptaudio_audiobuffer *b;
+  float *tail;
+  if (!whole_frames(L, len, channels, law == G711_ALAW ? "alaw" : "mulaw", &frames))
+    return 2;
+  b = gptaudio_audiobuffer_new(L, rate, channels, 0);
+  tail = gptaudio_audiobuffer_reserve(L, b, frames);
+  if (!tail)
+    return fail_too_large(L, channels, frames);
+  g711_to_float(law, bytes, len, tail);
+  b->frames = frames;
+  return 1;
+}
+
+enum { DECODE_WAV, DECODE_MULAW, DECODE_ALAW };
+
+/* audio.decode(bytes, "wav" | "mulaw" | "alaw", rate = 8000, channels = 1):
+   rate and channels are those of the headerless G.711 formats. */
 static int audio_decode(lua_State *L)
 {
-  static const char *const formats[] = {"wav", NULL};
+  static const char *const formats[] = {"wav", "mulaw", "alaw", NULL};
   size_t len;
   const char *bytes = luaL_checklstring(L, 1, &len);
-  compat_checkoption(L, 2, "wav", formats);
+  int format = compat_checkoption(L, 2, "wav", formats);
+  unsigned rate = (unsigned)gptaudio_audio_optint(L, 3, 3, "rate", 1, GPTAUDIO_AUDIO_MAX_RATE,
+                                                  DEFAULT_G711_RATE);
+  unsigned channels = opt_channels(L, 4, 4);
+  if (format != DECODE_WAV)
+    return push_g711(L, format == DECODE_ALAW ? G711_ALAW : G711_MULAW, rate, channels,
+                     (const unsigned char *)bytes, len);
   return push_wav(L, (const unsigned char *)bytes, len);
 }
 
@@ -614,13 +644,24 @@ static int buf_sample(lua_State *L)
   return 1;
 }
 
-enum { ENCODE_WAV, ENCODE_PCM16, ENCODE_F32 };
+enum { ENCODE_WAV, ENCODE_PCM16, ENCODE_F32, ENCODE_MULAW, ENCODE_ALAW };
 
-/* encode("wav" | "pcm16" | "f32"[, {float = true}]): "wav" is 16-bit PCM, or
-   32-bit IEEE float with float = true; "pcm16" and "f32" are headerless little-endian. */
+/* Pushes the samples as G.711 codes, one byte each. */
+static int push_g711_codes(lua_State *L, const gptaudio_audiobuffer *b, g711_law law)
+{
+  size_t n = b->frames * b->channels;
+  unsigned char *out = lua_newuserdata(L, n ? n : 1);
+  g711_from_float(law, b->samples, n, out);
+  lua_pushlstring(L, (const char *)out, n);
+  return 1;
+}
+
+/* encode("wav" | "pcm16" | "f32" | "mulaw" | "alaw"[, {float = true}]): "wav"
+   is 16-bit PCM, or 32-bit IEEE float with float = true; "pcm16" and "f32" are
+   headerless little-endian; "mulaw" and "alaw" headerless G.711. */
 static int buf_encode(lua_State *L)
 {
-  static const char *const formats[] = {"wav", "pcm16", "f32", NULL};
+  static const char *const formats[] = {"wav", "pcm16", "f32", "mulaw", "alaw", NULL};
   static const char *const options[] = {"float", NULL};
   gptaudio_audiobuffer *b = gptaudio_audiobuffer_check(L, 1);
   int format = compat_checkoption(L, 2, NULL, formats);
@@ -633,6 +674,8 @@ static int buf_encode(lua_State *L)
     lua_getfield(L, 3, "float");
     float_samples = float_samples || (format == ENCODE_WAV && lua_toboolean(L, -1));
   }
+  if (format == ENCODE_MULAW || format == ENCODE_ALAW)
+    return push_g711_codes(L, b, format == ENCODE_ALAW ? G711_ALAW : G711_MULAW);
   data_bytes = n * (float_samples ? 4 : 2);
   if (format == ENCODE_WAV) {
     if (wav_write_header(header, b->rate, b->channels, float_samples, data_bytes) != 0)
