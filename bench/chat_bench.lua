@@ -63,6 +63,17 @@ row("build: 60 s AudioBuffer 48 kHz stereo (downmix, resample)", best(function()
 row("  of which downmix and resample to 24 kHz alone",
     best(function() stereo48:to_channels(1):resample(RATE) end), floor_build)
 
+-- The body's JSON alone, with numbers cjson's 14 digits would change (a 64-bit
+-- seed, a long float): gptaudio.json writes them exactly. Floor: cjson.encode
+-- of the same table, which writes them wrong.
+do
+  local body = chat.request({ messages = { { role = "user", content = {
+    { type = "text", text = "What is said?" }, { type = "input_audio", audio = mono } } } },
+    seed = 2 ^ 53 - 1, temperature = 0.123456789012345678 }, CONFIG).json
+  row("encode: the 60 s body as JSON, exact seed and temperature", best(function() json.encode(body) end),
+      best(function() cjson.encode(body) end))
+end
+
 -- Decoding a whole reply: the body decoded as the client does, then chat.decode.
 local function whole_body(format, bytes)
   return cjson.encode{
@@ -99,7 +110,7 @@ for _, rate in ipairs{ false, 16000 } do
   local took = best(function()
     local stream = chat.stream(call, CONFIG, function() end)
     for _, data in ipairs(events) do assert(stream:event{ data = data, json = json.decode(data) }) end
-    assert(stream:finish{ status = 200, headers = {} })
+    assert(stream:finish{ status = 200, headers = {}, ended = true })
   end)
   local floor = best(function()
     for _, data in ipairs(events) do core.base64_decode(cjson.decode(data).choices[1].delta.audio.data) end

@@ -158,12 +158,18 @@ describe("client:speak", function()
       assert.is_nil(sp.raw)
     end)
 
-    it("fails a stream that ends in the middle of a sample (protocol), keeping what arrived", function()
+    it("keeps the whole samples of a stream that ends in the middle of one, and logs the odd byte", function()
+      local lines = {}
+      local logged = gptaudio.new{ api_key = "sk-test", base_url = server.url, max_retries = 0,
+                                   log = function(level, message) lines[#lines + 1] = level .. " " .. message end }
       answer(ENDPOINT, { chunks = { "\1\0\2\0\3" }, no_length = true })
-      local sp, err = client:speak("Cut.", { model = "tts-1", stream = true })
-      assert.is_nil(sp)
-      assert.equal("protocol", err.type)
-      assert.equal(2, #err.partial.audio)
+      local sp = assert(logged:speak("Cut.", { model = "tts-1", stream = true }))
+      assert.equal(2, #sp.audio)
+      assert.equal(1 / 32768, sp.audio:sample(1))
+      assert.matches("^debug POST /audio/speech attempt 1: status 200", lines[1])
+      assert.equal("warn speak: the audio stream ended in the middle of a sample; its odd byte is dropped", lines[2])
+      assert.equal(2, #lines)
+      logged:close()
     end)
 
     it("fails an SSE delta that is not base64 (protocol)", function()

@@ -15,6 +15,8 @@
 --       legitimately sends nothing until it is complete, which `timeout` bounds; a live
 --       stream sends events every few seconds, so a minute of silence is a dead one.
 --   max_retries = 2, max_concurrency = 16, max_response_bytes = 64 MiB
+--   max_retry_after = 120   the longest retry-after a retry waits for; a longer
+--       ask fails the call at once (err.retry_after says what was asked)
 --   rpm, tpm             requests and tokens per minute for the whole client (default:
 --       not limited); client:map's rpm/tpm tighten them for its run. See limiter.lua.
 --   headers = {}         sent with every request; a header set to false is not sent
@@ -86,6 +88,7 @@ local scheduler = require "gptaudio.engine.scheduler"
 local json = require "gptaudio.json"
 local errors = require "gptaudio.errors"
 local request = require "gptaudio.request"
+local retry = require "gptaudio.retry"
 local check = require "gptaudio.check"
 local chat = require "gptaudio.calls.chat"
 local usage = require "gptaudio.usage"
@@ -117,14 +120,15 @@ local OPTIONS = {
   prices = "table", headers = "table", ca_file = "string", proxy = "string", log = "function",
   timeout = "positive number", connect_timeout = "positive number",
   low_speed_limit = "positive number", low_speed_time = "positive number",
-  max_retries = "non-negative integer", max_concurrency = "positive integer",
+  max_retries = "non-negative integer", max_retry_after = "non-negative number", max_concurrency = "positive integer",
   max_response_bytes = "positive integer", rpm = "positive number", tpm = "positive number",
 }
 
 local DEFAULTS = {
   base_url = "https://api.openai.com/v1", model = "gpt-audio-mini", voice = "alloy", model_check = "exact",
   timeout = 600, connect_timeout = 10, low_speed_limit = 1, low_speed_time = 60,
-  max_retries = 2, max_concurrency = 16, max_response_bytes = 64 * 1024 * 1024,
+  max_retries = 2, max_retry_after = retry.LONGEST_HONOURED, max_concurrency = 16,
+  max_response_bytes = 64 * 1024 * 1024,
 }
 
 local ENVIRONMENT = {

@@ -179,6 +179,17 @@ function errors.from_response(response)
   return errors.new(fields)
 end
 
+--- The error that a successful status carries in its body, or nil: gateways
+--- and proxies answer 200 with {"error": {"message": ...}}. A body counts when
+--- its "error" is an object with a string message and it is no API resource
+--- (no "object" field: a resource may hold an "error" of its own).
+function errors.in_success(response)
+  local object = json.get(response.json, "error")
+  if type(object) ~= "table" or type(json.get(object, "message")) ~= "string" then return nil end
+  if json.get(response.json, "object") ~= nil then return nil end
+  return errors.from_response(response)
+end
+
 --- The error for a stream event that carried {"error": {...}} after a
 --- successful status.
 function errors.from_stream_event(object, response)

@@ -5,6 +5,8 @@
 --     json.get(t, key, ...), which turns null (and a missing level) into nil.
 --   * numbers decode as floats (3.0 on Lua 5.4): json.integer(v) gives an
 --     integer where the language has them (token counts, sizes).
+--   * it writes 14 significant digits: json.encode writes every number
+--     exactly (json.number), so a 64-bit seed goes out as it was given.
 --   * decode errors come back as nil, message instead of raising.
 -- A private cjson instance keeps our settings away from the host's own cjson.
 local cjson = require("cjson").new()
@@ -26,13 +28,50 @@ function json.is_array(t)
   return getmetatable(t) == ARRAY
 end
 
--- True when some table under v is an empty marked array (the only case cjson
--- cannot write). Walks tables only; strings are never looked into.
-local function has_empty_array(v, depth)
-  if type(v) ~= "table" or depth > 1000 then return false end
+-- cjson 2.1.0 writes numbers with 14 significant digits: a 64-bit seed or a
+-- float with more digits would change on the wire. Numbers it writes exactly
+-- go through it; the others get json.number's text.
+local CJSON_DIGITS = 14
+local INTEGER_DIGITS_LIMIT = 1e14 -- below it, 14 digits hold a whole number
+local NO_EXPONENT_LIMIT = 1e21    -- as JSON.stringify: whole numbers below it in full
+local NOT_FINITE = "Cannot serialise number: must not be NaN or Infinity"
+
+local is_integer = math.type and function(n) return math.type(n) == "integer" end
+  or function() return false end
+
+--- The JSON text of a number, exactly: an integer (Lua 5.4) in full, a whole
+--- float below 1e21 without an exponent, any other float in the fewest
+--- digits (15 to 17) that read back as the same double. Raises for NaN and
+--- infinity, as cjson does.
+function json.number(n)
+  if n ~= n or n == math.huge or n == -math.huge then error(NOT_FINITE, 0) end
+  if is_integer(n) then return ("%d"):format(n) end
+  if n % 1 == 0 and n > -NO_EXPONENT_LIMIT and n < NO_EXPONENT_LIMIT then return ("%.0f"):format(n) end
+  for digits = CJSON_DIGITS + 1, 16 do
+    local text = ("%." .. digits .. "g"):format(n)
+    if tonumber(text) == n then return text end
+  end
+  return ("%.17g"):format(n)
+end
+
+-- Whether cjson writes n as json.number would (NaN and infinity: cjson raises).
+local function cjson_writes_exactly(n)
+  if n ~= n or n == math.huge or n == -math.huge then return true end
+  -- (not math.abs: the smallest integer is its own absolute value)
+  if n % 1 == 0 then return n > -INTEGER_DIGITS_LIMIT and n < INTEGER_DIGITS_LIMIT end
+  return tonumber(("%.14g"):format(n)) == n
+end
+
+-- True when some value under v is one cjson cannot write as it must be: an
+-- empty marked array, or a number its 14 digits would change. Strings are
+-- never looked into.
+local function needs_parts(v, depth)
+  local kind = type(v)
+  if kind == "number" then return not cjson_writes_exactly(v) end
+  if kind ~= "table" or depth > 1000 then return false end
   if getmetatable(v) == ARRAY and next(v) == nil then return true end
   for _, item in pairs(v) do
-    if has_empty_array(item, depth + 1) then return true end
+    if needs_parts(item, depth + 1) then return true end
   end
   return false
 end
@@ -48,12 +87,14 @@ local function array_length(v)
   return n
 end
 
--- Encodes the tables on the way down to an empty array piece by piece and hands
--- every other subtree to cjson whole. Only used when an empty array exists.
+-- Encodes the tables on the way down to an empty array or an inexact number
+-- piece by piece and hands every other subtree to cjson whole.
 local function encode_parts(v, out)
   local length = type(v) == "table" and array_length(v)
-  if not has_empty_array(v, 0) then
+  if not needs_parts(v, 0) then
     out[#out + 1] = cjson.encode(v)
+  elseif type(v) == "number" then
+    out[#out + 1] = json.number(v)
   elseif next(v) == nil then
     out[#out + 1] = "[]"
   elseif length then
@@ -72,7 +113,7 @@ local function encode_parts(v, out)
       end
       if not first then out[#out + 1] = "," end
       first = false
-      out[#out + 1] = cjson.encode(tostring(key))
+      out[#out + 1] = cjson.encode(type(key) == "number" and json.number(key) or key)
       out[#out + 1] = ":"
       encode_parts(item, out)
     end
@@ -81,9 +122,10 @@ local function encode_parts(v, out)
 end
 
 --- Encodes v; raises on a value JSON cannot hold (a function, a sparse array,
---- NaN). A value without empty arrays goes through cjson in one pass.
+--- NaN). A value without empty arrays and inexact numbers goes through cjson
+--- in one pass.
 function json.encode(v)
-  if not has_empty_array(v, 0) then return cjson.encode(v) end
+  if not needs_parts(v, 0) then return cjson.encode(v) end
   local out = {}
   encode_parts(v, out)
   return table.concat(out)

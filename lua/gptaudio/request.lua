@@ -283,6 +283,11 @@ function Request:run()
       self:fail(response.abort, response)
       return
     end
+    local carried = not response.failure and succeeded(response.status) and errors.in_success(response)
+    if carried then
+      self:fail(carried, response)
+      return
+    end
     if not response.failure and succeeded(response.status) then
       local ok, value, err = pcall(op.finish, op, response)
       if not ok then
@@ -296,10 +301,12 @@ function Request:run()
       return
     end
     local err, retryable = judge(response)
-    local delay = retry.delay(self.attempts - 1, not response.failure and response.headers or nil)
+    -- nil: the server asks for a longer wait than max_retry_after; no retry then.
+    local delay = retry.delay(self.attempts - 1, not response.failure and response.headers or nil,
+                              client.options.max_retry_after)
     -- A rate limit holds the whole client back, not only this request.
-    if response.status == 429 and err.code ~= "insufficient_quota" then client.limiter:hold(delay) end
-    if not retryable or self.attempts > self.max_retries then
+    if delay and response.status == 429 and err.code ~= "insufficient_quota" then client.limiter:hold(delay) end
+    if not retryable or not delay or self.attempts > self.max_retries then
       self:fail(err, response)
       return
     end

@@ -5,13 +5,16 @@
 --     add credit);
 --   * `x-should-retry: true|false` from the server overrides the status rule;
 --   * the wait is retry-after-ms, else retry-after (seconds or an HTTP date),
---     when the server asks for 0 to 60 s; else min(0.5 * 2^n, 8) s for the
---     n-th retry (n from 0) times a jitter factor in [0.75, 1].
+--     when the server asks for 0 s up to the client's max_retry_after (120 s
+--     by default, as openai-python); more than that is not retried at all:
+--     the call fails at once with err.retry_after set. Without a usable ask,
+--     min(0.5 * 2^n, 8) s for the n-th retry (n from 0) times a jitter factor
+--     in [0.75, 1].
 local retry = {}
 
 local INITIAL_DELAY = 0.5
 local MAX_DELAY = 8
-local LONGEST_HONOURED = 60
+retry.LONGEST_HONOURED = 120
 
 local RETRIED_STATUS = { [408] = true, [409] = true, [429] = true }
 local RETRIED_FAILURE = { connection = true, timeout = true }
@@ -64,11 +67,14 @@ function retry.asked_delay(headers, wall_clock)
   return nil
 end
 
---- Seconds to wait before retry number n (0 for the first retry). random()
---- gives [0, 1) (math.random by default).
-function retry.delay(n, headers, random, wall_clock)
+--- Seconds to wait before retry number n (0 for the first retry), or nil
+--- when the server asks for more than `longest` seconds (default
+--- retry.LONGEST_HONOURED): then no retry. random() gives [0, 1)
+--- (math.random by default).
+function retry.delay(n, headers, longest, random, wall_clock)
   local asked = retry.asked_delay(headers, wall_clock)
-  if asked and asked >= 0 and asked <= LONGEST_HONOURED then return asked end
+  if asked and asked > (longest or retry.LONGEST_HONOURED) then return nil end
+  if asked and asked >= 0 then return asked end
   local base = math.min(INITIAL_DELAY * 2 ^ n, MAX_DELAY)
   return base * (1 - 0.25 * (random or math.random)())
 end

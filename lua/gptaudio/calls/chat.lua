@@ -5,7 +5,7 @@
 --   call = chat.request(params, defaults[, where])   -- raises on a programmer error; nil, err on bad audio
 --   wav = chat.upload_wav(buf)                -- an AudioBuffer as the API gets it
 --   reply, err = chat.decode(call, response, config)
---   stream = chat.stream(call, config, emit)  -- stream:event(ev), stream:finish(response), stream:partial()
+--   stream = chat.stream(call, config, emit[, log])  -- stream:event(ev), stream:finish(response), stream:partial()
 --
 -- defaults = { model =, voice = } and config = { model_check =, prices = }: the
 -- client's options (client.options holds both).
@@ -338,12 +338,13 @@ local Stream = {}
 Stream.__index = Stream
 
 --- A stream accumulator. emit(ev) hands each event on (the client runs the
---- caller's on_event under its own rules).
-function chat.stream(call, config, emit)
+--- caller's on_event under its own rules); log(level, message) takes what
+--- the call does not fail for (default: nowhere).
+function chat.stream(call, config, emit, log)
   local out = call.audio
   local rate = out and out.rate or API_RATE
   return setmetatable({
-    call = call, config = config, emit = emit,
+    call = call, config = config, emit = emit, log = log or function() end,
     chunks = {}, content = {}, refusal = {}, transcript = {}, calls = {}, completed = 0,
     pcm = core.pcm_stream(API_RATE),
     resampler = rate ~= API_RATE and core.audio.resampler{ from = API_RATE, to = rate } or nil,
@@ -481,6 +482,7 @@ end
 --- Ends the stream: flushes the resampler, hands on the calls still open, and
 --- returns the reply the whole call would have given, after a done event.
 function Stream:finish(response)
+  kind_stream.end_pcm(self.pcm, self.log, "chat")
   if self.resampler then self:add_audio(self.resampler:flush()) end
   self:complete_calls()
   if #self.chunks == 0 then

@@ -121,9 +121,9 @@ end
 local Stream = {}
 Stream.__index = Stream
 
-local function new_stream(call, config, emit)
+local function new_stream(call, config, emit, log)
   return setmetatable({
-    call = call, config = config, emit = emit, events = {},
+    call = call, config = config, emit = emit, log = log, events = {},
     pcm = core.pcm_stream(API_RATE), audio = core.audio.new{ rate = API_RATE },
   }, Stream)
 end
@@ -164,9 +164,7 @@ function Stream:partial(headers)
 end
 
 function Stream:finish(response)
-  if self.pcm:partial() then
-    return fail("protocol", "the audio stream ended in the middle of a sample")
-  end
+  kind_stream.end_pcm(self.pcm, self.log, "speak")
   local sp = self:partial(response.headers)
   self.emit{ type = "done", speech = sp }
   return sp

@@ -37,11 +37,22 @@ function kind_stream.streamed(op, count, gatherer, mode)
   return op
 end
 
+--- The one rule for streamed 16-bit audio (a core.pcm_stream) at its end:
+--- every whole sample is kept; a byte left without its pair (a server's odd
+--- chunk, a stream cut mid-sample) is dropped and logged through log(level,
+--- message), never a failure of the call.
+function kind_stream.end_pcm(pcm, log, what)
+  if pcm:partial() then
+    log("warn", what .. ": the audio stream ended in the middle of a sample; its odd byte is dropped")
+  end
+end
+
 --- The op of a call: request = {method, path, json | multipart}; call is the
 --- kind's record of it (call.model: the model it is counted under); opts the
 --- caller's (headers, timeout, max_retries, stream, on_event). Whole, its
 --- result is reader.decode(call, response, config); streamed, a gatherer
---- reader.stream(call, config, emit) reads it in reader.mode ("sse" | "raw").
+--- reader.stream(call, config, emit, log) reads it in reader.mode ("sse" |
+--- "raw"), log(level, message) being the client's log.
 function kind_stream.op(client, request, call, opts, reader)
   local config = client.options
   local count = kind_stream.counter(client, call.model)
@@ -49,7 +60,9 @@ function kind_stream.op(client, request, call, opts, reader)
   if not opts.stream then
     return kind_stream.whole(request, count, function(response) return reader.decode(call, response, config) end)
   end
-  return kind_stream.streamed(request, count, reader.stream(call, config, opts.on_event or function() end), reader.mode)
+  local function log(level, message) client:log(level, message) end
+  return kind_stream.streamed(request, count, reader.stream(call, config, opts.on_event or function() end, log),
+                              reader.mode)
 end
 
 return kind_stream

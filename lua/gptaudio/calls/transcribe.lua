@@ -136,7 +136,7 @@ local function add_fields(parts, name, value)
     end
   elseif kind == "number" then
     check.value(WHERE, name, value, "finite number")
-    parts[#parts + 1] = { name = name, data = ("%.14g"):format(value) }
+    parts[#parts + 1] = { name = name, data = json.number(value) }
   elseif kind == "string" or kind == "boolean" then
     parts[#parts + 1] = { name = name, data = tostring(value) }
   else
