@@ -5,8 +5,12 @@ PKG_CONFIG ?= pkg-config
 WARN = -Wall -Wextra -Werror
 CFLAGS ?= -O2 -g
 BASE_CFLAGS = -std=c99 -D_GNU_SOURCE -fPIC $(WARN) $(CFLAGS)
-DEPS_CFLAGS = $(shell $(PKG_CONFIG) --cflags libcurl samplerate 2>/dev/null)
-DEPS_LIBS = $(shell $(PKG_CONFIG) --libs libcurl samplerate 2>/dev/null) -lm
+# libwebrtc-audio-processing and speexdsp: voice activity detection and echo cancelling.
+AUDIO_DSP = webrtc-audio-processing speexdsp
+DEPS_CFLAGS = $(shell $(PKG_CONFIG) --cflags libcurl samplerate $(AUDIO_DSP) 2>/dev/null)
+DEPS_LIBS = $(shell $(PKG_CONFIG) --libs libcurl samplerate $(AUDIO_DSP) 2>/dev/null) -lm
+# What the pure-C files link against in their unit tests and fuzz targets.
+PURE_LIBS = $(shell $(PKG_CONFIG) --libs samplerate $(AUDIO_DSP) 2>/dev/null) -lm
 
 SRC = $(sort $(wildcard src/*.c))
 HDR = $(wildcard src/*.h)
@@ -48,7 +52,7 @@ $(MODULE_ASAN): $(SRC) $(HDR) Makefile
 
 build/test/%: test/c/%.c test/c/tap.h $(PURE_SRC) $(HDR)
 	@mkdir -p $(@D)
-	$(CC) -std=c99 -D_GNU_SOURCE $(WARN) -O1 -g -fsanitize=address,undefined -Isrc -o $@ $< $(PURE_SRC) -lm
+	$(CC) -std=c99 -D_GNU_SOURCE $(WARN) -O1 -g -fsanitize=address,undefined -Isrc -o $@ $< $(PURE_SRC) $(PURE_LIBS)
 
 unit: $(C_TESTS)
 
@@ -96,7 +100,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS = -std=c99 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 build/fuzz/%: fuzz/%.c $(PURE_SRC) $(HDR)
 	@mkdir -p $(@D)
-	clang $(FUZZ_CFLAGS) -Isrc -o $@ $< $(PURE_SRC) -lm
+	clang $(FUZZ_CFLAGS) -Isrc -o $@ $< $(PURE_SRC) $(PURE_LIBS)
 
 fuzz: $(FUZZERS)
 	@failed=0; mkdir -p build/fuzz/crash; for f in $(FUZZERS); do \

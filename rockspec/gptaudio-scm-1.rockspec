@@ -14,6 +14,8 @@ dependencies = { "lua >= 5.1", "lua-cjson" }
 external_dependencies = {
   CURL = { header = "curl/curl.h" },
   SAMPLERATE = { header = "samplerate.h" },
+  SPEEXDSP = { header = "speex/speex_preprocess.h" },
+  WEBRTC_AUDIO_PROCESSING = { library = "webrtc_audio_processing" },
 }
 build = {
   type = "builtin",
@@ -34,16 +36,18 @@ build = {
         "src/lua_signal.c",
         "src/lua_transfer.c",
         "src/lua_transport.c",
+        "src/lua_vad.c",
         "src/pcm.c",
         "src/pcm_stream.c",
         "src/sse.c",
+        "src/vad.c",
         "src/wav.c",
         -- END sources
       },
       defines = { "_GNU_SOURCE" },
-      incdirs = { "src", "$(CURL_INCDIR)", "$(SAMPLERATE_INCDIR)" },
-      libdirs = { "$(CURL_LIBDIR)", "$(SAMPLERATE_LIBDIR)" },
-      libraries = { "curl", "samplerate", "m" },
+      incdirs = { "src", "$(CURL_INCDIR)", "$(SAMPLERATE_INCDIR)", "$(SPEEXDSP_INCDIR)" },
+      libdirs = { "$(CURL_LIBDIR)", "$(SAMPLERATE_LIBDIR)", "$(SPEEXDSP_LIBDIR)", "$(WEBRTC_AUDIO_PROCESSING_LIBDIR)" },
+      libraries = { "curl", "samplerate", "speexdsp", "webrtc_audio_processing", "m" },
     },
     -- BEGIN modules (scripts/sync-rockspec writes this list)
     ["gptaudio.calls.chat"] = "lua/gptaudio/calls/chat.lua",

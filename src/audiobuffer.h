@@ -68,6 +68,13 @@ lua_Integer gptaudio_audio_checkint(lua_State *L, int idx, int arg, const char *
 lua_Integer gptaudio_audio_optint(lua_State *L, int idx, int arg, const char *what,
                                   lua_Integer lo, lua_Integer hi, lua_Integer def);
 
+/* A chunk of a stream at argument `arg`: an AudioBuffer of `rate` Hz and
+   `channels` channels (else raises, naming `who`, the object that takes it), or pcm16 bytes made into a
+   new buffer pushed on the stack. NULL, with nil, err pushed, when the bytes
+   are not whole frames. */
+gptaudio_audiobuffer *gptaudio_audio_checkchunk(lua_State *L, int arg, unsigned rate, unsigned channels,
+                                                const char *who);
+
 /* Raises naming argument `arg` when the table there has a key outside
    `known` (a NULL-terminated list): a misspelt option never passes silently. */
 void gptaudio_audio_checkfields(lua_State *L, int arg, const char *const known[]);

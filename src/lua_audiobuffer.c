@@ -153,6 +153,34 @@ lua_Integer gptaudio_audio_optint(lua_State *L, int idx, int arg, const char *wh
   return lua_isnoneornil(L, idx) ? def : gptaudio_audio_checkint(L, idx, arg, what, lo, hi);
 }
 
+gptaudio_audiobuffer *gptaudio_audio_checkchunk(lua_State *L, int arg, unsigned rate, unsigned channels,
+                                                const char *who)
+{
+  gptaudio_audiobuffer *in;
+  if (lua_type(L, arg) == LUA_TSTRING) {
+    size_t len;
+    const char *bytes = lua_tolstring(L, arg, &len);
+    size_t frame_bytes = 2 * (size_t)channels;
+    if (len % frame_bytes != 0) {
+      gptaudio_fail(L, "audio", "pcm16: %zu bytes is not a whole number of %zu-byte frames", len, frame_bytes);
+      return NULL;
+    }
+    in = gptaudio_audiobuffer_new(L, rate, channels, 0);
+    if (gptaudio_audiobuffer_append_pcm(L, in, PCM_S16LE, (const unsigned char *)bytes, len / frame_bytes) != 0) {
+      gptaudio_fail(L, "audio", "pcm16: %zu bytes is too large", len);
+      return NULL;
+    }
+    return in;
+  }
+  if (!luaL_testudata(L, arg, GPTAUDIO_AUDIOBUFFER_MT))
+    luaL_argerror(L, arg, lua_pushfstring(L, "AudioBuffer or pcm16 string expected, got %s", luaL_typename(L, arg)));
+  in = gptaudio_audiobuffer_check(L, arg);
+  if (in->rate != rate || in->channels != channels)
+    luaL_error(L, "process: the buffer is %d Hz, %d ch; this %s takes %d Hz, %d ch", (int)in->rate,
+               (int)in->channels, who, (int)rate, (int)channels);
+  return in;
+}
+
 void gptaudio_audio_checkfields(lua_State *L, int arg, const char *const known[])
 {
   lua_pushnil(L);

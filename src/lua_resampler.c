@@ -183,27 +183,9 @@ static resampler *check_resampler(lua_State *L)
 static int rs_process(lua_State *L)
 {
   resampler *r = check_resampler(L);
-  gptaudio_audiobuffer *in;
-  if (lua_type(L, 2) == LUA_TSTRING) {
-    size_t len;
-    const char *bytes = lua_tolstring(L, 2, &len);
-    size_t frame_bytes = 2 * (size_t)r->channels;
-    if (len % frame_bytes != 0)
-      return gptaudio_fail(L, "audio", "pcm16: %zu bytes is not a whole number of %zu-byte frames",
-                           len, frame_bytes);
-    in = gptaudio_audiobuffer_new(L, r->from, r->channels, 0);
-    if (gptaudio_audiobuffer_append_pcm(L, in, PCM_S16LE, (const unsigned char *)bytes,
-                                        len / frame_bytes) != 0)
-      return gptaudio_fail(L, "audio", "pcm16: %zu bytes is too large", len);
-  } else {
-    if (!luaL_testudata(L, 2, GPTAUDIO_AUDIOBUFFER_MT))
-      luaL_argerror(L, 2, lua_pushfstring(L, "AudioBuffer or pcm16 string expected, got %s",
-                                          luaL_typename(L, 2)));
-    in = gptaudio_audiobuffer_check(L, 2);
-    if (in->rate != r->from || in->channels != r->channels)
-      luaL_error(L, "process: the buffer is %d Hz, %d ch; this resampler takes %d Hz, %d ch",
-                 (int)in->rate, (int)in->channels, (int)r->from, (int)r->channels);
-  }
+  gptaudio_audiobuffer *in = gptaudio_audio_checkchunk(L, 2, r->from, r->channels, "resampler");
+  if (!in)
+    return 2;
   return push_converted(L, r, in->samples, in->frames, 0);
 }
 

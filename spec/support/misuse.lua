@@ -96,6 +96,9 @@ local KINDS = {
   string_or_false = function(v) return type(v) == "string" or v == false end,
   nonempty_string = function(v) return type(v) == "string" and v ~= "" end,
   rate = function(v) return is_integer(v, 1, MAX_RATE) end,
+  vad_rate = function(v) return is_integer(v, 8000, 192000) end,
+  unit = function(v) return type(v) == "number" and v >= 0 and v <= 1 end,
+  pause = function(v) return type(v) == "number" and v > 0 and v <= 30 end,
   channels = function(v) return is_integer(v, 1, MAX_CHANNELS) end,
   frames = function(v) return is_integer(v, 0, MAX_FRAMES) end,
   index = function(v) return is_integer(v, -MAX_INDEX, MAX_INDEX) end,
@@ -115,6 +118,7 @@ local KINDS = {
   truthy = function(v) return v ~= nil and v ~= false end,
   buffer = is_buffer,
   resampler = function(v) return is_udata(v, "gptaudio.Resampler") end,
+  vad = function(v) return is_udata(v, "gptaudio.Vad") end,
   pcm_stream = function(v) return is_udata(v, "gptaudio.PcmStream") end,
   audio_input = function(v) return is_buffer(v) or type(v) == "string" end,
   text_or_parts = function(v) return is_buffer(v) or type(v) == "string" end,
@@ -243,6 +247,10 @@ function groups.audio()
       valid = function() return { from = RATE, to = 16000, channels = 1, quality = "fastest" } end,
       fields = { [1] = { arg("from", "rate"), arg("to", "rate"), opt("channels", "channels"),
                          opt("quality", one_of("best", "medium", "fastest", "linear", "zoh")) } } },
+    { name = "audio.vad", fn = audio.vad, params = { arg("options", "table") },
+      valid = function() return { rate = 16000, sensitivity = 0.5, pause = 0.6, classifier = "webrtc" } end,
+      fields = { [1] = { opt("rate", "vad_rate"), opt("sensitivity", "unit"), opt("pause", "pause"),
+                         opt("classifier", one_of("webrtc", "speex")) } } },
     { name = "core.base64_encode", fn = core.base64_encode, params = { arg("bytes", "string") },
       valid = function() return "abc" end },
     { name = "core.base64_decode", fn = core.base64_decode, params = { arg("text", "string") },
@@ -265,6 +273,8 @@ function groups.buffer()
   local rs = audio.resampler{ from = RATE, to = 16000 }
   local function on_buffer(...) return fresh(fresh_buffer, ...) end
   local function resampler() return audio.resampler{ from = RATE, to = 16000 } end
+  local function vad() return audio.vad{ rate = RATE } end
+  local detector = vad()
   local self = arg("self", "buffer")
   return {
     { name = "AudioBuffer:resample", fn = method(b, "resample"),
@@ -295,6 +305,12 @@ function groups.buffer()
     { name = "Resampler:process", fn = method(rs, "process"),
       params = { arg("self", "resampler"), arg("input", "pcm_input") },
       valid = function() return resampler(), fresh_buffer() end },
+    { name = "Vad:process", fn = method(detector, "process"), params = { arg("self", "vad"), arg("input", "pcm_input") },
+      valid = function() return vad(), fresh_buffer() end },
+    { name = "Vad:segments", fn = method(detector, "segments"),
+      params = { arg("self", "vad"), arg("input", "pcm_input") }, valid = function() return vad(), fresh_buffer() end },
+    { name = "Vad:finish", fn = method(detector, "finish"), params = { arg("self", "vad") }, valid = fresh(vad) },
+    { name = "Vad:in_speech", fn = method(detector, "in_speech"), params = { arg("self", "vad") }, valid = fresh(vad) },
     { name = "Resampler:flush", fn = method(rs, "flush"), params = { arg("self", "resampler") },
       valid = fresh(resampler) },
     { name = "Resampler:reset", fn = method(rs, "reset"), params = { arg("self", "resampler") },
@@ -432,6 +448,7 @@ function groups.closed()
   closed_methods("AudioBuffer", fresh_buffer)
   closed_methods("Resampler", function() return audio.resampler{ from = RATE, to = 16000 } end)
   closed_methods("PcmStream", function() return core.pcm_stream() end)
+  closed_methods("Vad", function() return audio.vad{ rate = RATE } end)
   -- The transport (core, not public) answers how much work it has when closed: none.
   closed_methods("Transport", function() return core.transport() end, { active = true, pollfd = true, timeout = true })
   for _, field in ipairs{ "rate", "channels", "frames", "duration" } do
