@@ -25,11 +25,13 @@ build = {
       sources = {
         -- BEGIN sources (scripts/sync-rockspec writes this list)
         "src/base64.c",
+        "src/echo.c",
         "src/g711.c",
         "src/lua_audiobuffer.c",
         "src/lua_clock.c",
         "src/lua_codec.c",
         "src/lua_core.c",
+        "src/lua_echo.c",
         "src/lua_error.c",
         "src/lua_pcm_stream.c",
         "src/lua_resampler.c",

@@ -9,6 +9,7 @@ void gptaudio_open_error(lua_State *L);       /* lua_error.c: core.Error, core.e
 void gptaudio_open_audiobuffer(lua_State *L); /* lua_audiobuffer.c: core.audio */
 void gptaudio_open_resampler(lua_State *L);   /* lua_resampler.c: core.audio.resampler */
 void gptaudio_open_vad(lua_State *L);         /* lua_vad.c: core.audio.vad */
+void gptaudio_open_echo(lua_State *L);        /* lua_echo.c: core.audio.echo_canceller */
 void gptaudio_open_codec(lua_State *L);       /* lua_codec.c: core.base64_encode/decode */
 void gptaudio_open_transport(lua_State *L);   /* lua_transport.c: core.transport() */
 void gptaudio_open_clock(lua_State *L);       /* lua_clock.c: core.now() */

@@ -97,6 +97,8 @@ local KINDS = {
   nonempty_string = function(v) return type(v) == "string" and v ~= "" end,
   rate = function(v) return is_integer(v, 1, MAX_RATE) end,
   vad_rate = function(v) return is_integer(v, 8000, 192000) end,
+  echo_rate = function(v) return is_integer(v, 8000, 48000) end,
+  tail = function(v) return type(v) == "number" and v >= 0.01 and v <= 1 end,
   unit = function(v) return type(v) == "number" and v >= 0 and v <= 1 end,
   pause = function(v) return type(v) == "number" and v > 0 and v <= 30 end,
   channels = function(v) return is_integer(v, 1, MAX_CHANNELS) end,
@@ -119,6 +121,7 @@ local KINDS = {
   buffer = is_buffer,
   resampler = function(v) return is_udata(v, "gptaudio.Resampler") end,
   vad = function(v) return is_udata(v, "gptaudio.Vad") end,
+  echo = function(v) return is_udata(v, "gptaudio.EchoCanceller") end,
   pcm_stream = function(v) return is_udata(v, "gptaudio.PcmStream") end,
   audio_input = function(v) return is_buffer(v) or type(v) == "string" end,
   text_or_parts = function(v) return is_buffer(v) or type(v) == "string" end,
@@ -251,6 +254,9 @@ function groups.audio()
       valid = function() return { rate = 16000, sensitivity = 0.5, pause = 0.6, classifier = "webrtc" } end,
       fields = { [1] = { opt("rate", "vad_rate"), opt("sensitivity", "unit"), opt("pause", "pause"),
                          opt("classifier", one_of("webrtc", "speex")) } } },
+    { name = "audio.echo_canceller", fn = audio.echo_canceller, params = { arg("options", "table") },
+      valid = function() return { rate = 16000, tail = 0.25 } end,
+      fields = { [1] = { opt("rate", "echo_rate"), opt("tail", "tail") } } },
     { name = "core.base64_encode", fn = core.base64_encode, params = { arg("bytes", "string") },
       valid = function() return "abc" end },
     { name = "core.base64_decode", fn = core.base64_decode, params = { arg("text", "string") },
@@ -275,6 +281,8 @@ function groups.buffer()
   local function resampler() return audio.resampler{ from = RATE, to = 16000 } end
   local function vad() return audio.vad{ rate = RATE } end
   local detector = vad()
+  local function echo() return audio.echo_canceller{ rate = RATE } end
+  local canceller = echo()
   local self = arg("self", "buffer")
   return {
     { name = "AudioBuffer:resample", fn = method(b, "resample"),
@@ -310,6 +318,14 @@ function groups.buffer()
       valid = function() return vad(), fresh_buffer() end },
     { name = "Vad:segments", fn = method(detector, "segments"),
       params = { arg("self", "vad"), arg("input", "pcm_input") }, valid = function() return vad(), fresh_buffer() end },
+    { name = "EchoCanceller:playback", fn = method(canceller, "playback"),
+      params = { arg("self", "echo"), arg("input", "pcm_input") },
+      valid = function() return echo(), fresh_buffer() end },
+    { name = "EchoCanceller:capture", fn = method(canceller, "capture"),
+      params = { arg("self", "echo"), arg("input", "pcm_input") },
+      valid = function() return echo(), fresh_buffer() end },
+    { name = "EchoCanceller:reset", fn = method(canceller, "reset"), params = { arg("self", "echo") },
+      valid = fresh(echo) },
     { name = "Vad:finish", fn = method(detector, "finish"), params = { arg("self", "vad") }, valid = fresh(vad) },
     { name = "Vad:in_speech", fn = method(detector, "in_speech"), params = { arg("self", "vad") }, valid = fresh(vad) },
     { name = "Resampler:flush", fn = method(rs, "flush"), params = { arg("self", "resampler") },
@@ -450,6 +466,7 @@ function groups.closed()
   closed_methods("Resampler", function() return audio.resampler{ from = RATE, to = 16000 } end)
   closed_methods("PcmStream", function() return core.pcm_stream() end)
   closed_methods("Vad", function() return audio.vad{ rate = RATE } end)
+  closed_methods("EchoCanceller", function() return audio.echo_canceller{ rate = RATE } end)
   -- The transport (core, not public) answers how much work it has when closed: none.
   closed_methods("Transport", function() return core.transport() end, { active = true, pollfd = true, timeout = true })
   for _, field in ipairs{ "rate", "channels", "frames", "duration" } do
