@@ -16,6 +16,11 @@ SRC = $(sort $(wildcard src/*.c))
 HDR = $(wildcard src/*.h)
 # Files named lua_*.c bind Lua; the rest is pure C with unit tests and fuzz targets.
 PURE_SRC = $(filter-out src/lua_%,$(SRC))
+# The HTTP engine's part of it needs libcurl; the rest needs only libc.
+CURL_SRC = src/transport.c src/transfer.c
+PLAIN_SRC = $(filter-out $(CURL_SRC),$(PURE_SRC))
+CURL_CFLAGS = $(shell $(PKG_CONFIG) --cflags libcurl 2>/dev/null)
+CURL_LIBS = $(shell $(PKG_CONFIG) --libs libcurl 2>/dev/null)
 C_TESTS = $(patsubst test/c/%.c,build/test/%,$(wildcard test/c/test_*.c))
 FUZZERS = $(patsubst fuzz/%.c,build/fuzz/%,$(wildcard fuzz/fuzz_*.c))
 
@@ -50,9 +55,14 @@ $(MODULE_ASAN): $(SRC) $(HDR) Makefile
 	$(CC) $(BASE_CFLAGS) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 	  $$($(PKG_CONFIG) --cflags lua5.4) $(DEPS_CFLAGS) -shared -o $@ $(SRC) $(DEPS_LIBS)
 
+# A unit test links the plain C; the engine's test links libcurl and a loopback server thread too.
+TEST_SRC = $(PLAIN_SRC)
+build/test/test_transport: TEST_SRC = $(PURE_SRC)
+build/test/test_transport: TEST_LIBS = $(CURL_LIBS) -pthread
 build/test/%: test/c/%.c test/c/tap.h $(PURE_SRC) $(HDR)
 	@mkdir -p $(@D)
-	$(CC) -std=c99 -D_GNU_SOURCE $(WARN) -O1 -g -fsanitize=address,undefined -Isrc -o $@ $< $(PURE_SRC) $(PURE_LIBS)
+	$(CC) -std=c99 -D_GNU_SOURCE $(WARN) -O1 -g -fsanitize=address,undefined $(CURL_CFLAGS) -Isrc -o $@ $< \
+	  $(TEST_SRC) $(TEST_LIBS) $(PURE_LIBS)
 
 unit: $(C_TESTS)
 
@@ -98,9 +108,9 @@ check-valgrind: deps-test
 # on the screen.
 FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS = -std=c99 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-build/fuzz/%: fuzz/%.c $(PURE_SRC) $(HDR)
+build/fuzz/%: fuzz/%.c $(PLAIN_SRC) $(HDR)
 	@mkdir -p $(@D)
-	clang $(FUZZ_CFLAGS) -Isrc -o $@ $< $(PURE_SRC) $(PURE_LIBS)
+	clang $(FUZZ_CFLAGS) -Isrc -o $@ $< $(PLAIN_SRC) $(PURE_LIBS)
 
 fuzz: $(FUZZERS)
 	@failed=0; mkdir -p build/fuzz/crash; for f in $(FUZZERS); do \

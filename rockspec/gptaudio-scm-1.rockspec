@@ -25,8 +25,10 @@ build = {
       sources = {
         -- BEGIN sources (scripts/sync-rockspec writes this list)
         "src/base64.c",
+        "src/byte_buffer.c",
         "src/echo.c",
         "src/g711.c",
+        "src/http_head.c",
         "src/lua_audiobuffer.c",
         "src/lua_clock.c",
         "src/lua_codec.c",
@@ -42,6 +44,8 @@ build = {
         "src/pcm.c",
         "src/pcm_stream.c",
         "src/sse.c",
+        "src/transfer.c",
+        "src/transport.c",
         "src/vad.c",
         "src/wav.c",
         -- END sources
