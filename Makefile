@@ -16,7 +16,7 @@ SRC = $(sort $(wildcard src/*.c))
 HDR = $(wildcard src/*.h)
 # Files named lua_*.c bind Lua; the rest is pure C with unit tests and fuzz targets.
 PURE_SRC = $(filter-out src/lua_%,$(SRC))
-# The HTTP engine's part of it needs libcurl; the rest needs only libc.
+# The HTTP engine's part of it needs libcurl; the rest does not.
 CURL_SRC = src/transport.c src/transfer.c
 PLAIN_SRC = $(filter-out $(CURL_SRC),$(PURE_SRC))
 CURL_CFLAGS = $(shell $(PKG_CONFIG) --cflags libcurl 2>/dev/null)
