@@ -7,6 +7,7 @@ local cjson = require "cjson"
 local socket = require "socket"
 local audio = require("gptaudio").audio
 local openai = require "spec.support.openai"
+local command = require "spec.support.command"
 local setup_ = require "spec.support.setup"
 local util = require "spec.support.util"
 
@@ -52,31 +53,12 @@ describe("gptaudio batch", function()
   local server, dir, list, results
   local paths = {}
 
-  -- Starts `gptaudio batch ...` in its own process; returns its pid and
-  -- wait() -> exit status, stdout, stderr.
   local function start(arguments)
-    local words = {}
-    for i, a in ipairs(arguments) do words[i] = quote(a) end
-    local stderr = os.tmpname()
-    local inner = "echo $$; exec " .. util.LUA .. " bin/gptaudio " .. table.concat(words, " ")
-    local command = ("%s OPENAI_BASE_URL=%s OPENAI_API_KEY=sk-dummy sh -c %s 2>%s; echo exit:$?")
-      :format(util.spawn_env(), quote(server.url), quote(inner), quote(stderr))
-    local p = assert(io.popen(command))
-    local pid = assert(tonumber(p:read("*l")))
-    return {
-      pid = pid,
-      wait = function()
-        local rest = p:read("*a")
-        p:close()
-        local err = read_file(stderr)
-        os.remove(stderr)
-        return tonumber(rest:match("exit:(%d+)%s*$")), (rest:gsub("exit:%d+%s*$", "")), err
-      end,
-    }
+    return command.start(server.url, arguments)
   end
 
   local function run(arguments)
-    return start(arguments).wait()
+    return command.run(server.url, arguments)
   end
 
   local function transcribe_args(extra)

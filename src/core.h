@@ -15,6 +15,8 @@ void gptaudio_open_transport(lua_State *L);   /* lua_transport.c: core.transport
 void gptaudio_open_clock(lua_State *L);       /* lua_clock.c: core.now() */
 void gptaudio_open_pcm_stream(lua_State *L);  /* lua_pcm_stream.c: core.pcm_stream() */
 void gptaudio_open_signal(lua_State *L);      /* lua_signal.c: core.catch_interrupt(), core.interrupted() */
+void gptaudio_open_file_kind(lua_State *L);   /* lua_file_kind.c: core.file_kind() */
+void gptaudio_open_file_lock(lua_State *L);   /* lua_file_lock.c: core.lock_file() */
 
 /* Pushes a new gptaudio.Error {type = type, message = message}. */
 void gptaudio_push_error(lua_State *L, const char *type, const char *message);

@@ -20,5 +20,7 @@ int luaopen_gptaudio_core(lua_State *L)
   gptaudio_open_transport(L);
   gptaudio_open_clock(L);
   gptaudio_open_signal(L);
+  gptaudio_open_file_kind(L);
+  gptaudio_open_file_lock(L);
   return 1;
 }

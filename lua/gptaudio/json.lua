@@ -131,6 +131,50 @@ function json.encode(v)
   return table.concat(out)
 end
 
+-- The length of the well-formed UTF-8 sequence at byte i of s (RFC 3629: no
+-- overlong forms, no surrogates, nothing past U+10FFFF), or nil.
+local function sequence_length(s, i)
+  local c, second = s:byte(i, i + 1)
+  if c < 0x80 then return 1 end
+  local n
+  if c >= 0xC2 and c <= 0xDF then n = 2 elseif c >= 0xE0 and c <= 0xEF then n = 3
+  elseif c >= 0xF0 and c <= 0xF4 then n = 4 else return nil end
+  if not second or (c == 0xE0 and second < 0xA0) or (c == 0xED and second > 0x9F)
+     or (c == 0xF0 and second < 0x90) or (c == 0xF4 and second > 0x8F) then
+    return nil
+  end
+  for k = 1, n - 1 do
+    local b = s:byte(i + k)
+    if not b or b < 0x80 or b > 0xBF then return nil end
+  end
+  return n
+end
+
+--- Whether s is well-formed UTF-8 (what a JSON string must hold; cjson
+--- writes any bytes as they are).
+function json.is_utf8(s)
+  if not s:find("[\128-\255]") then return true end
+  local i = 1
+  while i <= #s do
+    local n = sequence_length(s, i)
+    if not n then return false end
+    i = i + n
+  end
+  return true
+end
+
+--- s with each byte that starts no well-formed UTF-8 sequence replaced by
+--- U+FFFD: readable, valid, and lossy (keep the bytes elsewhere).
+function json.to_utf8(s)
+  local out, i = {}, 1
+  while i <= #s do
+    local n = sequence_length(s, i)
+    out[#out + 1] = n and s:sub(i, i + n - 1) or "\239\191\189"
+    i = i + (n or 1)
+  end
+  return table.concat(out)
+end
+
 --- Decodes text; returns the value, or nil and cjson's message.
 function json.decode(text)
   if type(text) ~= "string" then return nil, "expected a JSON string, got " .. type(text) end

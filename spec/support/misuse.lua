@@ -30,6 +30,9 @@ local MAX_RATE, MAX_CHANNELS, MAX_FRAMES, MAX_INDEX = 768000, 64, 2 ^ 30, 2 ^ 53
 local FRAMES, RATE = 4, 8000
 local PCM = ("\1\0\2\0\3\0\4\0")
 local MEGABYTE = ("x"):rep(2 ^ 20)
+-- Where the sweep takes file locks: each is released and its file removed at once.
+local LOCK_PATH = os.tmpname()
+os.remove(LOCK_PATH)
 
 local function fresh_buffer()
   return audio.from_samples({ 0.1, -0.2, 0.3, -0.4 }, RATE, 1)
@@ -123,6 +126,7 @@ local KINDS = {
   vad = function(v) return is_udata(v, "gptaudio.Vad") end,
   echo = function(v) return is_udata(v, "gptaudio.EchoCanceller") end,
   pcm_stream = function(v) return is_udata(v, "gptaudio.PcmStream") end,
+  file_lock = function(v) return is_udata(v, "gptaudio.FileLock") end,
   audio_input = function(v) return is_buffer(v) or type(v) == "string" end,
   text_or_parts = function(v) return is_buffer(v) or type(v) == "string" end,
   voice = function(v) return type(v) == "string" or type(v) == "table" end,
@@ -212,9 +216,17 @@ end
 
 local groups = {}
 
+local function released_lock()
+  local lock = assert(core.lock_file(LOCK_PATH))
+  lock:unlock()
+  os.remove(LOCK_PATH)
+  return lock
+end
+
 -- core.audio constructors, core.base64_*, core.pcm_stream.
 function groups.audio()
   local stream = core.pcm_stream()
+  local lock = released_lock()
   return {
     { name = "audio.new", fn = audio.new, params = { arg("options", "table") },
       valid = function() return { rate = RATE, channels = 1, frames = FRAMES } end,
@@ -270,6 +282,17 @@ function groups.audio()
       params = { arg("self", "pcm_stream"), arg("text", "string") }, valid = fresh(core.pcm_stream, "AQACAA==") },
     { name = "PcmStream:partial", fn = method(stream, "partial"), params = { arg("self", "pcm_stream") },
       valid = fresh(core.pcm_stream) },
+    { name = "core.file_kind", fn = core.file_kind, params = { arg("path", "string") },
+      valid = function() return "/dev/null" end },
+    { name = "core.lock_file", fn = core.lock_file,
+      params = { arg("path", "string", { skip = function(v)
+                   return (type(v) == "string" or type(v) == "number") and "a path makes a lock file there"
+                 end }) },
+      valid = function() return LOCK_PATH end },
+    { name = "FileLock:unlock", fn = method(lock, "unlock"), params = { arg("self", "file_lock") },
+      valid = released_lock },
+    { name = "FileLock:held", fn = method(lock, "held"), params = { arg("self", "file_lock") },
+      valid = released_lock },
   }
 end
 

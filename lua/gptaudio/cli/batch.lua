@@ -21,11 +21,19 @@ Usage: gptaudio batch transcribe DIR|LIST -o results.jsonl [OPTIONS]
 
 Runs one call per input: the audio files of DIR (.wav, .mp3, .flac, .ogg, .m4a,
 .webm, .opus, ...), or the paths LIST names, one a line (# starts a comment).
+In DIR, a symbolic link to a regular file is an input; an audio-named entry
+that is no regular file (a directory, a FIFO, a broken link) is skipped with a
+line on stderr; subdirectories are not entered.
 Each input gets one JSON line in the results file as it finishes:
   {"path", "text" (transcribe) | "reply" (chat), "model", "usage", "cost"}
   {"path", "error": {"type", "message", "status", "code"}}
+A name that is not UTF-8 has its bytes as U+FFFD in "path" and exactly, in
+base64, in "path_base64".
 Running again with the same results file skips the inputs already done and
 retries the failed ones; a line cut off by a crash is dropped and redone.
+One run at a time per results file: a second is refused (FILE.lock holds the
+lock; the kernel drops it when a run ends, however it ends). A write that
+fails (a full disk) stops the run and never shortens the file.
 
 Options:
   -o, --output FILE   the results file (JSON lines), required
@@ -78,25 +86,52 @@ local function quote(s)
   return "'" .. s:gsub("'", [['\'']]) .. "'"
 end
 
-local function is_directory(path)
-  local ok = os.execute("test -d " .. quote(path))
-  return ok == true or ok == 0
+-- find's letters for a file's type (-printf %y, %Y) as words.
+local FIND_TYPES = { d = "a directory", p = "a FIFO", c = "a character device", b = "a block device",
+                     s = "a socket", N = "a broken symbolic link", L = "a symbolic link loop" }
+
+local function has_audio_extension(name)
+  local extension = name:match("%.(%w+)$")
+  return extension ~= nil and AUDIO_EXTENSIONS[extension:lower()] == true
+end
+
+-- A directory's audio files, sorted by name (bytewise). Entries come NUL-
+-- separated (any byte but NUL may be in a name, a newline too). A symbolic
+-- link to a regular file is an input under its own name; an audio-named entry
+-- that is no regular file (a directory, a FIFO, a broken link, ...) is skipped
+-- with a line on stderr. Subdirectories are not entered.
+local function directory_inputs(dir)
+  local find = assert(io.popen("find " .. quote(dir) .. " -mindepth 1 -maxdepth 1 -printf '%y%Y%p\\0'"))
+  local listing = find:read("*a")
+  find:close()
+  local names = {}
+  for own, target, path in listing:gmatch("(.)(.)([^%z]*)%z") do
+    if has_audio_extension(path) then
+      if target == "f" then
+        names[#names + 1] = path
+      else
+        local what = FIND_TYPES[target] or "a special file"
+        if own == "l" and target ~= "N" and target ~= "L" then what = "a symbolic link to " .. what end
+        io.stderr:write(("gptaudio: skipped %q: %s, not a regular file\n"):format(path, what))
+      end
+    end
+  end
+  table.sort(names)
+  return names
 end
 
 -- The inputs, each once, in order: a directory's audio files sorted by name,
 -- or the lines of a list file.
 local function inputs(source)
   local names = {}
-  if is_directory(source) then
-    local find = assert(io.popen("find " .. quote(source) .. " -maxdepth 1 -type f | LC_ALL=C sort"))
-    for line in find:lines() do
-      local extension = line:match("%.(%w+)$")
-      if extension and AUDIO_EXTENSIONS[extension:lower()] then names[#names + 1] = line end
-    end
-    find:close()
+  if core.file_kind(source) == "directory" then
+    names = directory_inputs(source)
   else
     local f = io.open(source, "rb")
-    if not f then cli.usage_error(("%s is neither a directory nor a readable list file"):format(source)) end
+    if not f or core.file_kind(source) ~= "regular file" then
+      if f then f:close() end
+      cli.usage_error(("%s is neither a directory nor a readable list file"):format(source))
+    end
     for line in f:lines() do
       line = line:match("^%s*(.-)%s*$")
       if line ~= "" and line:sub(1, 1) ~= "#" then names[#names + 1] = line end
@@ -174,15 +209,17 @@ function batch.run(argv, first)
       error({ usage = result.error }, 0)
     end
     if result.ok then
-      local object = job.fields(result.value)
-      object.path, object.model, object.usage, object.cost = remaining[i], result.value.model, result.value.usage,
-                                                             result.value.cost
+      local object = results.path_fields(remaining[i])
+      for key, value in pairs(job.fields(result.value)) do object[key] = value end
+      object.model, object.usage, object.cost = result.value.model, result.value.usage, result.value.cost
       write(object)
       counts.done = counts.done + 1
       counts.cost = counts.cost + (result.value.cost or 0)
       counts.tokens = counts.tokens + (result.value.usage and result.value.usage.total_tokens or 0)
     elseif not stopping then
-      write{ path = remaining[i], error = cli.error_object(result.error) }
+      local object = results.path_fields(remaining[i])
+      object.error = cli.error_object(result.error)
+      write(object)
       counts.failed = counts.failed + 1
     end
     if line then line:update(counts) end
@@ -202,11 +239,15 @@ function batch.run(argv, first)
       for req in pairs(in_flight) do req:cancel() end
     end
   end
-  file:close()
+  local closed, close_err = file:close()
   client:close()
   if line then line:finish(counts) end
   summary(opts, counts, #all, stopping)
   local ok, failure = task:result()
+  if not closed then
+    io.stderr:write(("gptaudio: cannot write %s: %s\n"):format(opts.output, tostring(close_err)))
+    return cli.EXIT.failure
+  end
   if stopping then return cli.EXIT.interrupted end
   if not ok then
     if type(failure) == "table" and failure.usage then cli.usage_error(failure.usage) end
