@@ -6,4 +6,5 @@ files["examples/nvim"] = { globals = { "vim" } }
 files["spec/support/nvim_driver.lua"] = { globals = { "vim" } }
 files["examples/love"] = { globals = { "love" } }
 files["examples/openresty"] = { globals = { "ngx" } }
+files["examples/phone"] = { globals = { "ngx" } }
 exclude_files = { "build", "node_modules" }

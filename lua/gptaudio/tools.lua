@@ -183,6 +183,15 @@ local function run_call(box, call, ctx, on_tool_call)
   return record
 end
 
+--- Runs one of a reply's tool calls: its record {id, name, arguments, result,
+--- content (the tool message's), error}. Never raises: what cannot be run is
+--- in `error` and `content` is "error: <why>". ctx reaches the handler.
+function Toolbox:run(call, ctx)
+  ctx = ctx or {}
+  ctx.call = call
+  return run_call(self, call, ctx)
+end
+
 -- Runs a round's calls, each in its own task, and waits for all of them;
 -- returns their records in the model's order.
 local function run_round(box, calls, ctx_base, params)
