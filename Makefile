@@ -21,12 +21,31 @@ CURL_SRC = src/transport.c src/transfer.c
 PLAIN_SRC = $(filter-out $(CURL_SRC),$(PURE_SRC))
 CURL_CFLAGS = $(shell $(PKG_CONFIG) --cflags libcurl 2>/dev/null)
 CURL_LIBS = $(shell $(PKG_CONFIG) --libs libcurl 2>/dev/null)
-C_TESTS = $(patsubst test/c/%.c,build/test/%,$(wildcard test/c/test_*.c))
-FUZZERS = $(patsubst fuzz/%.c,build/fuzz/%,$(wildcard fuzz/fuzz_*.c))
+
+# gptaudio.ffmpeg, the optional second module (src/ffmpeg/: every format
+# through FFmpeg's libraries), is built beside gptaudio.core when pkg-config
+# finds those libraries; its unit tests are test_media_*, its fuzz target
+# fuzz_decode. gptaudio.core never needs it.
+FF_PKGS = libavformat libavcodec libswresample libavutil
+HAVE_FFMPEG := $(shell $(PKG_CONFIG) --exists $(FF_PKGS) 2>/dev/null && echo yes)
+FF_SRC = $(sort $(wildcard src/ffmpeg/*.c))
+FF_HDR = $(wildcard src/ffmpeg/*.h) $(HDR)
+FF_PURE_SRC = $(filter-out src/ffmpeg/lua_%,$(FF_SRC))
+FF_CFLAGS = -Isrc -Isrc/ffmpeg $(shell $(PKG_CONFIG) --cflags $(FF_PKGS) 2>/dev/null)
+FF_LIBS = $(shell $(PKG_CONFIG) --libs $(FF_PKGS) 2>/dev/null) -lm
+FF_ONLY = $(if $(HAVE_FFMPEG),,%test_media_% %fuzz_decode)
+
+C_TESTS = $(filter-out $(FF_ONLY),$(patsubst test/c/%.c,build/test/%,$(wildcard test/c/test_*.c)))
+FUZZERS = $(filter-out $(FF_ONLY),$(patsubst fuzz/%.c,build/fuzz/%,$(wildcard fuzz/fuzz_*.c)))
 
 MODULE_54 = build/5.4/gptaudio/core.so
 MODULE_JIT = build/jit/gptaudio/core.so
 MODULE_ASAN = build/asan/gptaudio/core.so
+FF_MODULE_54 = build/5.4/gptaudio/ffmpeg.so
+FF_MODULE_JIT = build/jit/gptaudio/ffmpeg.so
+FF_MODULE_ASAN = build/asan/gptaudio/ffmpeg.so
+MODULES = $(MODULE_54) $(MODULE_JIT) $(if $(HAVE_FFMPEG),$(FF_MODULE_54) $(FF_MODULE_JIT))
+MODULES_ASAN = $(MODULE_ASAN) $(if $(HAVE_FFMPEG),$(FF_MODULE_ASAN))
 
 .PHONY: all build deps-build deps-test deps-demo test unit demo lint check-asan check-valgrind fuzz bench clean
 
@@ -40,7 +59,8 @@ deps-demo:
 	@scripts/deps demo
 
 build: deps-build
-	@$(MAKE) --no-print-directory $(MODULE_54) $(MODULE_JIT)
+	@$(MAKE) --no-print-directory $(MODULES)
+	@[ -n "$(HAVE_FFMPEG)" ] || echo "FFmpeg's libraries not found: gptaudio.ffmpeg not built (WAV only)" >&2
 
 $(MODULE_54): $(SRC) $(HDR) Makefile
 	@mkdir -p $(@D)
@@ -54,6 +74,23 @@ $(MODULE_ASAN): $(SRC) $(HDR) Makefile
 	@mkdir -p $(@D)
 	$(CC) $(BASE_CFLAGS) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 	  $$($(PKG_CONFIG) --cflags lua5.4) $(DEPS_CFLAGS) -shared -o $@ $(SRC) $(DEPS_LIBS)
+
+$(FF_MODULE_54): $(FF_SRC) $(FF_HDR) Makefile
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) $$($(PKG_CONFIG) --cflags lua5.4) $(FF_CFLAGS) -shared -o $@ $(FF_SRC) $(FF_LIBS)
+
+$(FF_MODULE_JIT): $(FF_SRC) $(FF_HDR) Makefile
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) $$($(PKG_CONFIG) --cflags luajit) $(FF_CFLAGS) -shared -o $@ $(FF_SRC) $(FF_LIBS)
+
+$(FF_MODULE_ASAN): $(FF_SRC) $(FF_HDR) Makefile
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	  $$($(PKG_CONFIG) --cflags lua5.4) $(FF_CFLAGS) -shared -o $@ $(FF_SRC) $(FF_LIBS)
+
+build/test/test_media_%: test/c/test_media_%.c test/c/tap.h $(FF_PURE_SRC) $(FF_HDR)
+	@mkdir -p $(@D)
+	$(CC) -std=c99 -D_GNU_SOURCE $(WARN) -O1 -g -fsanitize=address,undefined $(FF_CFLAGS) -o $@ $< $(FF_PURE_SRC) $(FF_LIBS)
 
 # A unit test links the plain C; the engine's test links libcurl and a loopback server thread too.
 TEST_SRC = $(PLAIN_SRC)
@@ -73,7 +110,7 @@ $(PRISM): package.json package-lock.json
 	@touch $@
 
 test: deps-test
-	@$(MAKE) --no-print-directory $(MODULE_54) $(MODULE_JIT) unit $(PRISM)
+	@$(MAKE) --no-print-directory $(MODULES) unit $(PRISM)
 	@scripts/run-tests
 
 lint: deps-test
@@ -82,7 +119,7 @@ lint: deps-test
 # Against the real API when OPENAI_API_KEY is set; otherwise standin.lua starts the
 # local stand-in, runs the demo against it and stops it, whatever the demo did.
 demo: deps-demo
-	@$(MAKE) --no-print-directory $(MODULE_54)
+	@$(MAKE) --no-print-directory $(MODULES)
 	@LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="build/5.4/?.so;;" \
 	  lua5.4 spec/support/standin.lua lua5.4 examples/demo.lua
 
@@ -91,7 +128,7 @@ demo: deps-demo
 # alone: the programs the specs start (the fake server, sox, espeak-ng, ...)
 # never see it, while Lua interpreters they start get it back.
 check-asan: deps-test
-	@$(MAKE) --no-print-directory $(MODULE_ASAN) $(MODULE_54)
+	@$(MAKE) --no-print-directory $(MODULES_ASAN) $(MODULES)
 	@GPTAUDIO_ONLY=lua5.4 GPTAUDIO_CPATH_54="build/asan/?.so" \
 	  GPTAUDIO_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
 	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -99,7 +136,7 @@ check-asan: deps-test
 
 # The specs on Lua 5.4 under valgrind memcheck: no errors, no definite leaks.
 check-valgrind: deps-test
-	@$(MAKE) --no-print-directory $(MODULE_54)
+	@$(MAKE) --no-print-directory $(MODULES)
 	@GPTAUDIO_ONLY=lua5.4 GPTAUDIO_VALGRIND=1 scripts/run-tests
 
 # Each target for FUZZ_SECONDS over its seed corpus (fuzz/corpus/<target>) and
@@ -111,6 +148,10 @@ FUZZ_CFLAGS = -std=c99 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined 
 build/fuzz/%: fuzz/%.c $(PLAIN_SRC) $(HDR)
 	@mkdir -p $(@D)
 	clang $(FUZZ_CFLAGS) -Isrc -o $@ $< $(PLAIN_SRC) $(PURE_LIBS)
+
+build/fuzz/fuzz_decode: fuzz/fuzz_decode.c $(FF_PURE_SRC) $(FF_HDR)
+	@mkdir -p $(@D)
+	clang $(FUZZ_CFLAGS) $(FF_CFLAGS) -o $@ $< $(FF_PURE_SRC) $(FF_LIBS)
 
 fuzz: $(FUZZERS)
 	@failed=0; mkdir -p build/fuzz/crash; for f in $(FUZZERS); do \

@@ -39,6 +39,7 @@ build = {
         "src/lua_error.c",
         "src/lua_file_kind.c",
         "src/lua_file_lock.c",
+        "src/lua_media.c",
         "src/lua_pcm_stream.c",
         "src/lua_resampler.c",
         "src/lua_signal.c",

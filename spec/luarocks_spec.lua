@@ -9,10 +9,10 @@ local function sh(cmd)
   return status, out
 end
 
-local function rockspec()
+local function rockspec(file)
+  file = file or "rockspec/gptaudio-scm-1.rockspec"
   local env = {}
-  assert(loadfile("rockspec/gptaudio-scm-1.rockspec", "t", env) or
-         setfenv(assert(loadfile("rockspec/gptaudio-scm-1.rockspec")), env))()
+  assert(loadfile(file, "t", env) or setfenv(assert(loadfile(file)), env))()
   return env
 end
 
@@ -29,6 +29,14 @@ describe("the rockspec", function()
     for _, f in ipairs(rockspec().build.modules["gptaudio.core"].sources) do sources[#sources + 1] = f end
     table.sort(sources)
     assert.same(lines("ls src/*.c"), sources)
+  end)
+
+  it("of gptaudio-ffmpeg builds every C file of src/ffmpeg/ into gptaudio.ffmpeg", function()
+    local sources = {}
+    local module = rockspec("rockspec/gptaudio-ffmpeg-scm-1.rockspec").build.modules["gptaudio.ffmpeg"]
+    for _, f in ipairs(module.sources) do sources[#sources + 1] = f end
+    table.sort(sources)
+    assert.same(lines("ls src/ffmpeg/*.c"), sources)
   end)
 
   it("installs every Lua file of lua/ under its module name", function()
@@ -87,6 +95,16 @@ describe("luarocks make", function()
                        "/bin/gptaudio' --help")
       assert.equal(0, status, out)
       assert.matches("^Usage: gptaudio COMMAND", out)
+      -- The optional rock: gptaudio.ffmpeg into the same tree, found by core on first use.
+      status, out = sh("cd '" .. tmp .. "/src' && env -u LD_PRELOAD LUAROCKS_CONFIG='" .. tmp ..
+        "/config.lua' luarocks --lua-version=" .. target.version .. " --tree='" .. tmp ..
+        "/tree' make rockspec/gptaudio-ffmpeg-scm-1.rockspec FFMPEG_INCDIR=/usr/include/" .. multiarch)
+      assert.equal(0, status, out)
+      status, out = sh("cd '" .. tmp .. "/clean' && env -u LD_PRELOAD LUA_PATH='" .. lua_path ..
+        "' LUA_CPATH='" .. cpath .. "' " .. target.lua ..
+        [[ -e 'local f = require("gptaudio").audio.formats(); io.write(tostring(f.ffmpeg), " ", #f.write, "\n")']])
+      assert.equal(0, status, out)
+      assert.matches("^true 7", out)
     end)
     ::continue::
   end

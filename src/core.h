@@ -17,10 +17,16 @@ void gptaudio_open_pcm_stream(lua_State *L);  /* lua_pcm_stream.c: core.pcm_stre
 void gptaudio_open_signal(lua_State *L);      /* lua_signal.c: core.catch_interrupt(), core.interrupted() */
 void gptaudio_open_file_kind(lua_State *L);   /* lua_file_kind.c: core.file_kind() */
 void gptaudio_open_file_lock(lua_State *L);   /* lua_file_lock.c: core.lock_file() */
+void gptaudio_open_media(lua_State *L);       /* lua_media.c: core.audio.open/formats, the API for gptaudio.ffmpeg */
 
 /* Pushes a new gptaudio.Error {type = type, message = message}. */
 void gptaudio_push_error(lua_State *L, const char *type, const char *message);
 /* Returns nil, gptaudio.Error: the runtime-failure convention. */
 int gptaudio_fail(lua_State *L, const char *type, const char *fmt, ...);
+
+/* Calls gptaudio.ffmpeg's function `fn` with the `nargs` arguments on top of
+   the stack (requiring the module on first use) and returns its result count;
+   without the module, nil and an Error naming `what` and how to get it. */
+int gptaudio_media_call(lua_State *L, const char *what, const char *fn, int nargs);
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "audiobuffer.h"
@@ -331,32 +332,49 @@ static int push_g711(lua_State *L, g711_law law, unsigned rate, unsigned channel
   return 1;
 }
 
-enum { DECODE_WAV, DECODE_MULAW, DECODE_ALAW };
+/* The names decode() takes: the headerless G.711 laws, read as they say; the
+   others a hint of what the bytes hold, whose content is probed whatever the
+   name says. */
+enum { DECODE_MULAW, DECODE_ALAW };
+static const char *const READ_FORMATS[] = {"mulaw", "alaw", "wav", "mp3", "m4a", "aac", "mp4", "ogg", "oga",
+                                           "opus", "flac", "webm", "aiff", "aif", "caf", "mka", "mpga", "mpeg",
+                                           NULL};
 
-/* audio.decode(bytes, "wav" | "mulaw" | "alaw", rate = 8000, channels = 1):
-   rate and channels are those of the headerless G.711 formats. */
+/* Whether the bytes begin as a WAV file does (or are too short to tell it
+   apart): those are core's own to read, the rest goes to gptaudio.ffmpeg. */
+static int looks_like_wav(const unsigned char *bytes, size_t len)
+{
+  return memcmp(bytes, "RIFF", len < 4 ? len : 4) == 0;
+}
+
+/* audio.decode(bytes[, format[, rate = 8000, channels = 1]]): rate and
+   channels are those of the headerless G.711 formats. WAV is read here,
+   every other format through gptaudio.ffmpeg. */
 static int audio_decode(lua_State *L)
 {
-  static const char *const formats[] = {"wav", "mulaw", "alaw", NULL};
   size_t len;
   const char *bytes = luaL_checklstring(L, 1, &len);
-  int format = compat_checkoption(L, 2, "wav", formats);
+  int format = compat_checkoption(L, 2, "wav", READ_FORMATS);
   unsigned rate = (unsigned)gptaudio_audio_optint(L, 3, 3, "rate", 1, GPTAUDIO_AUDIO_MAX_RATE,
                                                   DEFAULT_G711_RATE);
   unsigned channels = opt_channels(L, 4, 4);
-  if (format != DECODE_WAV)
+  if (format == DECODE_MULAW || format == DECODE_ALAW)
     return push_g711(L, format == DECODE_ALAW ? G711_ALAW : G711_MULAW, rate, channels,
                      (const unsigned char *)bytes, len);
-  return push_wav(L, (const unsigned char *)bytes, len);
+  if (looks_like_wav((const unsigned char *)bytes, len))
+    return push_wav(L, (const unsigned char *)bytes, len);
+  lua_settop(L, 2);
+  return gptaudio_media_call(L, "decoding audio that is not WAV", "decode", 2);
 }
 
-/* audio.load(path): a WAV file. The bytes go into a userdata, allocated before
-   the file is opened, so nothing is left open or allocated if Lua raises. */
+/* audio.load(path): a WAV file here (the bytes go into a userdata, allocated
+   before the file is opened, so nothing is left open or allocated if Lua
+   raises), any other format through gptaudio.ffmpeg, which reads it in chunks. */
 static int audio_load(lua_State *L)
 {
   const char *path = luaL_checkstring(L, 1);
   struct stat st;
-  unsigned char *bytes;
+  unsigned char *bytes, head[4];
   size_t len, got;
   FILE *f;
   int read_errno;
@@ -364,6 +382,17 @@ static int audio_load(lua_State *L)
     return gptaudio_fail(L, "audio", "cannot open %s: %s", path, strerror(errno));
   if (!S_ISREG(st.st_mode))
     return gptaudio_fail(L, "audio", "cannot load %s: not a regular file", path);
+  f = fopen(path, "rb");
+  if (!f)
+    return gptaudio_fail(L, "audio", "cannot open %s: %s", path, strerror(errno));
+  got = fread(head, 1, sizeof head, f);
+  fclose(f);
+  if (!looks_like_wav(head, got)) {
+    char what[320];
+    snprintf(what, sizeof what, "reading %s (not a WAV file)", path);
+    lua_settop(L, 1);
+    return gptaudio_media_call(L, what, "load", 1);
+  }
   if ((unsigned long long)st.st_size > MAX_FILE_BYTES)
     return gptaudio_fail(L, "audio", "cannot load %s: %lld bytes is too large", path,
                          (long long)st.st_size);
@@ -672,7 +701,14 @@ static int buf_sample(lua_State *L)
   return 1;
 }
 
-enum { ENCODE_WAV, ENCODE_PCM16, ENCODE_F32, ENCODE_MULAW, ENCODE_ALAW };
+enum { ENCODE_WAV, ENCODE_PCM16, ENCODE_F32, ENCODE_MULAW, ENCODE_ALAW, ENCODE_COMPRESSED };
+/* wav, pcm16, f32 and G.711 are core's own; the compressed ones (from
+   ENCODE_COMPRESSED on) are gptaudio.ffmpeg's. */
+static const char *const ENCODE_FORMATS[] = {"wav", "pcm16", "f32", "mulaw", "alaw", "flac", "mp3", "opus", "aac",
+                                             NULL};
+/* The lowest and highest bitrate a compressed format is asked for, bits/s. */
+#define MIN_BITRATE 6000
+#define MAX_BITRATE 512000
 
 /* Pushes the samples as G.711 codes, one byte each. */
 static int push_g711_codes(lua_State *L, const gptaudio_audiobuffer *b, g711_law law)
@@ -684,23 +720,33 @@ static int push_g711_codes(lua_State *L, const gptaudio_audiobuffer *b, g711_law
   return 1;
 }
 
-/* encode("wav" | "pcm16" | "f32" | "mulaw" | "alaw"[, {float = true}]): "wav"
-   is 16-bit PCM, or 32-bit IEEE float with float = true; "pcm16" and "f32" are
-   headerless little-endian; "mulaw" and "alaw" headerless G.711. */
+/* encode(format[, {float =, bitrate =}]): "wav" is 16-bit PCM, or 32-bit IEEE
+   float with float = true; "pcm16" and "f32" are headerless little-endian;
+   "mulaw" and "alaw" headerless G.711; flac, mp3, opus (in ogg) and aac (in
+   m4a) go through gptaudio.ffmpeg, at `bitrate` bits/s when given. */
 static int buf_encode(lua_State *L)
 {
-  static const char *const formats[] = {"wav", "pcm16", "f32", "mulaw", "alaw", NULL};
-  static const char *const options[] = {"float", NULL};
+  static const char *const options[] = {"float", "bitrate", NULL};
   gptaudio_audiobuffer *b = gptaudio_audiobuffer_check(L, 1);
-  int format = compat_checkoption(L, 2, NULL, formats);
+  int format = compat_checkoption(L, 2, NULL, ENCODE_FORMATS);
   int float_samples = format == ENCODE_F32;
   size_t n = b->frames * b->channels, header_bytes = 0, data_bytes;
   unsigned char header[WAV_HEADER_BYTES], *out;
+  lua_Integer bitrate = 0;
   if (!lua_isnoneornil(L, 3)) {
     luaL_checktype(L, 3, LUA_TTABLE);
     gptaudio_audio_checkfields(L, 3, options);
     lua_getfield(L, 3, "float");
     float_samples = float_samples || (format == ENCODE_WAV && lua_toboolean(L, -1));
+    lua_getfield(L, 3, "bitrate");
+    bitrate = gptaudio_audio_optint(L, -1, 3, "bitrate", MIN_BITRATE, MAX_BITRATE, 0);
+  }
+  if (format >= ENCODE_COMPRESSED) {
+    char what[64];
+    snprintf(what, sizeof what, "encoding to %s", ENCODE_FORMATS[format]);
+    lua_settop(L, 2);
+    lua_pushinteger(L, bitrate);
+    return gptaudio_media_call(L, what, "encode", 3);
   }
   if (format == ENCODE_MULAW || format == ENCODE_ALAW)
     return push_g711_codes(L, b, format == ENCODE_ALAW ? G711_ALAW : G711_MULAW);
@@ -721,12 +767,45 @@ static int buf_encode(lua_State *L)
   return 1;
 }
 
-/* save(path): a 16-bit WAV file; true, or nil, err. Converted in blocks on the
-   stack, and nothing between fopen and fclose can raise. */
-static int buf_save(lua_State *L)
+/* The format save() writes for a path's extension; WAV for any other. */
+static const char *format_of_path(const char *path)
 {
-  gptaudio_audiobuffer *b = gptaudio_audiobuffer_check(L, 1);
-  const char *path = luaL_checkstring(L, 2);
+  static const char *const by_extension[][2] = {
+    {"pcm", "pcm16"}, {"raw", "pcm16"}, {"f32", "f32"}, {"flac", "flac"}, {"mp3", "mp3"}, {"opus", "opus"},
+    {"ogg", "opus"}, {"oga", "opus"}, {"m4a", "aac"}, {"mp4", "aac"}, {"aac", "aac"},
+  };
+  const char *dot = strrchr(path, '.');
+  size_t i;
+  if (dot && !strchr(dot, '/'))
+    for (i = 0; i < sizeof by_extension / sizeof by_extension[0]; i++)
+      if (strcasecmp(dot + 1, by_extension[i][0]) == 0)
+        return by_extension[i][1];
+  return "wav";
+}
+
+/* Writes len bytes to path: true, or nil, err. */
+static int write_file(lua_State *L, const char *path, const char *bytes, size_t len)
+{
+  FILE *f = fopen(path, "wb");
+  int ok, write_errno;
+  if (!f)
+    return gptaudio_fail(L, "audio", "cannot write %s: %s", path, strerror(errno));
+  ok = fwrite(bytes, 1, len, f) == len;
+  write_errno = ok ? 0 : errno;
+  if (fclose(f) != 0 && ok) {
+    ok = 0;
+    write_errno = errno;
+  }
+  if (!ok)
+    return gptaudio_fail(L, "audio", "cannot write %s: %s", path, strerror(write_errno));
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* A 16-bit WAV file, converted in blocks on the stack; nothing between fopen
+   and fclose can raise. */
+static int save_wav(lua_State *L, const gptaudio_audiobuffer *b, const char *path)
+{
   unsigned char header[WAV_HEADER_BYTES], block[8192];
   size_t n = b->frames * b->channels, done = 0;
   int ok, write_errno;
@@ -752,6 +831,30 @@ static int buf_save(lua_State *L)
     return gptaudio_fail(L, "audio", "cannot write %s: %s", path, strerror(write_errno));
   lua_pushboolean(L, 1);
   return 1;
+}
+
+/* save(path[, format[, options]]): the format given, else the one the
+   extension names (.mp3, .flac, .opus/.ogg, .m4a/.aac, .pcm, .f32), else a
+   16-bit WAV; options as encode() takes them. true, or nil, err. */
+static int buf_save(lua_State *L)
+{
+  gptaudio_audiobuffer *b = gptaudio_audiobuffer_check(L, 1);
+  const char *path = luaL_checkstring(L, 2);
+  const char *format = ENCODE_FORMATS[compat_checkoption(L, 3, format_of_path(path), ENCODE_FORMATS)];
+  size_t len;
+  const char *bytes;
+  if (strcmp(format, "wav") == 0 && lua_isnoneornil(L, 4))
+    return save_wav(L, b, path);
+  lua_settop(L, 4);
+  lua_pushcfunction(L, buf_encode);
+  lua_pushvalue(L, 1);
+  lua_pushstring(L, format);
+  lua_pushvalue(L, 4);
+  lua_call(L, 3, 2);
+  if (lua_isnil(L, -2))
+    return 2;
+  bytes = lua_tolstring(L, -2, &len);
+  return write_file(L, path, bytes, len);
 }
 
 /* pointer(): lightuserdata, nbytes of an s16 copy kept in the buffer until it

@@ -13,6 +13,7 @@ int luaopen_gptaudio_core(lua_State *L)
   gptaudio_open_error(L);
   gptaudio_open_codec(L);
   gptaudio_open_audiobuffer(L);
+  gptaudio_open_media(L);
   gptaudio_open_resampler(L);
   gptaudio_open_vad(L);
   gptaudio_open_echo(L);

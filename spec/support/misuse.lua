@@ -106,6 +106,8 @@ local KINDS = {
   pause = function(v) return type(v) == "number" and v > 0 and v <= 30 end,
   channels = function(v) return is_integer(v, 1, MAX_CHANNELS) end,
   frames = function(v) return is_integer(v, 0, MAX_FRAMES) end,
+  read_frames = function(v) return is_integer(v, 1, MAX_FRAMES) end,
+  bitrate = function(v) return is_integer(v, 6000, 512000) end,
   index = function(v) return is_integer(v, -MAX_INDEX, MAX_INDEX) end,
   frame = function(v) return is_integer(v, 1, FRAMES) end,
   channel = function(v) return is_integer(v, 1, 1) end,
@@ -125,6 +127,7 @@ local KINDS = {
   resampler = function(v) return is_udata(v, "gptaudio.Resampler") end,
   vad = function(v) return is_udata(v, "gptaudio.Vad") end,
   echo = function(v) return is_udata(v, "gptaudio.EchoCanceller") end,
+  reader = function(v) return is_udata(v, "gptaudio.AudioReader") end,
   pcm_stream = function(v) return is_udata(v, "gptaudio.PcmStream") end,
   file_lock = function(v) return is_udata(v, "gptaudio.FileLock") end,
   audio_input = function(v) return is_buffer(v) or type(v) == "string" end,
@@ -139,6 +142,10 @@ local function one_of(...)
   for _, v in ipairs{ ... } do allowed[v] = true end
   return function(v) return v ~= nil and allowed[v] == true end
 end
+
+local READ_FORMATS = one_of("mulaw", "alaw", "wav", "mp3", "m4a", "aac", "mp4", "ogg", "oga", "opus", "flac", "webm", "aiff", "aif",
+                            "caf", "mka", "mpga", "mpeg")
+local WRITE_FORMATS = one_of("wav", "pcm16", "f32", "mulaw", "alaw", "flac", "mp3", "opus", "aac")
 
 ---------------------------------------------------------------- targets
 
@@ -197,6 +204,13 @@ local function temp_path()
   return path
 end
 
+-- A temporary WAV file of the fresh buffer, for audio.open.
+local function wav_file()
+  local path = temp_path()
+  assert(fresh_buffer():save(path, "wav"))
+  return path
+end
+
 -- valid() for a target: a fresh first argument from make(), then the rest as given.
 local function fresh(make, ...)
   local rest = { n = select("#", ...), ... }
@@ -237,12 +251,19 @@ function groups.audio()
     { name = "audio.from_pcm16", fn = audio.from_pcm16,
       params = { arg("bytes", "string"), opt("rate", "rate"), opt("channels", "channels") },
       valid = function() return PCM, RATE, 1 end },
-    { name = "audio.decode", fn = audio.decode, params = { arg("bytes", "string"), opt("format", one_of("wav")) },
+    { name = "audio.decode", fn = audio.decode, params = { arg("bytes", "string"), opt("format", READ_FORMATS) },
       valid = function() return fresh_buffer():encode("wav"), "wav" end },
     { name = "audio.decode (G.711)", fn = audio.decode,
       params = { arg("bytes", "string"), arg("format", one_of("mulaw", "alaw")), opt("rate", "rate"),
                  opt("channels", "channels") },
       valid = function() return "\255\127\0\128", "mulaw", 8000, 2 end },
+    { name = "audio.open", fn = audio.open, params = { arg("path", "string"), opt("options", "table") },
+      valid = function() return wav_file(), { rate = 16000, channels = 2 } end,
+      fields = { [2] = { opt("rate", "rate"), opt("channels", "channels") } } },
+    { name = "audio.formats", fn = audio.formats, params = {}, valid = function() end },
+    { name = "AudioReader:read", fn = audio.open(wav_file()).read,
+      params = { arg("self", "reader"), opt("frames", "read_frames") },
+      valid = function() return audio.open(wav_file()), 2 end },
     { name = "audio.load", fn = audio.load, params = { arg("path", "string") },
       valid = function() return "/dev/null" end },
     { name = "audio.from_pointer", fn = audio.from_pointer,
@@ -328,10 +349,12 @@ function groups.buffer()
     { name = "AudioBuffer:sample", fn = method(b, "sample"),
       params = { self, arg("i", "frame"), opt("ch", "channel") }, valid = on_buffer(1, 1) },
     { name = "AudioBuffer:encode", fn = method(b, "encode"),
-      params = { self, arg("format", one_of("wav", "pcm16", "f32", "mulaw", "alaw")), opt("options", "table") },
-      valid = on_buffer("wav", { float = true }), fields = { [3] = { opt("float", "any") } } },
-    { name = "AudioBuffer:save", fn = method(b, "save"), params = { self, arg("path", "string") },
-      valid = function() return fresh_buffer(), temp_path() end },
+      params = { self, arg("format", WRITE_FORMATS), opt("options", "table") },
+      valid = on_buffer("wav", { float = true }),
+      fields = { [3] = { opt("float", "any"), opt("bitrate", "bitrate") } } },
+    { name = "AudioBuffer:save", fn = method(b, "save"),
+      params = { self, arg("path", "string"), opt("format", WRITE_FORMATS), opt("options", "table") },
+      valid = function() return fresh_buffer(), temp_path(), "flac", {} end },
     { name = "AudioBuffer:pointer", fn = method(b, "pointer"), params = { self }, valid = on_buffer() },
     { name = "Resampler:process", fn = method(rs, "process"),
       params = { arg("self", "resampler"), arg("input", "pcm_input") },
@@ -490,6 +513,7 @@ function groups.closed()
   closed_methods("PcmStream", function() return core.pcm_stream() end)
   closed_methods("Vad", function() return audio.vad{ rate = RATE } end)
   closed_methods("EchoCanceller", function() return audio.echo_canceller{ rate = RATE } end)
+  closed_methods("AudioReader", function() return audio.open(wav_file()) end)
   -- The transport (core, not public) answers how much work it has when closed: none.
   closed_methods("Transport", function() return core.transport() end, { active = true, pollfd = true, timeout = true })
   for _, field in ipairs{ "rate", "channels", "frames", "duration" } do
