@@ -143,8 +143,8 @@ local function one_of(...)
   return function(v) return v ~= nil and allowed[v] == true end
 end
 
-local READ_FORMATS = one_of("mulaw", "alaw", "wav", "mp3", "m4a", "aac", "mp4", "ogg", "oga", "opus", "flac", "webm", "aiff", "aif",
-                            "caf", "mka", "mpga", "mpeg")
+local READ_FORMATS = one_of("mulaw", "alaw", "wav", "mp3", "m4a", "aac", "mp4", "ogg", "oga", "opus", "flac",
+                            "webm", "aiff", "aif", "caf", "mka", "mpga", "mpeg")
 local WRITE_FORMATS = one_of("wav", "pcm16", "f32", "mulaw", "alaw", "flac", "mp3", "opus", "aac")
 
 ---------------------------------------------------------------- targets
