@@ -1,4 +1,5 @@
 local SOURCE = "OpenAI's published prices as the team recorded them; not re-checked against the live pricing page"
+local MODEL_PAGES = "OpenAI's model pages (developers.openai.com/api/docs/models/<id>)"
 local models = require "gptaudio.models"
 local usage = require "gptaudio.usage"
 
@@ -20,7 +21,7 @@ describe("models registry", function()
     assert.same({
       id = "gpt-audio-mini", kind = "chat-audio", endpoint = "/chat/completions",
       input = { "text", "audio" }, output = { "text", "audio" },
-      context_window = 128000, max_output_tokens = 16384, billing = "tokens",
+      context_window = 128000, max_output_tokens = 16384, max_audio_seconds = 1200, billing = "tokens",
       prices = { text_input = 0.60, text_output = 2.40, audio_input = 10.00, audio_output = 20.00,
                  source = SOURCE,
                  taken = "2026-11-25" },
@@ -32,6 +33,8 @@ describe("models registry", function()
     local expected = {
       ["gpt-audio-mini"] = { "chat-audio", "/chat/completions", "tokens" },
       ["gpt-audio"] = { "chat-audio", "/chat/completions", "tokens" },
+      ["gpt-audio-1.5"] = { "chat-audio", "/chat/completions", "tokens" },
+      ["gpt-4o-transcribe-diarize"] = { "transcription", "/audio/transcriptions", "tokens" },
       ["gpt-4o-audio-preview"] = { "chat-audio", "/chat/completions", "tokens" },
       ["gpt-4o-mini-audio-preview"] = { "chat-audio", "/chat/completions", "tokens" },
       ["gpt-4o-transcribe"] = { "transcription", "/audio/transcriptions", "tokens" },
@@ -45,8 +48,12 @@ describe("models registry", function()
     for id, m in pairs(models.known) do
       seen[id] = { m.kind, m.endpoint, m.billing }
       assert.equal(id, m.id)
-      assert.equal(SOURCE, m.prices.source)
-      assert.equal("2026-11-25", m.prices.taken)
+      if m.prices.source == MODEL_PAGES then
+        assert.equal("2026-12-07", m.prices.taken)
+      else
+        assert.equal(SOURCE, m.prices.source)
+        assert.equal("2026-11-25", m.prices.taken)
+      end
     end
     assert.same(expected, seen)
     assert.equal(0.006, models.get("whisper-1").prices.minute)

@@ -18,6 +18,7 @@ void gptaudio_open_signal(lua_State *L);      /* lua_signal.c: core.catch_interr
 void gptaudio_open_file_kind(lua_State *L);   /* lua_file_kind.c: core.file_kind() */
 void gptaudio_open_file_lock(lua_State *L);   /* lua_file_lock.c: core.lock_file() */
 void gptaudio_open_media(lua_State *L);       /* lua_media.c: core.audio.open/formats, the API for gptaudio.ffmpeg */
+void gptaudio_open_level_meter(lua_State *L); /* lua_level_meter.c: core.audio.level_meter() */
 
 /* Pushes a new gptaudio.Error {type = type, message = message}. */
 void gptaudio_push_error(lua_State *L, const char *type, const char *message);

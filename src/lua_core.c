@@ -17,6 +17,7 @@ int luaopen_gptaudio_core(lua_State *L)
   gptaudio_open_resampler(L);
   gptaudio_open_vad(L);
   gptaudio_open_echo(L);
+  gptaudio_open_level_meter(L);
   gptaudio_open_pcm_stream(L);
   gptaudio_open_transport(L);
   gptaudio_open_clock(L);

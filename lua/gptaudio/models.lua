@@ -5,11 +5,16 @@
 --
 -- An entry: id, kind ("chat-audio" | "transcription" | "speech"), endpoint
 -- (under the base URL), input and output (modalities), context_window and
--- max_output_tokens (tokens, where published), billing ("tokens" | "minutes" |
+-- max_output_tokens (tokens, where published), speakers (true: it labels
+-- who speaks, response_format diarized_json), billing ("tokens" | "minutes" |
 -- "characters"), prices, response_formats (transcription), and refuses: a set
 -- of features the API turns down for it: structured_outputs, fine_tuning,
 -- batch, realtime (chat-audio); stream (whisper-1); instructions and sse
--- (stream_format = "sse") for tts-1 and tts-1-hd.
+-- (stream_format = "sse") for tts-1 and tts-1-hd; prompt (the diarizing model).
+-- Limits of one request (long recordings are cut into pieces within them):
+-- max_audio_seconds (the audio one request may hold) and max_upload_bytes
+-- (the file one multipart upload may carry); models.limits(id) gives them for
+-- any id, known or not.
 local models = {}
 
 -- Prices are USD: per 1M tokens (text_input, text_output, audio_input,
@@ -21,20 +26,36 @@ local models = {}
 local PRICE_SOURCE = "OpenAI's published prices as the team recorded them; not re-checked against the live pricing page"
 local PRICE_TAKEN = "2026-11-25"
 
-local function prices(figures)
-  figures.source, figures.taken = PRICE_SOURCE, PRICE_TAKEN
+local function prices(figures, source, taken)
+  figures.source, figures.taken = source or PRICE_SOURCE, taken or PRICE_TAKEN
   return figures
 end
+
+-- The entries added with long recordings were read from OpenAI's model pages
+-- (developers.openai.com/api/docs/models/<id>), which list no cached-input
+-- price for these models: cached tokens are billed as other input there.
+local MODEL_PAGES = "OpenAI's model pages (developers.openai.com/api/docs/models/<id>)"
+local MODEL_PAGES_TAKEN = "2026-12-07"
+
+-- /audio/transcriptions takes files up to 25 MB.
+local UPLOAD_LIMIT = 25 * 1024 * 1024
+-- gpt-4o(-mini)-transcribe hear at most 1,500 s a request.
+local GPT4O_TRANSCRIBE_SECONDS = 1500
+-- What one chat request holds: its 16,384 output tokens cover about an hour
+-- of speech, but its JSON grows by 43 kB for each second of 16 kHz audio;
+-- 20 minutes keeps a request near 50 MB.
+local CHAT_AUDIO_SECONDS = 1200
 
 -- What the chat-audio family shares: Chat Completions, text and audio both ways,
 -- a 128,000-token context and 16,384 out, no images or files in, no structured
 -- outputs, no fine-tuning, no Batch or Realtime API (those are other endpoints
 -- this module never routes to); only their prices differ.
-local function chat_audio(figures)
+local function chat_audio(figures, source, taken)
   return {
     kind = "chat-audio", endpoint = "/chat/completions",
     input = { "text", "audio" }, output = { "text", "audio" },
-    context_window = 128000, max_output_tokens = 16384, billing = "tokens", prices = prices(figures),
+    context_window = 128000, max_output_tokens = 16384, max_audio_seconds = CHAT_AUDIO_SECONDS,
+    billing = "tokens", prices = prices(figures, source, taken),
     refuses = { structured_outputs = true, fine_tuning = true, batch = true, realtime = true },
   }
 end
@@ -46,6 +67,7 @@ local function gpt4o_transcription(figures)
     kind = "transcription", endpoint = "/audio/transcriptions",
     input = { "audio", "text" }, output = { "text" },
     context_window = 16000, max_output_tokens = 2000, billing = "tokens",
+    max_audio_seconds = GPT4O_TRANSCRIBE_SECONDS, max_upload_bytes = UPLOAD_LIMIT,
     prices = prices(figures), response_formats = { "json" }, refuses = {},
   }
 end
@@ -68,6 +90,11 @@ models.known = {
   ["gpt-audio"] = chat_audio{
     text_input = 2.50, text_output = 10.00, audio_input = 32.00, audio_output = 64.00,
   },
+  -- Text 2.50 / 10.00, audio 32.00 / 64.00 per 1M tokens; no dated snapshot published yet
+  -- (a dated one is found through its base id).
+  ["gpt-audio-1.5"] = chat_audio({
+    text_input = 2.50, text_output = 10.00, audio_input = 32.00, audio_output = 64.00,
+  }, MODEL_PAGES, MODEL_PAGES_TAKEN),
   ["gpt-4o-audio-preview"] = chat_audio{
     text_input = 2.50, text_output = 10.00, audio_input = 40.00, audio_output = 80.00,
   },
@@ -76,8 +103,18 @@ models.known = {
   },
   ["gpt-4o-transcribe"] = gpt4o_transcription{ text_input = 2.50, text_output = 10.00, audio_input = 6.00 },
   ["gpt-4o-mini-transcribe"] = gpt4o_transcription{ text_input = 1.25, text_output = 5.00, audio_input = 3.00 },
-  ["whisper-1"] = {
+  -- Speakers: segments with speaker labels (response_format diarized_json), no
+  -- prompt; priced as gpt-4o-transcribe (the pricing page's estimate: $0.006 a minute).
+  ["gpt-4o-transcribe-diarize"] = {
     kind = "transcription", endpoint = "/audio/transcriptions",
+    input = { "audio", "text" }, output = { "text" },
+    context_window = 16000, max_output_tokens = 2000, billing = "tokens",
+    max_audio_seconds = GPT4O_TRANSCRIBE_SECONDS, max_upload_bytes = UPLOAD_LIMIT,
+    prices = prices({ text_input = 2.50, text_output = 10.00, audio_input = 6.00 }, MODEL_PAGES, MODEL_PAGES_TAKEN),
+    response_formats = { "json", "text", "diarized_json" }, refuses = { prompt = true }, speakers = true,
+  },
+  ["whisper-1"] = {
+    kind = "transcription", endpoint = "/audio/transcriptions", max_upload_bytes = UPLOAD_LIMIT,
     input = { "audio", "text" }, output = { "text" }, billing = "minutes",
     prices = prices{ minute = 0.006 },
     response_formats = { "json", "text", "srt", "verbose_json", "vtt" }, refuses = { stream = true },
@@ -120,6 +157,42 @@ function models.matches(asked, answered, rule)
   end
   return answered == asked
     or (answered:sub(1, #asked) == asked and answered:sub(#asked + 1):match("^" .. SNAPSHOT) ~= nil)
+end
+
+-- What an id the registry does not know is limited to: that of its route's
+-- known models (a gateway's transcription model by the endpoint's upload limit).
+local UNKNOWN_LIMITS = {
+  transcription = { max_audio_seconds = GPT4O_TRANSCRIBE_SECONDS, max_upload_bytes = UPLOAD_LIMIT },
+  ["chat-audio"] = { max_audio_seconds = CHAT_AUDIO_SECONDS },
+}
+
+--- Whether an id the registry does not know names a transcription model
+--- (it says "transcribe" or starts with "whisper"): such ids go to /audio/transcriptions.
+function models.names_transcription(id)
+  id = id:lower()
+  return id:find("transcribe", 1, true) ~= nil or id:find("^whisper") ~= nil
+end
+
+--- The kind of model an id is: the registry's, else judged by its name
+--- ("transcription" or "chat-audio").
+function models.kind_of(id)
+  local model = models.get(id)
+  if model then return model.kind end
+  return models.names_transcription(id) and "transcription" or "chat-audio"
+end
+
+--- Whether the model labels speakers (the registry's speakers; an unknown id saying "diarize").
+function models.diarizes(id)
+  local model = models.get(id)
+  if model then return model.speakers == true end
+  return id:lower():find("diarize", 1, true) ~= nil
+end
+
+--- { max_audio_seconds, max_upload_bytes } of one request to the model (either may be nil: no limit).
+function models.limits(id)
+  local model = models.get(id)
+  local known = model or UNKNOWN_LIMITS[models.kind_of(id)] or {}
+  return { max_audio_seconds = known.max_audio_seconds, max_upload_bytes = known.max_upload_bytes }
 end
 
 local PART_MODALITY = { text = "text", input_audio = "audio", image_url = "image", file = "file" }

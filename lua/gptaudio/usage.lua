@@ -109,6 +109,21 @@ local COUNTED = {
   "output_text_tokens", "output_audio_tokens", "reasoning_tokens", "seconds", "characters",
 }
 
+--- The sum of normalised usages (nil ones skipped): a field is there when
+--- any of them has it; nil when none is a table.
+function usage.sum(list)
+  local total
+  for _, u in pairs(list) do
+    if type(u) == "table" then
+      total = total or {}
+      for _, field in ipairs(COUNTED) do
+        if u[field] then total[field] = (total[field] or 0) + u[field] end
+      end
+    end
+  end
+  return total
+end
+
 local Totals = {}
 Totals.__index = Totals
 

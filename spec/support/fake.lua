@@ -77,7 +77,18 @@ function Server:requests(path)
   return list
 end
 
--- Forgets scripts, defaults and recorded requests.
+-- Answers unscripted requests as the local stand-in of the API (on = true) or with 404 (false).
+function Server:standin(on)
+  self:control("standin", { on = on })
+end
+
+-- Sentences the stand-in's ear knows ({text, seconds, speaker?, fail?}: see
+-- fake_server.py) and the latency of each request it answers; cleared by clear().
+function Server:ear(sentences, delay)
+  self:control("ear", { sentences = sentences, delay = delay or 0 })
+end
+
+-- Forgets scripts, defaults, recorded requests and the ear's sentences.
 function Server:clear()
   self:control("clear", {})
 end

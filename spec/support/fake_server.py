@@ -20,6 +20,8 @@ Control endpoints (JSON in and out, never recorded):
   GET  /__control/requests                  -> {"requests": [...]} oldest first
   POST /__control/clear                     forget scripts, defaults and recorded requests
   POST /__control/standin  {on}              turn the stand-in answers on or off
+  POST /__control/ear  {sentences, delay}     sentences the stand-in's ear knows ({text, seconds,
+                                             speaker?, fail?}) and its latency per request (see "the ear")
   POST /__control/shutdown
 
 Strings in control JSON are bytes: the JSON is read and written as UTF-8 with
@@ -52,6 +54,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 
 CONTROL = "/__control/"
 
@@ -267,6 +270,133 @@ class Voice:
 VOICE = Voice()
 
 
+# ---- the ear: sentences a spec registered, heard back by their lengths
+#
+# A spec that builds a long recording from known sentences (espeak-ng speech
+# with known pauses) registers them: {text, seconds, speaker?, fail?}. In any
+# audio the stand-in does not know by its hash, the ear finds the bursts of
+# speech (10 ms RMS levels over an adaptive threshold, gaps under
+# EAR_GAP_SECONDS bridged) and names each by the registered sentence whose
+# length is nearest (within EAR_TOLERANCE_SECONDS; else UNCLEAR). So a piece
+# cut inside a sentence comes back wrong, and texts, times and speakers can
+# be checked against what the spec built. A sentence registered with
+# fail = <status> makes every request that holds it fail with that status.
+
+EAR_WINDOW_SECONDS = 0.01
+EAR_GAP_SECONDS = 0.3
+EAR_MIN_BURST_SECONDS = 0.15
+EAR_TOLERANCE_SECONDS = 0.35
+UNCLEAR = "[unclear]"
+
+
+try:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import audioop  # C speed; Python 3.13 drops it
+
+    def rms(chunk):
+        return audioop.rms(chunk, 2)
+except ImportError:
+    def rms(chunk):
+        samples = array.array("h", chunk)
+        return math.sqrt(sum(x * x for x in samples) / max(1, len(samples)))
+
+
+def window_levels(pcm, rate):
+    """The dBFS level of each 10 ms window of 16-bit mono pcm."""
+    step = max(1, int(rate * EAR_WINDOW_SECONDS)) * 2
+    levels = []
+    for at in range(0, len(pcm) - step + 1, step):
+        value = rms(pcm[at:at + step]) / 32768.0
+        levels.append(20 * math.log10(value) if value > 0 else -120.0)
+    return levels
+
+
+def speech_bursts(pcm, rate):
+    """[(start, end)] in seconds of the bursts of speech in 16-bit mono pcm."""
+    levels = window_levels(pcm, rate)
+    if not levels:
+        return []
+    ordered = sorted(levels)
+    floor, speech = ordered[len(ordered) // 10], ordered[len(ordered) * 9 // 10]
+    threshold = floor + max(3.0, (speech - floor) * 0.3)
+    bursts = []
+    for i, level in enumerate(levels):
+        if level < threshold:
+            continue
+        t = i * EAR_WINDOW_SECONDS
+        if bursts and t - bursts[-1][1] <= EAR_GAP_SECONDS:
+            bursts[-1][1] = t + EAR_WINDOW_SECONDS
+        else:
+            bursts.append([t, t + EAR_WINDOW_SECONDS])
+    return [(a, b) for a, b in bursts if b - a >= EAR_MIN_BURST_SECONDS]
+
+
+class Ear:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.sentences = []
+        self.delay = 0
+
+    def learn(self, sentences, delay):
+        with self.lock:
+            self.sentences = as_list(sentences)
+            self.delay = float(delay or 0)
+
+    def forget(self):
+        self.learn([], 0)
+
+    def listening(self):
+        with self.lock:
+            return bool(self.sentences)
+
+    def wait(self):
+        """The latency a spec or bench asked for, once per request the ear answers."""
+        with self.lock:
+            delay = self.delay
+        time.sleep(delay)
+
+    def segments(self, audio_file):
+        """[{text, start, end, speaker, fail}] heard in a WAV file, or None when nothing is registered."""
+        with self.lock:
+            sentences = list(self.sentences)
+        found = wav_samples(audio_file)
+        if not sentences or not found or found[1] != 1 or found[2] != 16:
+            return None
+        heard = []
+        for start, end in speech_bursts(found[3], found[0]):
+            nearest = min(sentences, key=lambda s: abs(float(s["seconds"]) - (end - start)))
+            known = abs(float(nearest["seconds"]) - (end - start)) <= EAR_TOLERANCE_SECONDS
+            heard.append({"text": nearest["text"] if known else UNCLEAR, "start": round(start, 3),
+                          "end": round(end, 3), "speaker": nearest.get("speaker") if known else None,
+                          "fail": nearest.get("fail") if known else None})
+        return heard
+
+
+EAR = Ear()
+
+
+def listen(audio_file):
+    """What the stand-in hears in an audio file: its text, and the ear's segments (None when the ear
+    did not hear it: the stand-in's own speech, or nothing registered)."""
+    known = VOICE.recall(audio_file)
+    if known:
+        return known, None
+    segments = EAR.segments(audio_file)
+    if segments is None:
+        return FIXED_SENTENCE, None
+    return " ".join(s["text"] for s in segments), segments
+
+
+def ear_failure(segments):
+    """The error response a registered failing sentence asks for, or None."""
+    for segment in segments or []:
+        if segment.get("fail"):
+            return openai_error(int(segment["fail"]), "The stand-in's ear was told to fail on: " + segment["text"],
+                                "server_error", "server_error")
+    return None
+
+
 def encode_audio(pcm, fmt):
     """The audio in a format the stand-in can honestly make, or None."""
     if fmt in ("pcm", "pcm16"):
@@ -394,6 +524,110 @@ def timed_words(text, duration):
     return [{"word": w, "start": round(i * step, 3), "end": round((i + 1) * step, 3)} for i, w in enumerate(words)]
 
 
+DIARIZE = "gpt-4o-transcribe-diarize"
+# The diarizing model refuses a longer input unless chunking_strategy is set.
+DIARIZE_UNCHUNKED_SECONDS = 30
+
+
+def whole_segment(text, duration):
+    return [{"text": text, "start": 0.0, "end": duration, "speaker": None}]
+
+
+def verbose_segments(heard):
+    return [{"id": i, "seek": 0, "start": h["start"], "end": h["end"], "text": " " + h["text"], "tokens": [],
+             "temperature": 0.0, "avg_logprob": -0.2, "compression_ratio": 1.0, "no_speech_prob": 0.01}
+            for i, h in enumerate(heard)]
+
+
+def verbose_answer(task, form, text, duration, heard, usage):
+    """The verbose_json body: segments from the ear's bursts when it heard them, else one of the whole."""
+    granularities = form.get("timestamp_granularities[]", ["segment"])
+    answer = {"task": task, "language": LANGUAGES.get(first(form, "language", "en"), "english"),
+              "duration": duration, "text": text, "usage": usage}
+    if "word" in granularities:
+        answer["words"] = [w for h in heard for w in
+                           [dict(w, start=round(w["start"] + h["start"], 3), end=round(w["end"] + h["start"], 3))
+                            for w in timed_words(h["text"], h["end"] - h["start"])]]
+    if "segment" in granularities:
+        answer["segments"] = verbose_segments(heard)
+    return {"json": answer}
+
+
+def data_url_audio(url):
+    """The bytes of a data:audio/...;base64, URL, or None."""
+    match = re.match(r"data:audio/[\w.+-]+;base64,(.*)$", url, re.S)
+    if not match:
+        return None
+    try:
+        return base64.b64decode(match.group(1), validate=True)
+    except ValueError:
+        return None
+
+
+def known_speakers(form):
+    """{ear speaker label: given name} from known_speaker_names[] and the reference clips (each heard by
+    the ear, so a clip of a registered sentence names that sentence's speaker), or an error response."""
+    names = form.get("known_speaker_names[]", [])
+    references = form.get("known_speaker_references[]", [])
+    if len(names) != len(references):
+        return None, bad_request("known_speaker_names and known_speaker_references must be the same length.",
+                                 "known_speaker_references")
+    labels = {}
+    for name, reference in zip(names, references):
+        clip = data_url_audio(reference)
+        if clip is None:
+            return None, bad_request("known_speaker_references must be data URLs of audio.",
+                                     "known_speaker_references")
+        for heard in EAR.segments(clip) or []:
+            if heard.get("speaker"):
+                labels[heard["speaker"]] = name
+    return labels, None
+
+
+def diarized(form, text, duration, heard, usage):
+    labels, failure = known_speakers(form)
+    if failure:
+        return failure
+    if first(form, "prompt") is not None:
+        return bad_request("Prompt is not supported for diarization models.", "prompt")
+    if duration > DIARIZE_UNCHUNKED_SECONDS and first(form, "chunking_strategy") is None:
+        return bad_request("chunking_strategy is required for diarization of inputs longer than 30 seconds.",
+                           "chunking_strategy")
+    fmt = first(form, "response_format", "json")
+    if fmt not in ("json", "text", "diarized_json"):
+        return bad_request("response_format must be json, text or diarized_json for %s." % DIARIZE,
+                           "response_format", "unsupported_value")
+    segments = [{"type": "transcript.text.segment", "id": "seg_%03d" % i, "start": h["start"], "end": h["end"],
+                 "text": h["text"], "speaker": labels.get(h["speaker"] or "A", h["speaker"] or "A")}
+                for i, h in enumerate(heard)]
+    if first(form, "stream") == "true":
+        events = []
+        for segment in segments:
+            events.append({"data": {"type": "transcript.text.delta", "delta": segment["text"],
+                                    "segment_id": segment["id"]}})
+            if fmt == "diarized_json":
+                events.append({"data": segment})
+        events.append({"data": {"type": "transcript.text.done", "text": text, "usage": usage}})
+        return {"events": events, "no_length": True}
+    if fmt == "text":
+        return {"body": text + "\n"}
+    if fmt == "diarized_json":
+        return {"json": {"task": "transcribe", "duration": duration, "text": text, "segments": segments,
+                         "usage": usage}}
+    return {"json": {"text": text, "usage": usage}}
+
+
+def heard_upload(form):
+    """(upload, text, segments heard, duration, failure response or None) of a transcription or translation form."""
+    upload = first(form, "file")
+    text, heard = listen(upload[1])
+    if heard is not None:
+        EAR.wait()
+    found = wav_samples(upload[1])
+    duration = len(found[3]) / (found[0] * found[1] * found[2] // 8) if found else 0.4 * len(text.split())
+    return text, heard if heard is not None else whole_segment(text, duration), duration, ear_failure(heard)
+
+
 def transcriptions(request):
     form = multipart_form(request)
     model, upload = first(form, "model"), first(form, "file")
@@ -402,13 +636,15 @@ def transcriptions(request):
     if not isinstance(upload, tuple):
         return bad_request("Missing required parameter: 'file'.", "file")
     fmt = first(form, "response_format", "json")
-    if not model.startswith("whisper") and fmt != "json":
+    if not model.startswith("whisper") and model != DIARIZE and fmt != "json":
         return bad_request("response_format '%s' is not compatible with model '%s'. Use 'json'." % (fmt, model),
                            "response_format", "unsupported_value")
-    text = VOICE.hear(upload[1])
-    found = wav_samples(upload[1])
-    duration = len(found[3]) / (found[0] * found[1] * found[2] // 8) if found else 0.4 * len(text.split())
+    text, heard, duration, failure = heard_upload(form)
+    if failure:
+        return failure
     usage = transcription_usage(model, text, duration)
+    if model == DIARIZE:
+        return diarized(form, text, duration, heard, usage)
     if first(form, "stream") == "true" and not model.startswith("whisper"):
         words = text.split(" ")
         events = [{"data": {"type": "transcript.text.delta", "delta": (" " if i else "") + w}}
@@ -423,22 +659,39 @@ def transcriptions(request):
         return {"body": "WEBVTT\n\n%s --> %s\n%s\n\n" % (timestamp(0, "."), timestamp(duration, "."), text),
                 "headers": {"content-type": "text/vtt"}}
     if fmt == "verbose_json":
-        granularities = form.get("timestamp_granularities[]", ["segment"])
-        answer = {"task": "transcribe", "language": LANGUAGES.get(first(form, "language", "en"), "english"),
-                  "duration": duration, "text": text, "usage": usage}
-        if "word" in granularities:
-            answer["words"] = timed_words(text, duration)
-        if "segment" in granularities:
-            answer["segments"] = [{"id": 0, "seek": 0, "start": 0.0, "end": duration, "text": " " + text,
-                                   "tokens": [], "temperature": 0.0, "avg_logprob": -0.2,
-                                   "compression_ratio": 1.0, "no_speech_prob": 0.01}]
-        return {"json": answer}
+        return verbose_answer("transcribe", form, text, duration, heard, usage)
     if fmt != "json":
         return bad_request("response_format must be json, text, srt, verbose_json or vtt.", "response_format")
     answer = {"text": text, "usage": usage}
     if "logprobs" in form.get("include[]", []):
         answer["logprobs"] = [{"token": w, "logprob": -0.01, "bytes": list(w.encode())} for w in text.split()]
     return {"json": answer}
+
+
+# ---- /v1/audio/translations: whisper-1 alone; the stand-in's audio is English, so its translation is its text.
+
+def translations(request):
+    form = multipart_form(request)
+    model, upload = first(form, "model"), first(form, "file")
+    if not model:
+        return bad_request("Missing required parameter: 'model'.", "model")
+    if not isinstance(upload, tuple):
+        return bad_request("Missing required parameter: 'file'.", "file")
+    if not model.startswith("whisper"):
+        return bad_request("Model '%s' is not supported for translations: use whisper-1." % model, "model",
+                           "unsupported_value")
+    text, heard, duration, failure = heard_upload(form)
+    if failure:
+        return failure
+    fmt = first(form, "response_format", "json")
+    if fmt == "text":
+        return {"body": text + "\n"}
+    if fmt == "verbose_json":
+        return verbose_answer("translate", form, text, duration, heard, {"type": "duration",
+                                                                          "seconds": math.ceil(duration)})
+    if fmt != "json":
+        return bad_request("response_format must be json, text or verbose_json here.", "response_format")
+    return {"json": {"text": text}}
 
 
 # ---- /v1/chat/completions
@@ -481,20 +734,28 @@ def example_value(schema):
 
 
 def chat_answer(messages):
-    """What the stand-in says back: its text, and how many prompt tokens were text and audio."""
+    """What the stand-in says back: its text, how many prompt tokens were text and audio, and the error
+    response the ear was told to give for what it heard (or None)."""
     system = " ".join(content_text(m.get("content"))[0] for m in messages
                       if isinstance(m, dict) and m.get("role") in ("system", "developer")).lower()
     last = messages[-1] if messages and isinstance(messages[-1], dict) else {}
     said, audio = content_text(last.get("content"))
-    heard = " ".join(([said] if said else []) + [VOICE.hear(a) for a in audio])
+    listened = [listen(a) for a in audio]
+    if any(segments is not None for _, segments in listened):
+        EAR.wait()
+    failure = next((ear_failure(segments) for _, segments in listened if ear_failure(segments)), None)
+    heard = " ".join(([said] if said else []) + [text for text, _ in listened])
     prompt_text = sum(text_tokens(content_text(m.get("content"))[0]) for m in messages if isinstance(m, dict))
     prompt_audio = sum(audio_tokens((wav_samples(a) or (0, 0, 0, a))[3]) for a in audio)
     if last.get("role") == "tool":
-        return "The tool answered: %s" % said, prompt_text, prompt_audio
+        return "The tool answered: %s" % said, prompt_text, prompt_audio, failure
+    translation = re.search(r"translate .*? into ([\w-]+)", system)
+    if translation:
+        return "[%s] %s" % (translation.group(1), heard), prompt_text, prompt_audio, failure
     if "transcribe" in system or "aloud" in system:
-        return heard, prompt_text, prompt_audio
+        return heard, prompt_text, prompt_audio, failure
     return ("I heard you say: %s This answer comes from the gptaudio stand-in server." % heard.strip(),
-            prompt_text, prompt_audio)
+            prompt_text, prompt_audio, failure)
 
 
 def chat_usage(prompt_text, prompt_audio, reply_text, reply_pcm):
@@ -571,7 +832,9 @@ def chat_completions(request):
     created = int(time.time())
     message = {"role": "assistant", "content": None, "refusal": None, "annotations": []}
     last = messages[-1] if isinstance(messages[-1], dict) else {}
-    text, prompt_text, prompt_audio = chat_answer(messages)
+    text, prompt_text, prompt_audio, failure = chat_answer(messages)
+    if failure:
+        return failure
     pcm = None
     if body.get("tools") and last.get("role") == "user":
         message["tool_calls"] = [tool_call(body["tools"])]
@@ -599,6 +862,7 @@ def chat_completions(request):
 STANDIN_HANDLERS = {
     "/v1/chat/completions": chat_completions,
     "/v1/audio/transcriptions": transcriptions,
+    "/v1/audio/translations": translations,
     "/v1/audio/speech": speech,
 }
 
@@ -621,6 +885,7 @@ class State:
             self.scripts.clear()
             self.defaults.clear()
             self.requests.clear()
+        EAR.forget()
 
     def add_script(self, path, responses):
         with self.lock:
@@ -798,6 +1063,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             answer = {"requests": state.recorded()}
         elif command == "clear":
             state.clear()
+        elif command == "ear":
+            EAR.learn(payload.get("sentences"), payload.get("delay"))
         elif command == "standin":
             with state.lock:
                 state.standin = bool(payload.get("on", True))

@@ -130,12 +130,18 @@ local KINDS = {
   reader = function(v) return is_udata(v, "gptaudio.AudioReader") end,
   pcm_stream = function(v) return is_udata(v, "gptaudio.PcmStream") end,
   file_lock = function(v) return is_udata(v, "gptaudio.FileLock") end,
+  level_meter = function(v) return is_udata(v, "gptaudio.LevelMeter") end,
   audio_input = function(v) return is_buffer(v) or type(v) == "string" end,
   text_or_parts = function(v) return is_buffer(v) or type(v) == "string" end,
   voice = function(v) return type(v) == "string" or type(v) == "table" end,
   pcm_input = function(v) return is_buffer(v) or type(v) == "string" or type(v) == "number" end,
   message_list = function(v) return type(v) == "table" end,
 }
+
+-- The window of a level meter: 1 to 10 s of 768 kHz audio, in frames.
+local function level_window(v)
+  return is_integer(v, 1, 7680000)
+end
 
 local function one_of(...)
   local allowed = {}
@@ -241,6 +247,7 @@ end
 function groups.audio()
   local stream = core.pcm_stream()
   local lock = released_lock()
+  local meter = audio.level_meter(160)
   return {
     { name = "audio.new", fn = audio.new, params = { arg("options", "table") },
       valid = function() return { rate = RATE, channels = 1, frames = FRAMES } end,
@@ -314,6 +321,13 @@ function groups.audio()
       valid = released_lock },
     { name = "FileLock:held", fn = method(lock, "held"), params = { arg("self", "file_lock") },
       valid = released_lock },
+    { name = "audio.level_meter", fn = audio.level_meter, params = { arg("window", level_window) },
+      valid = function() return 160 end },
+    { name = "LevelMeter:feed", fn = method(meter, "feed"),
+      params = { arg("self", "level_meter"), arg("buffer", "buffer") },
+      valid = function() return audio.level_meter(2), fresh_buffer() end },
+    { name = "LevelMeter:flush", fn = method(meter, "flush"), params = { arg("self", "level_meter") },
+      valid = function() return audio.level_meter(3) end },
   }
 end
 

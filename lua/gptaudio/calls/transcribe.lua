@@ -24,7 +24,10 @@ local json = require "gptaudio.json"
 local chat_route = require "gptaudio.calls.chat_route"
 local kind_stream = require "gptaudio.calls.stream"
 local routed = require "gptaudio.calls.routed"
+local speakers = require "gptaudio.calls.speakers"
+local long = require "gptaudio.calls.long"
 local models = require "gptaudio.models"
+local transcript = require "gptaudio.transcript"
 local usage = require "gptaudio.usage"
 
 local transcribe = {}
@@ -43,13 +46,8 @@ local CONTENT_TYPES = {
   ogg = "audio/ogg", webm = "audio/webm", m4a = "audio/mp4", mp4 = "audio/mp4",
 }
 
--- The metatable of every Transcript: its text is its string.
-local Transcript = { __name = "gptaudio.Transcript" }
+local Transcript = transcript.Transcript
 transcribe.Transcript = Transcript
-
-function Transcript:__tostring()
-  return self.text
-end
 
 local fail = errors.fail
 
@@ -81,6 +79,9 @@ local OPTION_KINDS = {
 local function check_arguments(audio, opts)
   check_audio(audio)
   check.fields(WHERE, opts, OPTION_KINDS)
+  if opts.chunk ~= nil then
+    error(WHERE .. ": 'chunk': one request is sent here; client:transcribe cuts long recordings into pieces", 0)
+  end
 end
 
 ---------------------------------------------------------------- the Transcript
@@ -178,6 +179,9 @@ local function check_endpoint_options(opts, model)
       error(("%s: 'response_format' %q: %s takes %s"):format(WHERE, format, model.id, takes), 0)
     end
   end
+  if opts.prompt and model and model.refuses.prompt then
+    error(("%s: 'prompt': %s takes no prompt"):format(WHERE, model.id), 0)
+  end
   if opts.stream and model and model.refuses.stream then
     error(("%s: 'stream': %s does not stream transcripts"):format(WHERE, model.id), 0)
   end
@@ -218,7 +222,7 @@ local Stream = {}
 Stream.__index = Stream
 
 local function new_stream(call, config, emit)
-  return setmetatable({ call = call, config = config, emit = emit, pieces = {}, events = {} }, Stream)
+  return setmetatable({ call = call, config = config, emit = emit, pieces = {}, events = {}, segments = {} }, Stream)
 end
 
 function Stream:event(ev)
@@ -240,6 +244,12 @@ function Stream:event(ev)
       self.pieces[#self.pieces + 1] = delta
       self.emit{ type = "transcript", delta = delta }
     end
+  elseif kind == "transcript.text.segment" then
+    -- The diarizing model's finished segments, with their speaker and times.
+    local segment = { start = json.get(data, "start"), ["end"] = json.get(data, "end"), text = json.get(data, "text"),
+                      speaker = json.get(data, "speaker"), id = json.get(data, "id") }
+    self.segments[#self.segments + 1] = segment
+    self.emit{ type = "segment", segment = segment }
   elseif kind == "transcript.text.done" then
     self.text = json.get(data, "text")
     local raw_usage = json.get(data, "usage")
@@ -257,6 +267,7 @@ function Stream:partial(headers)
     model = model,
     text = type(self.text) == "string" and self.text or table.concat(self.pieces),
     usage = self.usage or usage_of(nil, model, self.call.duration),
+    segments = #self.segments > 0 and self.segments or nil,
     request_id = headers and headers["x-request-id"], raw = self.events,
   }, self.call.model, self.config)
 end
@@ -269,6 +280,9 @@ end
 
 local function endpoint_op(client_, audio, opts, model_id, model)
   check_endpoint_options(opts, model)
+  local err
+  opts, err = speakers.form_options(opts, model_id)
+  if not opts then return nil, err end
   local form = {}
   local names = {}
   for name in pairs(opts) do
@@ -278,7 +292,8 @@ local function endpoint_op(client_, audio, opts, model_id, model)
   for _, name in ipairs(names) do
     if name ~= "stream" or opts.stream then add_fields(form, name, opts[name]) end
   end
-  local part, err = file_part(audio)
+  local part
+  part, err = file_part(audio)
   if not part then return nil, err end
   local parts = { { name = "model", data = model_id }, part }
   for _, field in ipairs(form) do parts[#parts + 1] = field end
@@ -355,14 +370,15 @@ end
 --- The "transcribe" kind (client:transcribe(audio, opts), client:start("transcribe", audio, opts)).
 transcribe.kind = routed{
   where = WHERE, verb = "transcribe", endpoint = "transcription", refused = "speech",
-  names_endpoint = function(id) return id:find("transcribe", 1, true) ~= nil or id:find("^whisper") ~= nil end,
+  names_endpoint = models.names_transcription,
   check = check_arguments, endpoint_op = endpoint_op, chat_op = chat_op,
 }
 
 client.kinds.transcribe = transcribe.kind
 
+-- Long recordings go in pieces: see long.lua.
 function client.Client:transcribe(audio, opts)
-  return self:call("transcribe", audio, opts)
+  return long.transcribe(self, audio, opts)
 end
 
 return transcribe

@@ -1,0 +1,337 @@
+-- Long recordings in client:transcribe: a recording longer than one request
+-- of the model allows is cut at its pauses (chunker.lua), its pieces are sent
+-- concurrently under the client's limits, and their texts, segments and usage
+-- are joined in order into one Transcript.
+--
+--   tr, err = long.transcribe(client, audio, opts)      (client:transcribe)
+--
+-- opts.chunk: nil (pieces only when the recording is longer than one request
+-- allows), true or a table (always pieces), false (one request, as given).
+-- chunk = { target_seconds, max_seconds, min_silence, concurrency, on_progress }:
+--   target_seconds   where the model gives no times (the chat route, gpt-4o(-mini)-transcribe),
+--                    pieces aim at this long (30), cut at the nearest pause, so each piece is
+--                    a subtitle-sized segment; where it gives them (whisper-1's verbose_json,
+--                    the diarizing model), pieces are as long as the limits allow
+--   max_seconds      no piece is longer (default: the model's limits, with a 10% margin)
+--   min_silence      the shortest pause a cut may fall in (0.3 s)
+--   concurrency      pieces in flight at once (default: the client's max_concurrency, fewer
+--                    when large pieces would take more than 48 MB between them)
+--   on_progress(done_seconds, total_seconds)   after each piece (total nil when unknown)
+-- Each piece gets the last words of the latest earlier piece already transcribed as its
+-- prompt (endpoint) or context line (chat route), after the caller's own prompt; with
+-- concurrency = 1 that is always the piece just before it.
+-- on_event gets each piece's events in piece order, with ev.piece and ev.offset, and
+-- {type = "piece", piece, start, end, text} as each piece ends. When a piece still fails
+-- after its retries, the rest go on: the call returns nil, err with err.partial the
+-- transcript of the rest and tr.missing = { {start, end, error}, ... } naming each gap.
+local check = require "gptaudio.check"
+local chunker = require "gptaudio.chunker"
+local errors = require "gptaudio.errors"
+local models = require "gptaudio.models"
+local recording = require "gptaudio.recording"
+local scheduler = require "gptaudio.engine.scheduler"
+local transcript = require "gptaudio.transcript"
+local usage = require "gptaudio.usage"
+
+local long = {}
+
+local WHERE = "client:transcribe"
+local DEFAULT_TARGET_SECONDS = 30
+local DEFAULT_MIN_SILENCE = 0.3
+-- Pieces stay this far inside the model's limits.
+local MARGIN = 0.9
+-- A piece is sent as 16 kHz 16-bit mono WAV (chunker.lua).
+local PIECE_BYTES_PER_SECOND = 32000
+-- What the pieces in flight may hold between them.
+local MEMORY_BUDGET = 48 * 1024 * 1024
+-- How many of the previous piece's last words go with the next.
+local CONTEXT_WORDS = 40
+-- Response formats whose body is not the JSON the pieces are joined from.
+local PLAIN_FORMATS = { text = true, srt = true, vtt = true }
+
+local CHUNK_OPTIONS = {
+  target_seconds = "positive number", max_seconds = "positive number", min_silence = "positive number",
+  concurrency = "positive integer", on_progress = "function",
+}
+
+local function check_chunk(chunk)
+  if chunk == nil or type(chunk) == "boolean" then return end
+  if type(chunk) ~= "table" then
+    error(("%s: 'chunk' must be a table, true or false (got %s)"):format(WHERE, type(chunk)), 0)
+  end
+  check.known(WHERE .. ": chunk", chunk, CHUNK_OPTIONS, "option")
+  check.fields(WHERE .. ": chunk", chunk, CHUNK_OPTIONS)
+end
+
+-- What the pieces of this model are sent as: the form options they add, and
+-- whether the answer carries times of its own.
+local function piece_route(model_id, opts)
+  local id = models.base_id(model_id)
+  if models.kind_of(model_id) ~= "transcription" then return { timed = false, context = "prompt" } end
+  if id:find("diarize", 1, true) then
+    return { timed = true,
+             set = { response_format = "diarized_json", chunking_strategy = opts.chunking_strategy or "auto" } }
+  end
+  if id:find("^whisper") then
+    return { timed = true, context = "prompt", set = {
+      response_format = "verbose_json", timestamp_granularities = opts.timestamp_granularities or { "segment", "word" } } }
+  end
+  return { timed = false, context = "prompt", set = { response_format = "json" } }
+end
+
+-- The longest piece the model takes, with the margin: its duration limit, and
+-- its upload limit at the pieces' bytes per second.
+local function longest_piece(model_id)
+  local limits = models.limits(model_id)
+  local seconds = math.huge
+  if limits.max_audio_seconds then seconds = limits.max_audio_seconds * MARGIN end
+  if limits.max_upload_bytes then
+    seconds = math.min(seconds, limits.max_upload_bytes * MARGIN / PIECE_BYTES_PER_SECOND)
+  end
+  return seconds
+end
+
+local function last_words(text, count)
+  local words = {}
+  for word in text:gmatch("%S+") do words[#words + 1] = word end
+  return table.concat(words, " ", math.max(1, #words - count + 1))
+end
+
+local function copy(t)
+  local out = {}
+  for k, v in pairs(t) do out[k] = v end
+  return out
+end
+
+---------------------------------------------------------------- events in piece order
+
+-- Each piece's events are passed on live while it is the earliest piece not
+-- ended; a later piece's wait in its queue until then.
+local Order = {}
+Order.__index = Order
+
+local function new_order(on_event)
+  return setmetatable({ on_event = on_event, current = 1, queued = {}, ended = {} }, Order)
+end
+
+function Order:emit(index, ev)
+  if not self.on_event then return end
+  if index == self.current then return self.on_event(ev) end
+  local queue = self.queued[index] or {}
+  queue[#queue + 1] = ev
+  self.queued[index] = queue
+end
+
+function Order:finish(index)
+  self.ended[index] = true
+  while self.ended[self.current] do
+    self.current = self.current + 1
+    local queue = self.queued[self.current]
+    self.queued[self.current] = nil
+    for _, ev in ipairs(queue or {}) do self.on_event(ev) end
+  end
+end
+
+---------------------------------------------------------------- one piece
+
+-- The segments of a piece's transcript in the recording's time.
+local function piece_segments(piece, tr)
+  if type(tr.segments) == "table" and #tr.segments > 0 then
+    return transcript.shift(tr.segments, piece.start, piece.stop)
+  end
+  if tr.text == "" then return {} end
+  return { { start = piece.speech_start or piece.start, ["end"] = piece.speech_stop or piece.stop,
+             text = (tr.text:gsub("^%s+", ""):gsub("%s+$", "")) } }
+end
+
+-- The context the latest earlier piece already transcribed gives piece `index`.
+local function context_before(job, index)
+  for j = index - 1, 1, -1 do
+    local done = job.results[j]
+    if done and done.tr and done.tr.text ~= "" then return last_words(done.tr.text, CONTEXT_WORDS) end
+  end
+end
+
+local function piece_options(job, piece)
+  local opts = copy(job.base)
+  local context = job.route.context and context_before(job, piece.index)
+  if context then opts.prompt = job.opts.prompt and (job.opts.prompt .. " " .. context) or context end
+  local order = job.order
+  if job.opts.on_event then
+    opts.on_event = function(ev)
+      if ev.type == "done" then return end
+      local shown = copy(ev)
+      shown.piece, shown.offset = piece.index, piece.start
+      order:emit(piece.index, shown)
+    end
+  end
+  if job.opts.on_progress then
+    local on_progress = job.opts.on_progress
+    opts.on_progress = function(ev)
+      local shown = copy(ev)
+      shown.piece = piece.index
+      return on_progress(shown)
+    end
+  end
+  return opts
+end
+
+local function send(job, piece)
+  local ok, tr, err = pcall(job.client.call, job.client, "transcribe", { data = piece.wav, format = "wav" },
+                            piece_options(job, piece))
+  piece.wav = nil
+  if not ok then
+    job.raised = job.raised or tr
+  elseif tr then
+    job.results[piece.index] = { piece = piece, tr = tr }
+    job.order:emit(piece.index, { type = "piece", piece = piece.index, start = piece.start, ["end"] = piece.stop,
+                                  text = tr.text })
+  else
+    job.results[piece.index] = { piece = piece, err = err }
+  end
+  job.order:finish(piece.index)
+  job.done_seconds = job.done_seconds + piece.seconds
+  if job.chunk.on_progress then
+    local fine, why = pcall(job.chunk.on_progress, job.done_seconds, job.total)
+    if not fine then job.raised = job.raised or why end
+  end
+  job.in_flight = job.in_flight - 1
+  if job.waiter then job.client.scheduler:wake(job.waiter) end
+end
+
+---------------------------------------------------------------- the whole job
+
+-- Cuts and sends every piece, at most job.concurrency at once.
+local function run(job)
+  job.waiter = scheduler.current()
+  while not job.raised and not job.client.closed do
+    while job.in_flight >= job.concurrency do scheduler.suspend() end
+    local piece, err = job.cutter:next()
+    if not piece then
+      job.read_error = err
+      break
+    end
+    job.pieces = piece.index
+    job.in_flight = job.in_flight + 1
+    scheduler.spawn(send, job, piece)
+  end
+  while job.in_flight > 0 do scheduler.suspend() end
+  job.reader:close()
+end
+
+-- The joined Transcript, and the error when a piece is missing.
+local function joined(job)
+  local texts, segments, words, missing = {}, {}, {}, {}
+  local usages, cost, first = {}, 0, nil
+  for i = 1, job.pieces do
+    local done = job.results[i]
+    if done.tr then
+      local tr = done.tr
+      first = first or tr
+      if tr.text ~= "" then texts[#texts + 1] = (tr.text:gsub("^%s+", ""):gsub("%s+$", "")) end
+      for _, s in ipairs(piece_segments(done.piece, tr)) do segments[#segments + 1] = s end
+      if type(tr.words) == "table" then
+        for _, w in ipairs(transcript.shift_words(tr.words, done.piece.start, done.piece.stop)) do
+          words[#words + 1] = w
+        end
+      end
+      usages[#usages + 1] = tr.usage
+      cost = cost and tr.cost and cost + tr.cost
+    else
+      missing[#missing + 1] = { start = done.piece.start, ["end"] = done.piece.stop, error = done.err }
+    end
+  end
+  local tr = transcript.new{
+    text = table.concat(texts, " "), segments = segments, words = #words > 0 and words or nil,
+    language = first and first.language, duration = job.total or job.cutter.start_frame / job.cutter.rate,
+    model = first and first.model or job.model, usage = usage.sum(usages), cost = #usages > 0 and cost or nil,
+    pieces = job.pieces, missing = #missing > 0 and missing or nil,
+  }
+  if job.read_error then
+    local err = job.read_error
+    err.partial = tr
+    return nil, err
+  end
+  if #missing == 0 then return tr end
+  local first_error = missing[1].error
+  return nil, errors.new{
+    type = first_error.type, status = first_error.status, code = first_error.code, partial = tr,
+    message = ("%d of %d pieces failed (%s from %.1f s first): %s"):format(
+      #missing, job.pieces, first_error.type, missing[1].start, first_error.message),
+  }
+end
+
+-- A table whose ended() is true: lets client:wait_outside_task raise, before
+-- anything starts, where this client must not block.
+local ALREADY_ENDED = { ended = function() return true end }
+
+local function in_pieces(client, reader, opts, model_id, chunk)
+  local route = piece_route(model_id, opts)
+  local limit = math.min(chunk.max_seconds or math.huge, longest_piece(model_id))
+  local target = route.timed and limit or math.min(chunk.target_seconds or DEFAULT_TARGET_SECONDS, limit)
+  local base = copy(opts)
+  base.chunk, base.on_event, base.on_progress = nil, nil, nil
+  for name, value in pairs(route.set or {}) do
+    if name ~= "response_format" or not base.response_format or PLAIN_FORMATS[base.response_format]
+       or base.response_format == "json" then
+      base[name] = value
+    end
+  end
+  local largest = math.min(limit, target * chunker.LONGEST_PIECE) * PIECE_BYTES_PER_SECOND
+  local memory_bound = math.max(1, math.floor(MEMORY_BUDGET / largest))
+  local job = {
+    client = client, opts = opts, chunk = chunk, route = route, base = base, model = model_id,
+    reader = reader, total = reader.duration,
+    cutter = chunker.new(reader, { target = target, max = limit,
+                                   min_silence = chunk.min_silence or DEFAULT_MIN_SILENCE }),
+    concurrency = math.min(chunk.concurrency or math.huge, client.options.max_concurrency, memory_bound),
+    order = new_order(opts.on_event), results = {}, in_flight = 0, done_seconds = 0, pieces = 0,
+  }
+  if scheduler.current() then
+    run(job)
+  else
+    client:wait_outside_task(ALREADY_ENDED)
+    local task = scheduler.spawn(run, job)
+    client:wait_outside_task({ ended = function() return task:status() == "done" or task:status() == "failed" end })
+    local ok, why = task:result()
+    if ok == nil and why then error(why, 0) end
+  end
+  -- A programmer error met in a piece (a bad option) raises here, at the call.
+  if job.raised then error(job.raised, 0) end
+  local tr, err = joined(job)
+  if tr and opts.on_event then opts.on_event{ type = "done", transcript = tr } end
+  return tr, err
+end
+
+-- One request, as before; its segments are the whole recording's when the
+-- model gave none and the duration is known.
+local function whole(client, audio, opts, duration)
+  local tr, err = client:call("transcribe", audio, opts)
+  if tr and tr.segments == nil and duration and type(tr.text) == "string" and tr.text ~= "" then
+    tr.segments = { { start = 0, ["end"] = duration, text = (tr.text:gsub("^%s+", ""):gsub("%s+$", "")) } }
+  end
+  return tr, err
+end
+
+--- client:transcribe(audio, opts): see the top.
+function long.transcribe(client, audio, opts)
+  -- opts that are no table: the call raises, naming them.
+  if opts ~= nil and type(opts) ~= "table" then return client:call("transcribe", audio, opts) end
+  opts = opts or {}
+  local chunk = opts.chunk
+  check_chunk(chunk)
+  local single = copy(opts)
+  single.chunk = nil
+  if chunk == false then return client:call("transcribe", audio, single) end
+  local model_id = check.value(WHERE, "model", opts.model, "string", true) or client.options.model
+  local reader, err = recording.open(audio)
+  if reader == nil then return nil, err end
+  local wanted = type(chunk) == "table" and chunk or {}
+  if not reader or (chunk == nil and (reader.duration == nil or reader.duration <= longest_piece(model_id))) then
+    if reader then reader:close() end
+    return whole(client, audio, single, reader and reader.duration)
+  end
+  return in_pieces(client, reader, opts, model_id, wanted)
+end
+
+return long
