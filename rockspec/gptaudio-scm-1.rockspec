@@ -72,6 +72,7 @@ build = {
     ["gptaudio.calls.speakers"] = "lua/gptaudio/calls/speakers.lua",
     ["gptaudio.calls.stream"] = "lua/gptaudio/calls/stream.lua",
     ["gptaudio.calls.transcribe"] = "lua/gptaudio/calls/transcribe.lua",
+    ["gptaudio.calls.translate"] = "lua/gptaudio/calls/translate.lua",
     ["gptaudio.check"] = "lua/gptaudio/check.lua",
     ["gptaudio.chunker"] = "lua/gptaudio/chunker.lua",
     ["gptaudio.cli.args"] = "lua/gptaudio/cli/args.lua",

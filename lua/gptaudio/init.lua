@@ -4,8 +4,9 @@ local client = require "gptaudio.client"
 local scheduler = require "gptaudio.engine.scheduler"
 
 -- The calls that add themselves to the client's registry of kinds
--- (client:transcribe, client:speak).
+-- (client:transcribe, client:translate, client:speak).
 require "gptaudio.calls.transcribe"
+require "gptaudio.calls.translate"
 require "gptaudio.calls.speak"
 -- client:run_tools and client:conversation.
 require "gptaudio.conversation"

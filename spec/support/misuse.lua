@@ -138,6 +138,11 @@ local KINDS = {
   message_list = function(v) return type(v) == "table" end,
 }
 
+-- transcribe's and translate's chunk: a table of options, or true / false.
+local function chunk_option(v)
+  return type(v) == "table" or type(v) == "boolean"
+end
+
 -- The window of a level meter: 1 to 10 s of 768 kHz audio, in frames.
 local function level_window(v)
   return is_integer(v, 1, 7680000)
@@ -445,7 +450,14 @@ function groups.client()
       valid = function() return new_client(), fresh_buffer(), { model = "whisper-1" } end,
       fields = { [3] = fields_with{ opt("model", "lua_string"), opt("language", "lua_string"),
                                     opt("prompt", "lua_string"), opt("response_format", "lua_string"),
-                                    opt("temperature", "number"), opt("on_event", "function") } } },
+                                    opt("temperature", "number"), opt("on_event", "function"),
+                                    opt("chunk", chunk_option) } } },
+    { name = "client:translate", fn = Client.translate,
+      params = { self, arg("audio", "audio_input"), opt("opts", "table") },
+      valid = function() return new_client(), fresh_buffer(), { to = "French" } end,
+      fields = { [3] = fields_with{ opt("model", "lua_string"), opt("to", "lua_string"), opt("speak", "boolean"),
+                                    opt("prompt", "lua_string"), opt("temperature", "number"),
+                                    opt("on_event", "function"), opt("chunk", chunk_option) } } },
     { name = "client:speak", fn = Client.speak, params = { self, arg("text", "nonempty_string"), opt("opts", "table") },
       valid = function() return new_client(), "hello", { model = "tts-1" } end,
       fields = { [3] = fields_with{ opt("model", "lua_string"), opt("voice", "voice"),

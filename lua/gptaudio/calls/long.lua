@@ -3,7 +3,8 @@
 -- concurrently under the client's limits, and their texts, segments and usage
 -- are joined in order into one Transcript.
 --
---   tr, err = long.transcribe(client, audio, opts)      (client:transcribe)
+--   tr, err = long.run(client, kind, audio, opts)   kind "transcribe" | "translate"
+--                                                   (client:transcribe, client:translate)
 --
 -- opts.chunk: nil (pieces only when the recording is longer than one request
 -- allows), true or a table (always pieces), false (one request, as given).
@@ -35,7 +36,6 @@ local usage = require "gptaudio.usage"
 
 local long = {}
 
-local WHERE = "client:transcribe"
 local DEFAULT_TARGET_SECONDS = 30
 local DEFAULT_MIN_SILENCE = 0.3
 -- Pieces stay this far inside the model's limits.
@@ -54,13 +54,13 @@ local CHUNK_OPTIONS = {
   concurrency = "positive integer", on_progress = "function",
 }
 
-local function check_chunk(chunk)
+local function check_chunk(where, chunk)
   if chunk == nil or type(chunk) == "boolean" then return end
   if type(chunk) ~= "table" then
-    error(("%s: 'chunk' must be a table, true or false (got %s)"):format(WHERE, type(chunk)), 0)
+    error(("%s: 'chunk' must be a table, true or false (got %s)"):format(where, type(chunk)), 0)
   end
-  check.known(WHERE .. ": chunk", chunk, CHUNK_OPTIONS, "option")
-  check.fields(WHERE .. ": chunk", chunk, CHUNK_OPTIONS)
+  check.known(where .. ": chunk", chunk, CHUNK_OPTIONS, "option")
+  check.fields(where .. ": chunk", chunk, CHUNK_OPTIONS)
 end
 
 -- What the pieces of this model are sent as: the form options they add, and
@@ -73,8 +73,9 @@ local function piece_route(model_id, opts)
              set = { response_format = "diarized_json", chunking_strategy = opts.chunking_strategy or "auto" } }
   end
   if id:find("^whisper") then
-    return { timed = true, context = "prompt", set = {
-      response_format = "verbose_json", timestamp_granularities = opts.timestamp_granularities or { "segment", "word" } } }
+    local granularities = opts.timestamp_granularities or { "segment", "word" }
+    return { timed = true, context = "prompt",
+             set = { response_format = "verbose_json", timestamp_granularities = granularities } }
   end
   return { timed = false, context = "prompt", set = { response_format = "json" } }
 end
@@ -177,7 +178,7 @@ local function piece_options(job, piece)
 end
 
 local function send(job, piece)
-  local ok, tr, err = pcall(job.client.call, job.client, "transcribe", { data = piece.wav, format = "wav" },
+  local ok, tr, err = pcall(job.client.call, job.client, job.kind, { data = piece.wav, format = "wav" },
                             piece_options(job, piece))
   piece.wav = nil
   if not ok then
@@ -222,7 +223,7 @@ end
 -- The joined Transcript, and the error when a piece is missing.
 local function joined(job)
   local texts, segments, words, missing = {}, {}, {}, {}
-  local usages, cost, first = {}, 0, nil
+  local usages, cost, first, spoken = {}, 0, nil, nil
   for i = 1, job.pieces do
     local done = job.results[i]
     if done.tr then
@@ -237,6 +238,9 @@ local function joined(job)
       end
       usages[#usages + 1] = tr.usage
       cost = cost and tr.cost and cost + tr.cost
+      if tr.audio then
+        if spoken then spoken:append(tr.audio) else spoken = tr.audio end
+      end
     else
       missing[#missing + 1] = { start = done.piece.start, ["end"] = done.piece.stop, error = done.err }
     end
@@ -245,7 +249,7 @@ local function joined(job)
     text = table.concat(texts, " "), segments = segments, words = #words > 0 and words or nil,
     language = first and first.language, duration = job.total or job.cutter.start_frame / job.cutter.rate,
     model = first and first.model or job.model, usage = usage.sum(usages), cost = #usages > 0 and cost or nil,
-    pieces = job.pieces, missing = #missing > 0 and missing or nil,
+    pieces = job.pieces, missing = #missing > 0 and missing or nil, audio = spoken,
   }
   if job.read_error then
     local err = job.read_error
@@ -265,7 +269,7 @@ end
 -- anything starts, where this client must not block.
 local ALREADY_ENDED = { ended = function() return true end }
 
-local function in_pieces(client, reader, opts, model_id, chunk)
+local function in_pieces(client, kind, reader, opts, model_id, chunk)
   local route = piece_route(model_id, opts)
   local limit = math.min(chunk.max_seconds or math.huge, longest_piece(model_id))
   local target = route.timed and limit or math.min(chunk.target_seconds or DEFAULT_TARGET_SECONDS, limit)
@@ -280,7 +284,7 @@ local function in_pieces(client, reader, opts, model_id, chunk)
   local largest = math.min(limit, target * chunker.LONGEST_PIECE) * PIECE_BYTES_PER_SECOND
   local memory_bound = math.max(1, math.floor(MEMORY_BUDGET / largest))
   local job = {
-    client = client, opts = opts, chunk = chunk, route = route, base = base, model = model_id,
+    client = client, kind = kind, opts = opts, chunk = chunk, route = route, base = base, model = model_id,
     reader = reader, total = reader.duration,
     cutter = chunker.new(reader, { target = target, max = limit,
                                    min_silence = chunk.min_silence or DEFAULT_MIN_SILENCE }),
@@ -305,33 +309,34 @@ end
 
 -- One request, as before; its segments are the whole recording's when the
 -- model gave none and the duration is known.
-local function whole(client, audio, opts, duration)
-  local tr, err = client:call("transcribe", audio, opts)
+local function whole(client, kind, audio, opts, duration)
+  local tr, err = client:call(kind, audio, opts)
   if tr and tr.segments == nil and duration and type(tr.text) == "string" and tr.text ~= "" then
     tr.segments = { { start = 0, ["end"] = duration, text = (tr.text:gsub("^%s+", ""):gsub("%s+$", "")) } }
   end
   return tr, err
 end
 
---- client:transcribe(audio, opts): see the top.
-function long.transcribe(client, audio, opts)
+--- client:transcribe(audio, opts), client:translate(audio, opts): see the top.
+function long.run(client, kind, audio, opts)
   -- opts that are no table: the call raises, naming them.
-  if opts ~= nil and type(opts) ~= "table" then return client:call("transcribe", audio, opts) end
+  if opts ~= nil and type(opts) ~= "table" then return client:call(kind, audio, opts) end
   opts = opts or {}
+  local where = "client:" .. kind
   local chunk = opts.chunk
-  check_chunk(chunk)
+  check_chunk(where, chunk)
   local single = copy(opts)
   single.chunk = nil
-  if chunk == false then return client:call("transcribe", audio, single) end
-  local model_id = check.value(WHERE, "model", opts.model, "string", true) or client.options.model
+  if chunk == false then return client:call(kind, audio, single) end
+  local model_id = check.value(where, "model", opts.model, "string", true) or client.options.model
   local reader, err = recording.open(audio)
   if reader == nil then return nil, err end
   local wanted = type(chunk) == "table" and chunk or {}
   if not reader or (chunk == nil and (reader.duration == nil or reader.duration <= longest_piece(model_id))) then
     if reader then reader:close() end
-    return whole(client, audio, single, reader and reader.duration)
+    return whole(client, kind, audio, single, reader and reader.duration)
   end
-  return in_pieces(client, reader, opts, model_id, wanted)
+  return in_pieces(client, kind, reader, opts, model_id, wanted)
 end
 
 return long

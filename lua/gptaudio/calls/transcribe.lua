@@ -278,7 +278,9 @@ function Stream:finish(response)
   return tr
 end
 
-local function endpoint_op(client_, audio, opts, model_id, model)
+-- The op of a form posted to path (default /audio/transcriptions; translate posts
+-- the same form to /audio/translations).
+local function endpoint_op(client_, audio, opts, model_id, model, path)
   check_endpoint_options(opts, model)
   local err
   opts, err = speakers.form_options(opts, model_id)
@@ -299,7 +301,7 @@ local function endpoint_op(client_, audio, opts, model_id, model)
   for _, field in ipairs(form) do parts[#parts + 1] = field end
   local call = { model = model_id, format = opts.response_format or "json",
                  duration = is_buffer(audio) and audio.duration or nil }
-  return kind_stream.op(client_, { method = "POST", path = transcribe.PATH, multipart = parts }, call, opts,
+  return kind_stream.op(client_, { method = "POST", path = path or transcribe.PATH, multipart = parts }, call, opts,
                         { decode = decode_response, stream = new_stream, mode = "sse" })
 end
 
@@ -365,6 +367,9 @@ local function chat_op(client_, audio, opts, model_id)
   return chat_route(client_, params, renamed, transcript_of, "transcript", WHERE)
 end
 
+transcribe.check_audio = check_audio
+transcribe.endpoint_op = endpoint_op
+
 ---------------------------------------------------------------- the client's kind
 
 --- The "transcribe" kind (client:transcribe(audio, opts), client:start("transcribe", audio, opts)).
@@ -378,7 +383,7 @@ client.kinds.transcribe = transcribe.kind
 
 -- Long recordings go in pieces: see long.lua.
 function client.Client:transcribe(audio, opts)
-  return long.transcribe(self, audio, opts)
+  return long.run(self, "transcribe", audio, opts)
 end
 
 return transcribe
