@@ -83,6 +83,7 @@ build = {
     ["gptaudio.cli.results"] = "lua/gptaudio/cli/results.lua",
     ["gptaudio.cli.speak"] = "lua/gptaudio/cli/speak.lua",
     ["gptaudio.cli.transcribe"] = "lua/gptaudio/cli/transcribe.lua",
+    ["gptaudio.cli.translate"] = "lua/gptaudio/cli/translate.lua",
     ["gptaudio.client"] = "lua/gptaudio/client.lua",
     ["gptaudio.conversation"] = "lua/gptaudio/conversation.lua",
     ["gptaudio.engine.scheduler"] = "lua/gptaudio/engine/scheduler.lua",

@@ -44,6 +44,20 @@ local function nearest_start(rec, t)
 end
 
 -- The pieces as on_event's "piece" events give them, in order.
+-- Runs bin/gptaudio against the fake server; returns its exit status, stdout and stderr.
+local function command(base_url, arguments)
+  local out, err = os.tmpname(), os.tmpname()
+  local words = {}
+  for i, a in ipairs(arguments) do words[i] = util.shell_quote(a) end
+  local line = "%s OPENAI_BASE_URL=%s OPENAI_API_KEY=sk-dummy %s bin/gptaudio %s > %s 2> %s; echo $?"
+  local status = tonumber(util.read_command(line:format(util.spawn_env(), util.shell_quote(base_url), util.LUA,
+                                                        table.concat(words, " "), out, err)))
+  local stdout, stderr = util.read_file(out), util.read_file(err)
+  os.remove(out)
+  os.remove(err)
+  return status, stdout, stderr
+end
+
 local function piece_events(opts)
   local pieces = {}
   opts.on_event = function(ev)
@@ -255,6 +269,44 @@ describe("long recordings", function()
       assert.equal(partial.pieces, #partial.segments + 3)
       -- each failing piece was tried twice, the others once
       assert.equal(partial.pieces + 3, #server:requests(CHAT))
+    end)
+  end)
+
+  describe("the command", function()
+    it("writes subtitles by the output's extension, cut at the pauses, with the audio progress", function()
+      local out = dir .. "/meeting.srt"
+      local status, stdout, stderr = command(server.url, { "transcribe", rec.path, "-o", out, "--progress" })
+      assert.equal(0, status, stderr)
+      assert.equal("", stdout)
+      local cues = parse_cues(setup_.read_file(out))
+      assert.is_true(#cues >= 2)
+      for i, cue in ipairs(cues) do
+        assert.is_true(nearest_start(rec, cue.start) <= 0.5)
+        if i > 1 then assert.is_true(cue.start >= cues[i - 1].stop) end
+      end
+      assert.truthy(stderr:find("audio [", 1, true), stderr)
+      assert.truthy(stderr:find(" / 0:01:0", 1, true), stderr)
+    end)
+
+    it("prints JSON with segments, or WebVTT, by --format", function()
+      local status, stdout = command(server.url, { "transcribe", rec.path, "--format", "json" })
+      assert.equal(0, status)
+      local object = require("cjson").decode(stdout)
+      assert.equal(script_text(rec), object.text)
+      assert.equal(1, #object.segments)
+      status, stdout = command(server.url, { "transcribe", rec.path, "--format", "vtt" })
+      assert.equal(0, status)
+      assert.is_true(#parse_cues(stdout, true) >= 2)
+      assert.equal(2, (command(server.url, { "transcribe", rec.path, "--format", "doc" })))
+    end)
+
+    it("translates into a language and speaks it into a WAV file", function()
+      local out = dir .. "/french.wav"
+      local status, stdout, stderr = command(server.url, { "translate", rec.sentences[2].path, "--to", "French",
+                                                           "-o", out })
+      assert.equal(0, status, stderr)
+      assert.equal("[french] " .. rec.sentences[2].text .. "\n", stdout)
+      assert.is_true(assert(gptaudio.audio.load(out)).duration > 1)
     end)
   end)
 

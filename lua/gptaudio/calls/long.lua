@@ -186,7 +186,7 @@ local function send(job, piece)
   elseif tr then
     job.results[piece.index] = { piece = piece, tr = tr }
     job.order:emit(piece.index, { type = "piece", piece = piece.index, start = piece.start, ["end"] = piece.stop,
-                                  text = tr.text })
+                                  text = tr.text, total = job.total })
   else
     job.results[piece.index] = { piece = piece, err = err }
   end
@@ -329,9 +329,13 @@ function long.run(client, kind, audio, opts)
   single.chunk = nil
   if chunk == false then return client:call(kind, audio, single) end
   local model_id = check.value(where, "model", opts.model, "string", true) or client.options.model
-  local reader, err = recording.open(audio)
-  if reader == nil then return nil, err end
+  local reader, why = recording.open(audio)
+  if not reader and chunk ~= nil then
+    -- Pieces were asked for: say why there can be none.
+    return nil, why or errors.new{ type = "audio", message = where .. ": only WAV audio can be cut into pieces here" }
+  end
   local wanted = type(chunk) == "table" and chunk or {}
+  -- Audio that cannot be read in pieces goes whole, as it is: the API judges it.
   if not reader or (chunk == nil and (reader.duration == nil or reader.duration <= longest_piece(model_id))) then
     if reader then reader:close() end
     return whole(client, kind, audio, single, reader and reader.duration)

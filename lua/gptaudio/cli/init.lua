@@ -32,7 +32,9 @@ Usage: gptaudio COMMAND [OPTIONS] ARGUMENTS
 
 Commands:
   speak "text" -o out.wav           text to speech (-o: .wav, or .mp3/.opus/.flac/.aac from a speech model)
-  transcribe file.wav               speech to text, printed on stdout
+  transcribe file.wav [-o out.srt]  speech to text, printed on stdout (or text/json/srt/vtt into a file)
+  translate file.wav [--to LANG] [-o out.wav]
+                                    speech to text in another language; with -o spoken too
   chat "question" [--audio in.wav] [-o reply.wav]
                                     ask the model; with -o it also answers aloud into that file
   batch transcribe DIR|LIST -o results.jsonl
@@ -130,7 +132,8 @@ function cli.fail(opts, err)
 end
 
 local COMMANDS = {
-  speak = "gptaudio.cli.speak", transcribe = "gptaudio.cli.transcribe", chat = "gptaudio.cli.chat",
+  speak = "gptaudio.cli.speak", transcribe = "gptaudio.cli.transcribe", translate = "gptaudio.cli.translate",
+  chat = "gptaudio.cli.chat",
   batch = "gptaudio.cli.batch",
 }
 

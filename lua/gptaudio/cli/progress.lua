@@ -6,6 +6,7 @@
 --   progress.wanted(forced) -> boolean
 --   bar = progress.transfer(stream, now)    bar:event(ev) for each transport progress event; bar:finish()
 --   line = progress.batch(stream, total, now)    line:update(counts); line:finish()
+--   line = progress.audio(stream, now)    line:add(seconds, total) as pieces of a recording end; line:finish()
 -- now is a clock in seconds (core.now).
 local progress = {}
 
@@ -102,6 +103,40 @@ end
 
 function Line:finish(counts)
   redraw(self, self:text(counts))
+  self.stream:write("\n")
+end
+
+local Audio = {}
+Audio.__index = Audio
+
+--- A line for audio heard in pieces: the seconds done (of the total, when
+--- known) and the speed against real time.
+function progress.audio(stream, now)
+  return setmetatable({ stream = stream, now = now, started = now(), drawn = 0, shown = false, done = 0 }, Audio)
+end
+
+function Audio:text()
+  local elapsed = math.max(self.now() - self.started, 1e-3)
+  local speed = ("%.1fx real time"):format(self.done / elapsed)
+  if not self.total or self.total <= 0 then return ("audio %s, %s"):format(clock(self.done), speed) end
+  local filled = math.floor(WIDTH * math.min(1, self.done / self.total))
+  return ("audio [%s%s] %s / %s, %s"):format(("#"):rep(filled), ("."):rep(WIDTH - filled), clock(self.done),
+                                             clock(self.total), speed)
+end
+
+--- Counts `seconds` more audio done; total (when given) is the whole recording's.
+function Audio:add(seconds, total)
+  self.done = self.done + seconds
+  self.total = total or self.total
+  local t = self.now()
+  if t - self.drawn < REDRAW then return end
+  self.drawn = t
+  redraw(self, self:text())
+end
+
+function Audio:finish()
+  if not self.shown then return end
+  redraw(self, self:text())
   self.stream:write("\n")
 end
 
