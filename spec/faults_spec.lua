@@ -122,6 +122,40 @@ describe("fault injection", function()
     assert.matches("^timed out %(", err.message)
   end)
 
+  -- A stream is bounded by its first byte, then by the stall limit, never by its length.
+  it("a speech stream that takes longer than timeout completes while bytes keep coming", function()
+    local pcm = ("\1\0"):rep(1200) -- 2,400 bytes dripped over about 2.5 s against a 1 s timeout
+    server:script(openai.SPEECH, { { body = pcm, drip = { bytes = 96, interval = 0.1 }, no_length = true } })
+    local started = core.now()
+    local speech, err = within(2.5 + PROMPT, function()
+      return client:speak("Long.", { model = "tts-1", stream = true, timeout = 1 })
+    end)
+    assert.is_nil(err)
+    assert.equal(pcm, speech.audio:encode("pcm16"))
+    assert.is_true(core.now() - started > 2)
+  end)
+
+  it("a stream whose first byte never comes fails at timeout", function()
+    server:script("/v1/never", { { delay = 5, body = "late" } })
+    local started = core.now()
+    local res, err = within(1 + PROMPT, function()
+      return client:request{ path = "/never", stream = "raw", timeout = 1 }
+    end)
+    assert.is_nil(res)
+    assert.equal("timeout", err.type)
+    assert.equal(28, err.curl_code)
+    assert.equal("timed out (no response within 1 s)", err.message)
+    assert.is_true(core.now() - started >= 0.95)
+  end)
+
+  it("a body that takes longer than timeout still fails when not streamed", function()
+    server:script("/v1/slow-body", { { body = ("x"):rep(25), drip = { bytes = 1, interval = 0.1 } } })
+    local res, err = within(1 + PROMPT, function() return client:request{ path = "/slow-body", timeout = 1 } end)
+    assert.is_nil(res)
+    assert.equal("timeout", err.type)
+    assert.matches("^timed out %(", err.message)
+  end)
+
   -- curl judges the speed over its last few seconds, headers included: with a
   -- limit of 1 byte/s the headers alone would hold the stall off for ~6 s more.
   it("headers then silence on a stream: type timeout once low_speed_time passes", function()

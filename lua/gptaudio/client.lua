@@ -8,12 +8,15 @@
 --       api_key, organization or project means "none", whatever the environment says
 --   model = "gpt-audio-mini", voice = "alloy", model_check = "exact" | "prefix" | false,
 --   prices = {}                                  read by the chat/transcribe/speak kinds
---   timeout = 600        seconds for one attempt, from the moment it leaves the queue
---   connect_timeout = 10
+--   timeout = 600        seconds from the moment an attempt leaves the queue: until its
+--       last byte when not streamed; until the response's first byte when streamed (then
+--       only the stall limit applies, so a long stream outlives it)
+--   connect_timeout = 10 seconds until the connection (and TLS) is up, within timeout
 --   low_speed_limit = 1, low_speed_time = 60     a streamed attempt that receives less than
---       1 byte/s for 60 s has stalled (type "timeout"). Only streams: a non-streamed answer
---       legitimately sends nothing until it is complete, which `timeout` bounds; a live
---       stream sends events every few seconds, so a minute of silence is a dead one.
+--       1 byte/s for 60 s has stalled (type "timeout"), the wait for its first byte
+--       included. Only streams: a non-streamed answer legitimately sends nothing until it
+--       is complete, which `timeout` bounds; a live stream sends events every few
+--       seconds, so a minute of silence is a dead one.
 --   max_retries = 2, max_concurrency = 16, max_response_bytes = 64 MiB
 --   max_retry_after = 120   the longest retry-after a retry waits for; a longer
 --       ask fails the call at once (err.retry_after says what was asked)
@@ -328,10 +331,14 @@ local function transfer_spec(self, kind, op)
   end
   add_headers(headers, op.headers or {}, where)
   local options = self.options
+  -- A stream is bounded by its first byte and then by the stall limit, never
+  -- by its length: a long speech stream is as healthy as a short one.
+  local timeout = op.timeout or options.timeout
   return {
     url = url, method = op.method, headers = header_lines(headers), body = body, multipart = op.multipart,
     stream = op.stream, progress = op.progress,
-    timeout = op.timeout or options.timeout, connect_timeout = options.connect_timeout,
+    timeout = not op.stream and timeout or nil, first_byte_timeout = op.stream and timeout or nil,
+    connect_timeout = options.connect_timeout,
     low_speed_limit = op.stream and options.low_speed_limit or nil,
     low_speed_time = op.stream and options.low_speed_time or nil,
     max_response_bytes = options.max_response_bytes, ca_file = options.ca_file, proxy = options.proxy,
