@@ -156,6 +156,52 @@ describe("fault injection", function()
     assert.matches("^timed out %(", err.message)
   end)
 
+  -- Responses no HTTP library would write, byte for byte (the fake server's wire mode).
+  local function wire(head, body)
+    return head .. "Content-Length: " .. #body .. "\r\nConnection: close\r\n\r\n" .. body
+  end
+
+  it("\"HTTP/1.1  500\" (two spaces, which curl accepts) is status 500, buffered or streamed", function()
+    local body = json.encode{ error = { message = "boom", type = "server_error", code = "boom_code" } }
+    local answer = { wire = wire("HTTP/1.1  500 Internal Server Error\r\nContent-Type: application/json\r\n", body) }
+    server:script("/v1/two-spaces", { answer, answer })
+    for _, stream in ipairs{ false, "sse" } do
+      local res, err = within(PROMPT, function() return client:request{ path = "/two-spaces", stream = stream } end)
+      assert.is_nil(res)
+      assert.equal("api", err.type)
+      assert.equal(500, err.status)
+      assert.equal("boom", err.message)
+      assert.equal("boom_code", err.code)
+    end
+  end)
+
+  it("a status below 100 is a protocol error that says the response is at fault", function()
+    server:script("/v1/low-status", { { wire = wire("HTTP/1.1 099 Odd\r\n", "") } })
+    local res, err = within(PROMPT, function() return client:request{ path = "/low-status" } end)
+    assert.is_nil(res)
+    assert.equal("protocol", err.type)
+    assert.matches("^invalid HTTP response %(", err.message)
+  end)
+
+  it("a 10 MB header line is a protocol error that names it", function()
+    local head = "HTTP/1.1 200 OK\r\nX-Huge: " .. ("a"):rep(10 * 2 ^ 20) .. "\r\n"
+    server:script("/v1/huge-line", { { wire = wire(head, "{}") } })
+    local res, err = within(PROMPT, function() return client:request{ path = "/huge-line" } end)
+    assert.is_nil(res)
+    assert.equal("protocol", err.type)
+    assert.matches("^response header line too long, or out of memory %(", err.message)
+  end)
+
+  it("a response head over 300 KB is a protocol error, not a connection error", function()
+    local lines = { "HTTP/1.1 200 OK\r\n" }
+    for i = 1, 8 do lines[#lines + 1] = ("X-Pad-%d: %s\r\n"):format(i, ("p"):rep(50 * 1024)) end
+    server:script("/v1/huge-head", { { wire = wire(table.concat(lines), "{}") } })
+    local res, err = within(PROMPT, function() return client:request{ path = "/huge-head" } end)
+    assert.is_nil(res)
+    assert.equal("protocol", err.type)
+    assert.matches("^response headers too large %(", err.message)
+  end)
+
   -- curl judges the speed over its last few seconds, headers included: with a
   -- limit of 1 byte/s the headers alone would hold the stall off for ~6 s more.
   it("headers then silence on a stream: type timeout once low_speed_time passes", function()

@@ -34,7 +34,9 @@ A response is a dict; every key is optional:
   chunk_delay (seconds between pieces), drip {bytes, interval}, delay (before the
   status line), silence (after the headers), cut_after (body bytes sent before the
   connection closes), reset (close with RST), hangup (close without answering),
-  http10 (HTTP/1.0, close-delimited), no_length (chunked encoding), close.
+  http10 (HTTP/1.0, close-delimited), no_length (chunked encoding), close,
+  wire (these exact bytes instead of a status line, headers and body, then the
+  connection closes: responses no HTTP library would write).
 """
 
 import argparse
@@ -1095,6 +1097,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         time.sleep(response.get("delay", 0))
         reset = bool(response.get("reset"))
         if response.get("hangup"):
+            self.close_socket(reset)
+        if "wire" in response:
+            self.wfile.write(as_bytes(response["wire"]))
             self.close_socket(reset)
         pieces, content_type, interval = body_pieces(response)
         status = int(response.get("status", 200))
