@@ -5,64 +5,19 @@
 local cjson = require "cjson"
 local socket = require "socket"
 local audio = require("gptaudio").audio
-local core = require "gptaudio.core"
 local fake = require "spec.support.fake"
 local nginx = require "spec.support.nginx"
-local util = require "spec.support.util"
-local ws_client = require "spec.support.ws_client"
+local twilio_caller = require "spec.support.twilio_caller"
 
-local TICK = 0.02
-local SILENCE = ("\255"):rep(160)
+local TICK, SILENCE = twilio_caller.TICK, twilio_caller.SILENCE
+local run, closed_by_server = twilio_caller.run, twilio_caller.closed_by_server
+local spoken_frames = twilio_caller.spoken_frames
 local SERVER_DELAY = 0.3
 -- The fake server drips the reply's pieces this far apart; the first audio
 -- comes in the second piece (the first names the audio, as the API's does).
-local DRIP = 0.09
+local DRIP = twilio_caller.DRIP
+local audio_reply = twilio_caller.audio_reply
 local PAUSE = 0.6 -- the VAD's default endpointing wait
-
--- An espeak-ng sentence as 8 kHz mu-law, cut into 160-byte frames.
-local function spoken_frames(text, voice)
-  local dir = util.temp_dir()
-  assert(util.succeeded(("%s espeak-ng -v %s -w %s %s"):format(util.spawn_env(), voice,
-    util.shell_quote(dir .. "/q.wav"), util.shell_quote(text))))
-  local said = assert(audio.load(dir .. "/q.wav")):trim(-45):resample(8000)
-  util.remove_tree(dir)
-  said:gain(20 * math.log(0.5 / said:peak(), 10))
-  local bytes, frames = said:encode("mulaw"), {}
-  for i = 1, #bytes, 160 do frames[#frames + 1] = (bytes:sub(i, i + 159) .. SILENCE):sub(1, 160) end
-  return frames
-end
-
--- A streamed chat reply of `seconds` of a `hz` tone with its transcript, as
--- the API sends it, dripped at about real time after `delay`.
-local function audio_reply(hz, seconds, transcript, delay)
-  local t = {}
-  for i = 1, math.floor(24000 * seconds) do t[i] = 0.3 * math.sin(2 * math.pi * hz * (i - 1) / 24000) end
-  local pcm = audio.from_samples(t, 24000):encode("pcm16")
-  local base = { id = "chatcmpl-phone", object = "chat.completion.chunk", created = 0, model = "gpt-audio-mini" }
-  local function chunk(delta, reason)
-    local c = {}
-    for k, v in pairs(base) do c[k] = v end
-    c.choices = { { index = 0, delta = delta, finish_reason = reason or cjson.null } }
-    return { data = c }
-  end
-  local events = { chunk{ role = "assistant", audio = { id = "audio_phone", transcript = "" } } }
-  local words, piece = {}, 4800 -- 0.1 s of audio a piece
-  for w in transcript:gmatch("%S+") do words[#words + 1] = w end
-  local pieces = math.ceil(#pcm / piece)
-  for i = 1, math.max(pieces, #words) do
-    local delta = {}
-    if i <= #words then delta.transcript = (i > 1 and " " or "") .. words[i] end
-    if i <= pieces then delta.data = core.base64_encode(pcm:sub((i - 1) * piece + 1, i * piece)) end
-    events[#events + 1] = chunk{ audio = delta }
-  end
-  events[#events + 1] = chunk({}, "stop")
-  local usage = { prompt_tokens = 100, completion_tokens = 50, total_tokens = 150 }
-  local last = chunk({})
-  last.data.choices, last.data.usage = {}, usage
-  events[#events + 1] = last
-  events[#events + 1] = "[DONE]"
-  return { events = events, no_length = true, delay = delay, chunk_delay = DRIP }
-end
 
 -- The dominant frequency of 8 kHz audio, by its zero crossings.
 local function frequency(buf)
@@ -75,95 +30,10 @@ local function frequency(buf)
   return crossings / 2 / buf.duration
 end
 
-local Caller = {}
-Caller.__index = Caller
-
--- A simulated Twilio side; next_frame(self, now) gives the 160 bytes to send this tick.
-local function caller(site, n, next_frame)
-  local self = setmetatable({
-    ws = ws_client.connect("127.0.0.1", site.port, "/call"), sid = ("MZ%032d"):format(n), call = ("CA%032d"):format(n),
-    next_frame = next_frame, sequence = 0, chunk = 0, media = {}, marks = {}, clears = {}, echoed = {},
-    playback_end = 0, pending = {}, sent_voice = {},
-  }, Caller)
-  self:send{ event = "connected", protocol = "Call", version = "1.0.0" }
-  self:send{ event = "start", streamSid = self.sid, start = {
-    streamSid = self.sid, callSid = self.call, accountSid = "AC0", tracks = { "inbound" },
-    customParameters = { order = "1234" },
-    mediaFormat = { encoding = "audio/x-mulaw", sampleRate = 8000, channels = 1 } } }
-  return self
-end
-
-function Caller:send(msg)
-  self.sequence = self.sequence + 1
-  msg.sequenceNumber = tostring(self.sequence)
-  assert(self.ws:send_text(cjson.encode(msg)))
-end
-
-function Caller:step(now)
-  if self.stopped then
-    self.ws:poll()
-    return
-  end
-  local frame = self:next_frame(now)
-  self.chunk = self.chunk + 1
-  self:send{ event = "media", streamSid = self.sid, media = { track = "inbound", chunk = tostring(self.chunk),
-             timestamp = tostring((self.chunk - 1) * 20), payload = core.base64_encode(frame) } }
-  for _, f in ipairs(self.ws:poll()) do
-    if f.opcode == "text" then
-      local msg = cjson.decode(f.payload)
-      assert.equal(self.sid, msg.streamSid)
-      if msg.event == "media" then
-        local bytes = assert(core.base64_decode(msg.media.payload))
-        assert.equal(160, #bytes)
-        self.media[#self.media + 1] = { at = now, bytes = bytes }
-        self.playback_end = math.max(self.playback_end, now) + TICK
-      elseif msg.event == "mark" then
-        self.pending[#self.pending + 1] = { name = msg.mark.name, at = self.playback_end }
-        self.marks[#self.marks + 1] = msg.mark.name
-      elseif msg.event == "clear" then
-        self.clears[#self.clears + 1] = now
-        self.playback_end, self.pending = now, {}
-      end
-    end
-  end
-  -- Marks go back once the audio sent before them has played.
-  local still = {}
-  for _, mark in ipairs(self.pending) do
-    if mark.at <= now then
-      self:send{ event = "mark", streamSid = self.sid, mark = { name = mark.name } }
-      self.echoed[#self.echoed + 1] = mark.name
-    else
-      still[#still + 1] = mark
-    end
-  end
-  self.pending = still
-end
-
-function Caller:stop()
-  self:send{ event = "stop", streamSid = self.sid, stop = { callSid = self.call, accountSid = "AC0" } }
-  self.stopped = true
-end
-
--- Steps the callers every 20 ms until done() or `limit` seconds.
-local function run(callers, done, limit)
-  local start = socket.gettime()
-  local tick = 0
-  while not done() and socket.gettime() - start < limit do
-    tick = tick + 1
-    local now = socket.gettime()
-    for _, c in ipairs(callers) do c:step(now) end
-    local wait = start + tick * TICK - socket.gettime()
-    if wait > 0 then socket.sleep(wait) end
-  end
-end
-
-local function closed_by_server(c, limit)
-  local deadline = socket.gettime() + limit
-  while not c.ws.closed and socket.gettime() < deadline do
-    c.ws:poll()
-    socket.sleep(0.02)
-  end
-  return c.ws.closed
+-- Every message the call got named its own stream, and every media frame was 20 ms of mu-law.
+local function assert_own_valid_frames(c)
+  assert.is_nil(c.foreign, "messages for another stream")
+  assert.is_nil(c.bad_frames, "media frames that are not 160 bytes")
 end
 
 describe("gptaudio.phone on OpenResty", function()
@@ -187,7 +57,7 @@ describe("gptaudio.phone on OpenResty", function()
     server:script("/v1/chat/completions", { audio_reply(440, 3, full, SERVER_DELAY),
                                             audio_reply(660, 1, "Sure, which order do you mean?", SERVER_DELAY) })
     local t = {}
-    local c = caller(site, 1, function(self, now)
+    local c = twilio_caller.new(site.port, 1, function(self, now)
       local reply1 = self.media[1]
       if not t.start then t.start = now end
       local i = math.floor((now - t.start) / TICK + 0.5) - 25 -- half a second of silence first
@@ -215,6 +85,7 @@ describe("gptaudio.phone on OpenResty", function()
     assert.is_true(closed_by_server(c, 5), "the server closes the call after stop")
     assert.is_truthy(t.second_done, ("%d frames, %d clears"):format(#c.media, #c.clears))
 
+    assert_own_valid_frames(c)
     local requests = server:requests("/v1/chat/completions")
     assert.equal(2, #requests)
     -- first reply frame: the question's end + endpointing + the server's delay + our own work
@@ -269,7 +140,7 @@ describe("gptaudio.phone on OpenResty", function()
 
   it("a stop while the reply is awaited cancels its request: the call ends at once", function()
     server:script("/v1/chat/completions", { audio_reply(440, 1, "Too late.", 3) })
-    local c = caller(site, 2, asking)
+    local c = twilio_caller.new(site.port, 2, asking)
     run({ c }, function() return c.question_end and socket.gettime() > c.question_end + PAUSE + 0.4 end, 10)
     local stopped = socket.gettime()
     c:stop()
@@ -288,7 +159,7 @@ describe("gptaudio.phone on OpenResty", function()
     end
     server:script("/v1/chat/completions", replies)
     local callers = {}
-    for k = 1, 8 do callers[k] = caller(site, 10 + k, asking) end
+    for k = 1, 8 do callers[k] = twilio_caller.new(site.port, 10 + k, asking) end
     run(callers, function()
       for _, c in ipairs(callers) do
         if #c.media < 70 then return false end
@@ -298,6 +169,7 @@ describe("gptaudio.phone on OpenResty", function()
     local heard = {}
     for _, c in ipairs(callers) do
       c:stop()
+      assert_own_valid_frames(c)
       assert.is_true(#c.media >= 70, ("%s got %d frames"):format(c.call, #c.media))
       local bytes = {}
       for i = 5, 70 do bytes[#bytes + 1] = c.media[i].bytes end
@@ -312,5 +184,47 @@ describe("gptaudio.phone on OpenResty", function()
     end
     for _, tone in ipairs(tones) do assert.is_true(heard[tone], tone .. " Hz went to no call") end
     for _, c in ipairs(callers) do assert.is_true(closed_by_server(c, 5)) end
+  end)
+
+  it("runs a tool call between rounds and reports the caller's keys (DTMF)", function()
+    local base = { id = "chatcmpl-tool", object = "chat.completion.chunk", created = 0, model = "gpt-audio-mini" }
+    local function chunk(delta, reason)
+      local c = {}
+      for k, v in pairs(base) do c[k] = v end
+      c.choices = { { index = 0, delta = delta, finish_reason = reason or cjson.null } }
+      return { data = c }
+    end
+    local tool_round = { no_length = true, delay = 0.05, events = {
+      chunk{ role = "assistant", content = cjson.null, tool_calls = { { index = 0, id = "call_1", type = "function",
+             ["function"] = { name = "order_status", arguments = "" } } } },
+      chunk{ tool_calls = { { index = 0, ["function"] = { arguments = '{"order_id":' } } } },
+      chunk{ tool_calls = { { index = 0, ["function"] = { arguments = '"1234"}' } } } },
+      chunk({}, "tool_calls"), "[DONE]" } }
+    server:script("/v1/chat/completions", { tool_round, audio_reply(500, 1, "It has shipped with DHL.", 0.05) })
+    local c = twilio_caller.new(site.port, 3, asking)
+    local pressed = false
+    run({ c }, function()
+      if c.question_end and not pressed then
+        pressed = true
+        c:send{ event = "dtmf", streamSid = c.sid, dtmf = { track = "inbound_track", digit = "5" } }
+      end
+      return #c.media >= 45
+    end, 15)
+    c:stop()
+    assert.is_true(closed_by_server(c, 5))
+    assert_own_valid_frames(c)
+    assert.is_true(#c.media >= 45, "the answer after the tool came through")
+    local requests = server:requests("/v1/chat/completions")
+    assert.equal(2, #requests)
+    local messages = requests[2].json.messages
+    local call, result = messages[#messages - 1], messages[#messages]
+    assert.equal("assistant", call.role)
+    assert.equal("order_status", call.tool_calls[1]["function"].name)
+    assert.equal("tool", result.role)
+    assert.equal("call_1", result.tool_call_id)
+    assert.same({ status = "shipped", carrier = "DHL", arrives = "Thursday" }, cjson.decode(result.content))
+    local log = site:error_log()
+    assert.matches("tool order_status for the caller", log, 1, true)
+    assert.matches("caller pressed 5", log, 1, true)
   end)
 end)
