@@ -116,11 +116,17 @@ describe("on the wire", function()
       assert.equal(1, #server:requests(CHAT))
     end)
 
-    it("is one in a stream too", function()
-      server:script(CHAT, { { events = { { data = ERROR_BODY } } } })
-      local reply, err = client:chat{ messages = MESSAGES, stream = true }
-      assert.is_nil(reply)
-      assert.same({ "api", "upstream quota", "quota", "model" }, { err.type, err.message, err.code, err.param })
+    it("is one in a stream too: as an event, or as a JSON body where the stream should be", function()
+      server:script(CHAT, { { events = { { data = ERROR_BODY } } }, { json = ERROR_BODY } })
+      for _ = 1, 2 do
+        local reply, err = client:chat{ messages = MESSAGES, stream = true }
+        assert.is_nil(reply)
+        assert.same({ "api", "upstream quota", "quota", "model" }, { err.type, err.message, err.code, err.param })
+      end
+      server:script("/v1/audio/speech", { { json = ERROR_BODY } })
+      local speech, err = client:speak("hi", { model = "gpt-4o-mini-tts", stream = true })
+      assert.is_nil(speech)
+      assert.same({ "api", 200, "upstream quota" }, { err.type, err.status, err.message })
     end)
   end)
 

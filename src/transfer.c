@@ -94,12 +94,26 @@ static void first_byte_came(transfer *tr)
   tr->owner->first_byte_waits--;
 }
 
+/* Whether the head says its body is JSON: a gateway that answers an SSE
+   request with a JSON error (status 200) has sent no event stream. */
+static int json_body(const http_head *head)
+{
+  size_t at = 0;
+  http_field f;
+  while (http_head_next(head, &at, &f))
+    if (strcmp(f.name, "content-type") == 0)
+      return strstr(f.value, "json") != NULL;
+  return 0;
+}
+
 /* The final response's header block is complete: report it and decide how its
-   body is kept. An error status is buffered, so its error body arrives in done. */
+   body is kept. An error status is buffered, so its error body arrives in done;
+   so is a JSON body to an SSE request. */
 static void complete_headers(transfer *tr)
 {
   long status = tr->head.status;
-  tr->mode = status >= 200 && status < 300 ? tr->stream : STREAM_NONE;
+  int streamed = status >= 200 && status < 300 && !(tr->stream == STREAM_SSE && json_body(&tr->head));
+  tr->mode = streamed ? tr->stream : STREAM_NONE;
   queue_push(tr->owner, &tr->headers_event);
 }
 
