@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "file_kind.h"
 #include "transport_impl.h"
 
 /* Larger limits than this are mistakes (3e7 years of seconds). */
@@ -256,6 +257,24 @@ static int add_headers(transfer *tr, const transfer_spec *s)
   return 0;
 }
 
+/* Whether part i's path names a regular file; why says what it names else.
+   curl would open a FIFO when it reads (blocking the step until a writer
+   comes), read /dev/zero for ever and a directory as nothing. */
+static int regular_file(const char *path, char *why, size_t why_size, size_t i)
+{
+  file_kind_t kind;
+  if (file_kind(path, &kind) != 0) {
+    snprintf(why, why_size, "multipart[%zu].path: cannot read %s: %s", i + 1, path, strerror(errno));
+    return 0;
+  }
+  if (kind != FILE_KIND_REGULAR) {
+    snprintf(why, why_size, "multipart[%zu].path: cannot read %s: not a regular file (a %s)", i + 1, path,
+             file_kind_name(kind));
+    return 0;
+  }
+  return 1;
+}
+
 static add_result add_parts(transfer *tr, const transfer_spec *s, char *why, size_t why_size)
 {
   size_t i;
@@ -270,6 +289,8 @@ static add_result add_parts(transfer *tr, const transfer_spec *s, char *why, siz
     if (p->data.bytes) {
       if (curl_mime_data(part, p->data.bytes, p->data.len) != CURLE_OK)
         return TRANSFER_NO_MEMORY;
+    } else if (!regular_file(p->path, why, why_size, i)) {
+      return TRANSFER_UNREADABLE;
     } else if (curl_mime_filedata(part, p->path) != CURLE_OK) {
       snprintf(why, why_size, "multipart[%zu].path: cannot read %s: %s", i + 1, p->path, strerror(errno));
       return TRANSFER_UNREADABLE;

@@ -212,6 +212,15 @@ local function secrets_of(key, headers)
   return list
 end
 
+-- Raises unless ca_file, when given and there, is a regular file: libcurl
+-- reads it inside step, where a FIFO would block the host for ever.
+local function check_ca_file(ca_file)
+  local kind = ca_file and core.file_kind(ca_file)
+  if kind and kind ~= "regular file" then
+    error(("gptaudio.new: 'ca_file' %s is a %s, not a regular file"):format(ca_file, kind), 0)
+  end
+end
+
 --- A new client; see the options above.
 function client.new(options)
   options = check.value("gptaudio.new", "options", options, "table", true) or {}
@@ -226,6 +235,7 @@ function client.new(options)
     if value == nil then value = DEFAULTS[name] end
     config[name] = check.value("gptaudio.new", name, value, expected, true)
   end
+  check_ca_file(config.ca_file)
   local key = config.api_key or nil
   local self = setmetatable({ logger = config.log }, Client)
   config.api_key, config.headers, config.log = nil, nil, nil

@@ -85,6 +85,19 @@ function errors.with_excerpt(err, head, text, limit)
   return err
 end
 
+--- nil, err of type "audio" naming path unless path names a regular file:
+--- a FIFO blocks whoever opens it, /dev/zero never ends, a directory reads
+--- as nothing. True when it does.
+function errors.check_regular_file(path)
+  local kind, err = core.file_kind(path)
+  if not kind then return nil, core.error{ type = "audio", message = "cannot read input audio " .. err.message } end
+  if kind ~= "regular file" then
+    return nil, core.error{ type = "audio", message = ("cannot read input audio %s: not a regular file (a %s)"):format(
+      path, kind) }
+  end
+  return true
+end
+
 --- nil and a gptaudio.Error of type type_ whose message is head and the start of text.
 function errors.fail_excerpt(type_, head, text)
   return nil, errors.with_excerpt(core.error{ type = type_ }, head, tostring(text), EVENT_EXCERPT)

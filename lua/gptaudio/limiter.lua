@@ -33,6 +33,7 @@
 -- Its waits are timers of the client's scheduler, so client:timeout() counts
 -- them and an outer loop wakes for them; the scheduler's injectable clock
 -- makes its specs run on a fake clock.
+local core = require "gptaudio.core"
 local scheduler = require "gptaudio.engine.scheduler"
 
 local limiter = {}
@@ -75,7 +76,10 @@ local function audio_seconds(bytes, format)
   return bytes / (format == "mp3" and MP3_BYTES_PER_SECOND or WAV_BYTES_PER_SECOND)
 end
 
+-- The size of a regular file (0 for anything else: opening a FIFO would block,
+-- and the transport refuses such a path anyway).
 local function file_size(path)
+  if core.file_kind(path) ~= "regular file" then return 0 end
   local f = io.open(path, "rb")
   if not f then return 0 end
   local size = f:seek("end") or 0

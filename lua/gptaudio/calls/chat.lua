@@ -73,10 +73,13 @@ local function sniff_format(bytes)
 end
 
 local function read_audio_file(path)
+  local regular, err = errors.check_regular_file(path)
+  if not regular then return nil, err end
   local f, why = io.open(path, "rb")
   if not f then return fail("audio", "cannot read input audio " .. why) end
-  local bytes = f:read("*a")
+  local bytes, read_why = f:read("*a")
   f:close()
+  if not bytes then return fail("audio", ("cannot read input audio %s: %s"):format(path, tostring(read_why))) end
   local format = sniff_format(bytes)
   if not format then return fail("audio", path .. ": input audio must be a WAV or MP3 file") end
   return bytes, format

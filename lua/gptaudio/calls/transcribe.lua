@@ -153,7 +153,9 @@ local function file_part(audio)
     if not wav then return nil, err end
     return { name = "file", data = wav, filename = "audio.wav", content_type = CONTENT_TYPES.wav }
   elseif type(audio) == "string" then
-    -- The transport reads the file as it sends it; this check only names the file in the error.
+    -- The transport reads the file as it sends it; these checks only name the file in the error.
+    local regular, err = errors.check_regular_file(audio)
+    if not regular then return nil, err end
     local f, why = io.open(audio, "rb")
     if not f then return fail("audio", "cannot read input audio " .. why) end
     f:close()
