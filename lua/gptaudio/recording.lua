@@ -146,7 +146,10 @@ end
 
 ---------------------------------------------------------------- open
 
+-- (Only a regular file is opened: a FIFO would block here; the call itself
+-- then reports what the path names.)
 local function is_wav_file(path)
+  if core.file_kind(path) ~= "regular file" then return false end
   local f = io.open(path, "rb")
   if not f then return false end
   local head = f:read(12) or ""
