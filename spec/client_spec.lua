@@ -238,19 +238,21 @@ describe("client:request", function()
 
   it("raises for a blocking call that waits on work its client does not drive, instead of spinning", function()
     server:default("/v1/models", { json = { data = {} } })
-    local other = gptaudio.new{ api_key = KEY, base_url = server.url }
-    local steps, step = 0, client.step
-    client.step = function(self, wait)
+    local elsewhere = gptaudio.engine.new() -- the work of another engine: client's engine does not drive it
+    local other = gptaudio.new{ api_key = KEY, base_url = server.url, engine = elsewhere }
+    local steps, step = 0, client.engine.drive_step
+    client.engine.drive_step = function(self, wait, where)
       steps = steps + 1
-      return step(self, wait)
+      return step(self, wait, where)
     end
     assert.has_error(function()
       client:map({ 1 }, function() return other:request{ path = "/models" } end)
     end, "gptaudio: this call waits on work its client does not drive (a request of another client,"
          .. " or a task that yields by itself): it could never end")
-    client.step = nil
+    client.engine.drive_step = nil
     assert.equal(1, steps)
     other:close()
+    elsewhere:close()
   end)
 
   it("runs 20 slow requests at once", function()

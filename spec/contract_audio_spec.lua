@@ -35,7 +35,7 @@ describe("transcription and speech requests against OpenAI's spec (Prism)", func
 
   -- Prism's status line and body for the speech request the speak kind builds.
   local function speech_verdict(text, opts)
-    return mock:post("/audio/speech", json.encode(speak.kind(client, text, opts).json))
+    return mock:post("/audio/speech", json.encode(speak.build(client, text, opts).json))
   end
 
   local function speak_passes(text, opts)

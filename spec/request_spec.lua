@@ -187,7 +187,7 @@ describe("Request handles and streams", function()
   end)
 
   describe("the registry of kinds", function()
-    local kinds = require("gptaudio.client").kinds
+    local kinds = require("gptaudio.client").calls
     after_each(function()
       kinds.doubled, kinds.unreadable = nil, nil
     end)

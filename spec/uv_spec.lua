@@ -112,13 +112,14 @@ describe("the luv adapter", function()
   it("hands the loop back between steps while the client asks to be stepped at once", function()
     -- libuv before 1.45 reruns a 0 ms timer re-armed from its callback in the
     -- same pass: Neovim's scheduled callbacks starved until the wait changed.
-    local steps, step = 0, client.step
+    local driven = client.engine -- what the adapter steps
+    local steps, step = 0, driven.step
     local function stop_stubbing()
-      client.step, client.timeout, client.active = nil, nil, nil
+      driven.step, driven.timeout, driven.active = nil, nil, nil
     end
-    client.timeout = function() return 0 end
-    client.active = function() return 1 end
-    client.step = function(self, wait)
+    driven.timeout = function() return 0 end
+    driven.active = function() return 1 end
+    driven.step = function(self, wait)
       steps = steps + 1
       if steps == 1000 then stop_stubbing() end -- bounds the spin without the fix
       return step(self, wait)
@@ -151,7 +152,8 @@ describe("the luv adapter", function()
   end)
 
   it("refuses what is no gptaudio client and a uv without timers or polls, before attaching", function()
-    local other = gptaudio.new{ api_key = "k", base_url = server.url }
+    local elsewhere = gptaudio.engine.new() -- the client's engine is attached already
+    local other = gptaudio.new{ api_key = "k", base_url = server.url, engine = elsewhere }
     for _, bad in ipairs{ {}, { options = {} }, "client", setmetatable({}, { __index = client }) } do
       assert.has_error(function() uv_loop.attach(bad, uv) end,
                        ("loop.uv.attach: 'client' must be a gptaudio client (got %s)"):format(type(bad)))
@@ -174,5 +176,6 @@ describe("the luv adapter", function()
     local attached = uv_loop.attach(other, uv)
     attached:detach()
     other:close()
+    elsewhere:close()
   end)
 end)

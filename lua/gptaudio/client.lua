@@ -1,13 +1,15 @@
--- gptaudio.Client: its options, the headers it sends, the registry of request
--- kinds, the concurrency queue, and the step that drives the transport and the
--- scheduler.
+-- gptaudio.Client: configuration (options, the headers it sends, its
+-- secrets, its rate limiter and concurrency slots) and the one methods table
+-- that names every call.
 --
 -- Options (gptaudio.new{...}; every one optional, an unknown one raises):
 --   api_key, base_url, organization, project   env OPENAI_API_KEY, OPENAI_BASE_URL
 --       (else https://api.openai.com/v1), OPENAI_ORG_ID, OPENAI_PROJECT_ID; false for
 --       api_key, organization or project means "none", whatever the environment says
 --   model = "gpt-audio-mini", voice = "alloy", model_check = "exact" | "prefix" | false,
---   prices = {}                                  read by the chat/transcribe/speak kinds
+--   prices = {}                                  read by the chat/transcribe/speak calls
+--   engine = gptaudio.engine.new()               the engine it runs on (default: the
+--       default engine of this Lua state)
 --   timeout = 600        seconds from the moment an attempt leaves the queue: until its
 --       last byte when not streamed; until the response's first byte when streamed (then
 --       only the stall limit applies, so a long stream outlives it)
@@ -30,8 +32,8 @@
 --       error) and task failures go to stderr.
 --
 -- client.options holds the options as used (defaults and environment applied;
--- no key, no headers, no log): kinds read client.options.model, .voice, ...
--- client.totals (usage.totals()) is where kinds count each call's usage and
+-- no key, no headers, no log, no engine): calls read client.options.model, .voice, ...
+-- client.totals (usage.totals()) is where calls count each call's usage and
 -- cost; client:usage() returns a copy.
 --
 -- Headers sent: Authorization: Bearer <key> (when there is a key),
@@ -41,15 +43,16 @@
 -- the same name, in any case). CR, LF or NUL in a header name or value raises
 -- (they would end the header and start another).
 --
--- For the next kinds (chat, transcribe, speak, ...): a kind is a function in
--- the registry `require("gptaudio.client").kinds` (also client.kinds):
+-- A call is a function in the registry `require("gptaudio.client").calls`
+-- (name -> build), named once more in the methods table below:
 --
---   kinds.chat = function(client, params, ...) return op end
+--   calls.chat = function(client, params, ...) return op end
 --
 -- It checks its arguments (raising on programmer errors: it runs at the call
 -- site) and returns `op`, a table describing the HTTP request and its hooks,
 -- or nil, err for bad data (an unreadable file): the request then ends failed
--- at once and the call returns nil, err.
+-- at once and the call returns nil, err. Calls read the client's options and
+-- totals; they never require this module.
 --   method     "POST" | "GET" | ... (default: POST with a body, GET without)
 --   path       "/chat/completions" (appended to base_url) or a whole http(s) URL
 --   json | body | multipart    at most one: a Lua value encoded with gptaudio.json
@@ -69,34 +72,34 @@
 --   partial(op) -> what err.partial holds when a stream fails after events arrived
 -- Every call also takes on_progress = fn(ev) in its options (the last
 -- argument): the transport's progress events ({type = "progress", ul_now,
--- ul_total, dl_now, dl_total}), whatever the kind.
+-- ul_total, dl_now, dl_total}), whatever the call.
 -- The hooks run under pcall in the request's own task (they may yield, even call
 -- the API); a raise fails that request alone, with type "interrupted". Streamed
--- requests are retried only while no event has arrived. Then the public call is
--- thin:
---   function Client:chat(params) return self:call("chat", params) end
+-- requests are retried only while no event has arrived.
 --
--- A blocking call (outside any task) drives only its own client's step.
+-- The client drives nothing itself: its requests run on its engine
+-- (gptaudio.engine; options.engine, default: the default engine), which
+-- many clients share. client:step, :pollfd, :events, :timeout drive that
+-- engine (step returns this client's active requests); a call outside any
+-- task blocks by driving the engine until its request ends.
 --
--- Event loops attach with client:attach_loop(loop), loop = {
---   schedule = fn(callback)  resume tasks later, from the loop (vim.schedule), or nil
---   wakeup = fn()            the work changed outside step (a transfer or timer added,
---                            a request ended): re-arm the loop's wait
---   block = fn(request)      how a call outside a task waits; nil: such a call
---                            raises "call this from gptaudio.spawn"
---   detach = fn()            called by client:close() }
--- and leave with client:detach_loop(loop).
+-- Layers (each requires only those after it): cli -> client (this methods
+-- table) -> map, tools, conversation (take a client, never require it) ->
+-- calls/* -> request -> engine -> core.
 local core = require "gptaudio.core"
 local scheduler = require "gptaudio.engine.scheduler"
+local engine = require "gptaudio.engine"
 local json = require "gptaudio.json"
 local errors = require "gptaudio.errors"
 local request = require "gptaudio.request"
 local retry = require "gptaudio.retry"
 local check = require "gptaudio.check"
-local chat = require "gptaudio.calls.chat"
 local usage = require "gptaudio.usage"
 local limiter = require "gptaudio.limiter"
 local map = require "gptaudio.map"
+local long = require "gptaudio.calls.long"
+local tools = require "gptaudio.tools"
+local conversation = require "gptaudio.conversation"
 
 local client = {}
 
@@ -104,17 +107,17 @@ local Client = { __name = "gptaudio.Client" }
 Client.__index = Client
 client.Client = Client
 
-local kinds = { request = require "gptaudio.calls.request", chat = chat.kind }
-client.kinds = kinds
-Client.kinds = kinds
+-- The registry of calls: name -> build(client, ...) -> op | nil, err.
+local calls = {
+  request = require "gptaudio.calls.request",
+  chat = require("gptaudio.calls.chat").build,
+  transcribe = require("gptaudio.calls.transcribe").build,
+  translate = require("gptaudio.calls.translate").build,
+  speak = require("gptaudio.calls.speak").build,
+}
+client.calls = calls
 
-local REENTRANT = "gptaudio: client:step is not re-entrant: do not call it from a task or a callback"
-local CALL_FROM_SPAWN = "gptaudio: call this from gptaudio.spawn: a call outside a task would block the event loop"
 local CLOSED = "gptaudio: the client is closed"
--- How long a blocking call lets one step wait at most; steps return at once on activity.
-local BLOCKING_STEP = 1
-local NEVER_ENDS = "gptaudio: this call waits on work its client does not drive (a request of another client,"
-  .. " or a task that yields by itself): it could never end"
 
 local OPTIONS = {
   api_key = { "string", false }, base_url = "string",
@@ -125,6 +128,7 @@ local OPTIONS = {
   low_speed_limit = "positive number", low_speed_time = "positive number",
   max_retries = "non-negative integer", max_retry_after = "non-negative number", max_concurrency = "positive integer",
   max_response_bytes = "positive integer", rpm = "positive number", tpm = "positive number",
+  engine = "table",
 }
 
 local DEFAULTS = {
@@ -238,7 +242,12 @@ function client.new(options)
   check_ca_file(config.ca_file)
   local key = config.api_key or nil
   local self = setmetatable({ logger = config.log }, Client)
-  config.api_key, config.headers, config.log = nil, nil, nil
+  local on = config.engine or engine.default()
+  if not engine.is_engine(on) then
+    error("gptaudio.new: 'engine' must be a gptaudio engine (gptaudio.engine.new())", 0)
+  end
+  on:check_open()
+  config.api_key, config.headers, config.log, config.engine = nil, nil, nil, nil
   config.base_url = config.base_url:gsub("/+$", "")
   self.options = config
   local headers = header_set()
@@ -251,14 +260,12 @@ function client.new(options)
   add_headers(headers, options.headers or {}, "gptaudio.new")
   private[self] = { headers = headers }
   errors.keep_secrets(self, secrets_of(key, options.headers or {}))
-  self.transport = assert(core.transport())
-  self.scheduler = scheduler.new{
-    log = self.logger and function(level, message) self:log(level, message) end,
-    on_timer = function() self:poke() end,
-  }
+  self.engine = on
+  -- The engine's, shared with every client on it (kept for callers that read them).
+  self.transport, self.scheduler = on.transport, on.scheduler
+  self.log_function = self.logger and function(level, message) self:log(level, message) end
   self.totals = usage.totals()
-  self.limiter = limiter.new(self.scheduler, { rpm = config.rpm, tpm = config.tpm })
-  self.transfers = {} -- Transfer -> Request
+  self.limiter = limiter.new(on.scheduler, { rpm = config.rpm, tpm = config.tpm })
   self.live, self.live_count = {}, 0
   self.running, self.queue, self.queue_first, self.queue_last = 0, {}, 1, 0
   return self
@@ -283,17 +290,15 @@ local function check_open(self)
   if self.closed then error(CLOSED, 0) end
 end
 
--- Raises when a call outside a task cannot wait here.
-local function check_may_block(self)
-  check_open(self)
-  if self.loop and not self.loop.block then error(CALL_FROM_SPAWN, 0) end
-  if self.stepping then error(REENTRANT, 0) end
-end
-
---- Raise unless the client is open / unless a call outside a task may wait
---- here (for calls built on the client, such as map).
+--- Raise unless the client is open.
 Client.check_open = check_open
-Client.check_may_block = check_may_block
+
+--- Runs fn(...) to its end (see engine:run): in the task, or outside one by
+--- driving the client's engine; raises at once where that must not block.
+function Client:run(fn, cancel, ...)
+  check_open(self)
+  return self.engine:run(fn, cancel, ...)
+end
 
 local PER_CALL = "client:%s"
 
@@ -372,79 +377,98 @@ local function take_on_progress(kind, args)
   return function(_, ev) return on_progress(ev) end
 end
 
---- Starts a call of this kind with the call's own arguments and returns its
+--- Starts the call `name` with the call's own arguments and returns its
 --- Request at once (see request.lua); never waits.
-function Client:start(kind, ...)
+function Client:start(name, ...)
   check_open(self)
-  local build = type(kind) == "string" and kinds[kind]
-  if not build then error(("client:start: unknown kind '%s'"):format(tostring(kind)), 0) end
+  local build = type(name) == "string" and calls[name]
+  if not build then error(("client:start: unknown kind '%s'"):format(tostring(name)), 0) end
   local args = pack(...)
-  local on_progress = take_on_progress(kind, args)
+  local on_progress = take_on_progress(name, args)
   local op, err = build(self, unpack(args, 1, args.n))
-  if op == nil then return request.failed(self, kind, err) end
-  local spec = transfer_spec(self, kind, op)
+  if op == nil then return request.failed(self, name, err) end
+  local spec = transfer_spec(self, name, op)
   spec.progress = op.progress or on_progress ~= nil
   return request.start(self, op, spec, on_progress)
 end
 
 --- start + wait: yields inside a task, blocks outside one (raises instead
 --- when an event loop that must not block is attached).
-function Client:call(kind, ...)
-  if not scheduler.current() then check_may_block(self) end
-  return self:start(kind, ...):wait()
+function Client:call(name, ...)
+  check_open(self)
+  if not scheduler.current() then self.engine:check_may_block("client:step") end
+  return self:start(name, ...):wait()
 end
+
+---------------------------------------------------------------- the calls
 
 --- Any endpoint: see calls/request.lua.
 function Client:request(params)
   return self:call("request", params)
 end
 
---- Chat Completions: see chat.lua.
+--- Chat Completions: see calls/chat.lua.
 function Client:chat(params)
   return self:call("chat", params)
 end
 
+--- Speech to text: see calls/transcribe.lua; long recordings go in pieces
+--- (calls/long.lua).
+function Client:transcribe(audio, opts)
+  return long.run(self, "transcribe", audio, opts)
+end
+
+--- Speech to English text, or another language: see calls/translate.lua;
+--- long recordings go in pieces (calls/long.lua).
+function Client:translate(audio, opts)
+  return long.run(self, "translate", audio, opts)
+end
+
+--- Text to speech: see calls/speak.lua.
+function Client:speak(text, opts)
+  return self:call("speak", text, opts)
+end
+
 --- Bulk jobs: see map.lua.
 Client.map = map.run
+
+--- The tool loop: see tools.lua.
+Client.run_tools = tools.run_tools
+
+--- A conversation: see conversation.lua.
+Client.conversation = conversation.new
 
 --- Running totals of usage and cost per model over this client's calls (a copy).
 function Client:usage()
   return self.totals:snapshot()
 end
 
---- Waits for a request from outside any task: through the attached loop, or
---- by driving step here.
-function Client:wait_outside_task(req)
-  check_may_block(self)
-  if self.loop then return self.loop.block(req) end
-  while not req:ended() do
-    self:step(BLOCKING_STEP)
-    if not req:ended() and self.transport:active() == 0 and not self.scheduler:timeout() then
-      error(NEVER_ENDS, 0) -- step would return at once for ever: a spin, not a wait
-    end
-  end
-end
+---------------------------------------------------------------- requests and slots
 
+--- A request of this client began / ended (request.lua).
 function Client:track(req)
   self.live[req] = true
   self.live_count = self.live_count + 1
+  self.engine:track(req)
 end
 
 function Client:forget(req)
   if self.live[req] then
     self.live[req] = nil
     self.live_count = self.live_count - 1
-    self:poke()
   end
+  self.engine:forget(req)
 end
 
---- How many requests are active (queued, running, or waiting for a retry):
---- what step returns.
+--- How many of this client's requests are active (queued, running, or
+--- waiting for a retry): what client:step returns.
 function Client:active()
   return self.live_count
 end
 
--- Hands free slots to queued requests, oldest first.
+-- Hands free slots to queued requests, oldest first, through the scheduler:
+-- a request woken here may fail at once and free its slot again, and a
+-- nested resume per hand-over would exhaust the C stack.
 local function grant(self)
   while not self.closed and self.running < self.options.max_concurrency and self.queue_first <= self.queue_last do
     local req = self.queue[self.queue_first]
@@ -453,7 +477,7 @@ local function grant(self)
     if not req:ended() then
       req.slot = true
       self.running = self.running + 1
-      self.scheduler:wake(req.task)
+      self.engine.scheduler:defer(req.task, self.log_function)
     end
   end
 end
@@ -482,64 +506,20 @@ function Client:release(req)
   grant(self)
 end
 
---- Tells the attached loop that the work changed outside step (a transfer or
---- a timer added, a request ended).
-function Client:poke()
-  if self.loop and self.loop.wakeup and not self.stepping then self.loop.wakeup() end
-end
+---------------------------------------------------------------- driving the engine
 
--- Hands each event to its request and wakes each request's task once.
-local function dispatch(self, events)
-  local woken, order = {}, {}
-  for _, ev in ipairs(events) do
-    local req = self.transfers[ev.transfer]
-    if req then
-      req.inbox[#req.inbox + 1] = ev
-      if not woken[req] then
-        woken[req] = true
-        order[#order + 1] = req
-      end
-    end
-  end
-  for _, req in ipairs(order) do self.scheduler:wake(req.task) end
-end
-
-local function drive(self, wait)
-  self.scheduler:fire_due()
-  local timer = self.scheduler:timeout()
-  if timer then
-    wait = math.min(wait, timer)
-  elseif self.transport:active() == 0 then
-    -- No transfer and no timer: nothing could end the wait but its own end.
-    wait = 0
-  end
-  if self.closed then return end
-  dispatch(self, self.transport:step(wait))
-  if self.closed then return end
-  self.scheduler:fire_due()
-end
-
---- Drives transfers, resumes tasks, fires due timers; waits up to timeout
---- seconds (default 0) for something to happen, never past the next timer,
---- and not at all when no transfer is active and no timer is set.
---- Returns how many requests are still active (queued, running, or waiting
---- for a retry). Not re-entrant.
+--- Drives the client's engine (every client's requests on it; see
+--- engine:step) and returns how many of this client's requests are active.
 function Client:step(timeout)
   check_open(self)
-  check.value("client:step", "timeout", timeout, "non-negative number", true)
-  if self.stepping or scheduler.current() then error(REENTRANT, 0) end
-  self.stepping = true
-  local ok, err = pcall(drive, self, timeout or 0)
-  self.stepping = false
-  if not ok then error(err, 0) end
+  self.engine:drive_step(timeout, "client:step")
   return self.live_count
 end
 
---- The fd to wait on (readable when the transport has work), or nil where
---- the platform has no epoll.
+--- The engine's fd to wait on, or nil where the platform has no epoll.
 function Client:pollfd()
   check_open(self)
-  return self.transport:pollfd()
+  return self.engine:pollfd()
 end
 
 --- cqueues style: wait for the pollfd to become readable.
@@ -547,39 +527,41 @@ function Client.events(_)
   return "r"
 end
 
---- Seconds until step has something to do (0: now): the earliest of the
---- transport's deadline and the scheduler's timers; nil when nothing is pending.
+--- Seconds until the engine's step has something to do; nil when nothing is pending.
 function Client:timeout()
   check_open(self)
-  local transfers, timers = self.transport:timeout(), self.scheduler:timeout()
-  if transfers and timers then return math.min(transfers, timers) end
-  return transfers or timers
+  return self.engine:timeout()
 end
 
+--- Attaches a host loop to the client's engine (see engine:attach_loop); it
+--- is detached again when this client closes.
 function Client:attach_loop(loop)
   check_open(self)
-  if self.loop then error("gptaudio: this client already has an event loop attached", 0) end
-  self.loop = loop
-  self.scheduler.schedule = loop.schedule
+  if self.engine.loop then error("gptaudio: this client already has an event loop attached", 0) end
+  self.engine:attach_loop(loop)
+  self.attached_loop = loop
 end
 
 function Client:detach_loop(loop)
-  if self.loop ~= loop then return end
-  self.loop = nil
-  self.scheduler.schedule = nil
+  if self.attached_loop == loop then self.attached_loop = nil end
+  self.engine:detach_loop(loop)
 end
 
---- Cancels every request, frees the transport, detaches the loop. Calls on a
---- closed client raise; closing again does nothing.
+--- Cancels this client's requests and detaches a loop attached through it;
+--- the engine stays for its other clients. Calls on a closed client raise;
+--- closing again does nothing.
 function Client:close()
   if self.closed then return end
-  self.closed = true
+  self.closed = true -- first: the cancellations below hand no slot over
   local live = {}
   for req in pairs(self.live) do live[#live + 1] = req end
   for _, req in ipairs(live) do req:cancel() end
-  self.transport:close()
-  if self.loop and self.loop.detach then self.loop.detach() end
-  self.loop = nil
+  local loop = self.attached_loop
+  self.attached_loop = nil
+  if loop then
+    self.engine:detach_loop(loop)
+    if loop.detach then loop.detach() end
+  end
 end
 
 Client.__close = Client.close

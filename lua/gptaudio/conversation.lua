@@ -37,7 +37,6 @@ local chat = require "gptaudio.calls.chat"
 local models = require "gptaudio.models"
 local usage = require "gptaudio.usage"
 local tools = require "gptaudio.tools"
-local client = require "gptaudio.client"
 
 local conversation = {}
 
@@ -204,8 +203,6 @@ end
 function Conversation:usage()
   return self.totals:snapshot()[self.model] or { calls = 0 }
 end
-
-client.Client.conversation = conversation.new
 
 conversation.Conversation = Conversation
 conversation.EXPIRY_MARGIN = EXPIRY_MARGIN

@@ -1,15 +1,12 @@
 -- gptaudio: OpenAI's audio-native chat model for Lua, without blocking.
+--
+-- gptaudio.new{...} makes a Client (configuration; see client.lua) on an
+-- engine (engine/init.lua); gptaudio.step, pollfd, events, timeout and active
+-- drive the default engine, the one every client uses unless given another.
 local core = require "gptaudio.core"
 local client = require "gptaudio.client"
+local engine = require "gptaudio.engine"
 local scheduler = require "gptaudio.engine.scheduler"
-
--- The calls that add themselves to the client's registry of kinds
--- (client:transcribe, client:translate, client:speak).
-require "gptaudio.calls.transcribe"
-require "gptaudio.calls.translate"
-require "gptaudio.calls.speak"
--- client:run_tools and client:conversation.
-require "gptaudio.conversation"
 
 local gptaudio = {
   VERSION = core.VERSION,
@@ -18,8 +15,34 @@ local gptaudio = {
   json = require "gptaudio.json",
   models = require "gptaudio.models",
   tools = require "gptaudio.tools",
+  engine = engine,
   new = client.new,
   spawn = scheduler.spawn,
 }
+
+--- Steps the default engine (see engine:step); returns how many requests are active.
+function gptaudio.step(timeout)
+  return engine.default():drive_step(timeout, "gptaudio.step")
+end
+
+--- The default engine's fd to wait on (nil without epoll).
+function gptaudio.pollfd()
+  return engine.default():pollfd()
+end
+
+--- cqueues style: wait for the pollfd to become readable.
+function gptaudio.events()
+  return "r"
+end
+
+--- Seconds until the default engine has something to do; nil when nothing is pending.
+function gptaudio.timeout()
+  return engine.default():timeout()
+end
+
+--- How many requests of the default engine are active.
+function gptaudio.active()
+  return engine.default():active()
+end
 
 return gptaudio

@@ -20,8 +20,9 @@
 --                       cleanly: those in flight end, the rest are "cancelled"
 --                       (no on_progress for them). An interrupt flag fits here.
 -- Items are the sequence items[1..#items]. Like every call, map yields inside
--- a task and blocks outside one (driving client:step), or raises when an
--- event loop that must not block is attached.
+-- a task and blocks outside one (driving the client's engine, so fn may call
+-- other clients of that engine), or raises when an event loop that must not
+-- block is attached.
 local scheduler = require "gptaudio.engine.scheduler"
 local check = require "gptaudio.check"
 local core = require "gptaudio.core"
@@ -76,7 +77,7 @@ local function worker(job)
   job.workers = job.workers - 1
   if job.workers == 0 then
     job.finished = true
-    if job.waiter then job.client.scheduler:wake(job.waiter) end
+    if job.waiter then job.client.engine.scheduler:wake(job.waiter) end
   end
 end
 
@@ -101,26 +102,14 @@ function map.run(client, items, fn, opts)
   opts = check.value(WHERE, "opts", opts, "table", true) or {}
   check.known(WHERE, opts, OPTIONS, "option")
   for name, expected in pairs(OPTIONS) do check.value(WHERE, name, opts[name], expected, true) end
-  local inside = scheduler.current() ~= nil
-  if inside then client:check_open() else client:check_may_block() end
+  client:check_open()
   local job = {
     client = client, items = items, fn = fn, on_progress = opts.on_progress, stop = opts.stop,
     concurrency = opts.concurrency or DEFAULT_CONCURRENCY,
     total = #items, next = 1, done = 0, results = {},
   }
   local release = (opts.rpm or opts.tpm) and client.limiter:restrict{ rpm = opts.rpm, tpm = opts.tpm }
-  local ok, err = pcall(function()
-    if inside then
-      run(job)
-    else
-      scheduler.spawn(run, job)
-      -- What an event loop's block() waits on: a request-like view of the job.
-      client:wait_outside_task{
-        ended = function() return job.finished == true end,
-        cancel = function() halt(job) end,
-      }
-    end
-  end)
+  local ok, err = pcall(client.run, client, run, function() halt(job) end, job)
   if release then release() end
   if not ok then error(err, 0) end
   if job.failure then error(job.failure, 0) end

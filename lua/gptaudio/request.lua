@@ -14,13 +14,14 @@
 --                 request with an error of type "cancelled" (waking whoever
 --                 waits). Returns false when the request had already ended.
 --
--- Each attempt holds a concurrency slot, then passes the client's rate
--- limiter (limiter.lua: its wait is "queued" too), then starts its transfer.
+-- Each attempt holds a concurrency slot of its client, then passes the
+-- client's rate limiter (limiter.lua: its wait is "queued" too), then starts
+-- its transfer on the client's engine (engine/init.lua), which steps it.
 --
 -- The op's callbacks (on_event, finish) run under pcall in the request's own
 -- task, so they may yield (call the API themselves). A Lua error raised by one
 -- fails this request alone: a gptaudio.Error raised is the request's error as
--- it is (a kind stops a stream that way); anything else becomes an error of
+-- it is (a call stops a stream that way); anything else becomes an error of
 -- type "interrupted" with the raised value as message.
 local scheduler = require "gptaudio.engine.scheduler"
 local json = require "gptaudio.json"
@@ -74,7 +75,7 @@ function Request:wait()
     self.waiters[#self.waiters + 1] = task
     while not self:ended() do scheduler.suspend() end
   else
-    self.client:wait_outside_task(self)
+    self.engine:block(self, "client:step")
   end
   return self:result()
 end
@@ -84,10 +85,14 @@ function Request:stop_transfer()
   local transfer = self.transfer
   if transfer then
     self.transfer = nil
-    self.client.transfers[transfer] = nil
-    transfer:cancel()
+    self.engine:remove(transfer, true)
   end
   self.client:release(self)
+end
+
+--- Resumes the request's task (an event arrived for it).
+function Request:wake()
+  self.engine.scheduler:wake(self.task, self.client.log_function)
 end
 
 -- Ends the request once: records the outcome, wakes the waiters.
@@ -108,7 +113,7 @@ function Request:finish(state, value, err)
   end
   local waiters = self.waiters
   self.waiters = {}
-  for _, task in ipairs(waiters) do client.scheduler:wake(task) end
+  for _, task in ipairs(waiters) do self.engine.scheduler:wake(task, client.log_function) end
 end
 
 function Request:fail(err, response)
@@ -123,7 +128,7 @@ function Request:cancel()
   if self.retry_timer then self.retry_timer:cancel() end
   self:stop_transfer()
   self:finish("cancelled", nil, errors.new{ type = "cancelled", message = "request cancelled" })
-  self.client.scheduler:wake(self.task)
+  self.engine.scheduler:wake(self.task)
   return true
 end
 
@@ -179,7 +184,7 @@ function Request:handle(response, ev)
     if self.on_progress then self:callback(response, self.on_progress, ev) end
     if self.op.progress and self.op.on_event then self:callback(response, self.op.on_event, ev) end
   elseif ev.type == "done" then
-    self.client.transfers[ev.transfer] = nil
+    self.engine:remove(ev.transfer, false)
     self.transfer = nil
     self.client:release(self)
     if ev.status ~= 0 then response.status = ev.status end
@@ -195,7 +200,7 @@ local function log_attempt(self, response, started)
   local outcome = failure and ("%s error: %s"):format(failure.type, failure.message)
     or ("status %d"):format(response.status)
   self.client:log("debug", ("%s attempt %d: %s in %.3f s"):format(
-    self.label, self.attempts, outcome, self.client.scheduler:now() - started))
+    self.label, self.attempts, outcome, self.engine.scheduler:now() - started))
 end
 
 local function decode_body(response)
@@ -210,17 +215,15 @@ end
 -- One attempt, from adding the transfer to its "done" event (or to an abort).
 -- Returns the response, or nil when the request ended meanwhile (cancelled).
 function Request:attempt()
-  local client = self.client
-  local started = client.scheduler:now()
+  local started = self.engine.scheduler:now()
   local response = { status = 0, events = 0 }
-  local transfer, err = client.transport:add(specs[self])
+  self.inbox = {}
+  local transfer, err = self.engine:add(self, specs[self])
   if not transfer then
-    client:release(self)
+    self.client:release(self)
     response.failure, response.complete = err, true
   else
-    self.state, self.transfer, self.inbox = "running", transfer, {}
-    client.transfers[transfer] = self
-    client:poke()
+    self.state, self.transfer = "running", transfer
   end
   while not response.complete do
     while #self.inbox == 0 and not self:ended() do scheduler.suspend() end
@@ -249,9 +252,9 @@ end
 
 -- Waits out the delay before the next attempt; false when the request ended.
 function Request:pause(delay)
-  local client = self.client
+  local scheduler_ = self.engine.scheduler
   self.state = "queued"
-  local timer = client.scheduler:after(delay, function() client.scheduler:wake(self.task) end)
+  local timer = scheduler_:after(delay, function() self:wake() end)
   self.retry_timer = timer
   while not timer.fired and not self:ended() do scheduler.suspend() end
   timer:cancel()
@@ -259,7 +262,7 @@ function Request:pause(delay)
   return not self:ended()
 end
 
--- The tokens a successful response says it used: the kind's usage on the
+-- The tokens a successful response says it used: the call's usage on the
 -- value, else the body's usage object; nil when neither says.
 local function used_tokens(value, response)
   local u = type(value) == "table" and type(value.usage) == "table" and value.usage
@@ -317,12 +320,13 @@ function Request:run()
   end
 end
 
---- A started request: client is the Client, op what the kind built (see
+--- A started request: client is the Client, op what the call built (see
 --- client.lua), spec the transfer description for the transport,
 --- on_progress(op, ev) the call's own progress hook (or nil).
 function request.start(client, op, spec, on_progress)
   local self = setmetatable({
     client = client,
+    engine = client.engine,
     op = op,
     label = op.method .. " " .. op.path,
     state = "queued",
@@ -344,10 +348,11 @@ function request.start(client, op, spec, on_progress)
   return self
 end
 
---- A request that failed before it could start (the kind returned nil, err
+--- A request that failed before it could start (the call returned nil, err
 --- for bad data): it ends at once, so that the call returns nil, err.
-function request.failed(client, kind, err)
-  local self = setmetatable({ client = client, label = kind, state = "queued", attempts = 0, waiters = {} }, Request)
+function request.failed(client, name, err)
+  local self = setmetatable({ client = client, engine = client.engine, label = name, state = "queued", attempts = 0,
+                              waiters = {} }, Request)
   self:finish("failed", nil, err)
   return self
 end

@@ -52,7 +52,6 @@ local json = require "gptaudio.json"
 local check = require "gptaudio.check"
 local scheduler = require "gptaudio.engine.scheduler"
 local schema = require "gptaudio.schema"
-local client = require "gptaudio.client"
 
 local tools = {}
 
@@ -197,7 +196,7 @@ end
 local function run_round(box, calls, ctx_base, params)
   local records, left = {}, #calls
   local waiting = scheduler.current()
-  local sched = ctx_base.client.scheduler
+  local sched = ctx_base.client.engine.scheduler
   local function run(i)
     local ctx = { call = calls[i] }
     for k, v in pairs(ctx_base) do ctx[k] = v end
@@ -237,7 +236,7 @@ local function loop(self, params)
   chat_params.messages, chat_params.tools = messages, box
   local rounds, all_results = {}, {}
   local max_rounds = params.max_rounds or DEFAULT_MAX_ROUNDS
-  local sched = self.scheduler
+  local sched = self.engine.scheduler
   local ctx = { client = self, messages = messages, sleep = function(seconds) return sched:sleep(seconds) end }
   for round = 1, max_rounds do
     chat_params.tool_choice = round == 1 and params.tool_choice or nil
@@ -262,27 +261,11 @@ local function loop(self, params)
   end
 end
 
--- A table whose ended() is true: lets client:wait_outside_task raise, before
--- anything starts, where this client must not block.
-local ALREADY_ENDED = { ended = function() return true end }
-
 --- See the top of this file. Yields inside a task, blocks outside one (as
 --- client:chat does).
 function tools.run_tools(self, params)
   check_params(params)
-  if scheduler.current() then return loop(self, params) end
-  self:wait_outside_task(ALREADY_ENDED)
-  local done, ok, reply, err = false, nil, nil, nil
-  scheduler.spawn(function()
-    ok, reply, err = pcall(loop, self, params)
-    done = true
-  end)
-  self:wait_outside_task({ ended = function() return done end })
-  -- A programmer error met inside (a bad chat option) raises here, at the call.
-  if not ok then error(reply, 0) end
-  return reply, err
+  return self:run(loop, nil, self, params)
 end
-
-client.Client.run_tools = tools.run_tools
 
 return tools

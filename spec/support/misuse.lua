@@ -497,7 +497,7 @@ function groups.client()
     { name = "tools.new", fn = gptaudio.tools.new, params = { arg("list", "table", { alias = "tool" }) },
       valid = function() return { { name = "noop", description = "nothing", handler = function() end } } end },
     { name = "loop.uv.attach", fn = uv_loop.attach,
-      params = { arg("client", "table"), arg("uv", "table"), opt("opts", "table") },
+      params = { opt("client", "table"), arg("uv", "table"), opt("opts", "table") },
       valid = function() return new_client(), uv(), { schedule = function(f) f() end } end,
       fields = { [3] = { opt("schedule", "function") } },
       after = function(handle)

@@ -13,7 +13,7 @@ local check = require "gptaudio.check"
 local core = require "gptaudio.core"
 local errors = require "gptaudio.errors"
 local json = require "gptaudio.json"
-local kind_stream = require "gptaudio.calls.stream"
+local call_stream = require "gptaudio.calls.stream"
 local models = require "gptaudio.models"
 local usage = require "gptaudio.usage"
 
@@ -485,7 +485,7 @@ end
 --- Ends the stream: flushes the resampler, hands on the calls still open, and
 --- returns the reply the whole call would have given, after a done event.
 function Stream:finish(response)
-  kind_stream.end_pcm(self.pcm, self.log, "chat")
+  call_stream.end_pcm(self.pcm, self.log, "chat")
   if self.resampler then self:add_audio(self.resampler:flush()) end
   self:complete_calls()
   if #self.chunks == 0 then
@@ -507,15 +507,15 @@ function Stream:finish(response)
   return reply
 end
 
----------------------------------------------------------------- the client's kind
+---------------------------------------------------------------- the call
 
---- The "chat" kind of the client's registry (client:chat(params),
+--- The "chat" call of the client's registry (client:chat(params),
 --- client:start("chat", params)): the op the client sends, with its hooks.
 --- where names the call in messages when another call routes through chat.
-function chat.kind(client, params, where)
+function chat.build(client, params, where)
   local call, err = chat.request(params, client.options, where)
   if not call then return nil, err end
-  return kind_stream.op(client, { method = call.method, path = call.path, json = call.json }, call,
+  return call_stream.op(client, { method = call.method, path = call.path, json = call.json }, call,
                         { headers = params.headers, timeout = params.timeout, max_retries = params.max_retries,
                           stream = call.stream, on_event = params.on_event },
                         { decode = chat.decode, stream = chat.stream, mode = "sse" })

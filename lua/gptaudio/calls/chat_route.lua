@@ -16,7 +16,7 @@ return function(client, params, on_event, convert, result_name, where)
       on_event(ev)
     end
   end
-  local op, err = chat.kind(client, params, where)
+  local op, err = chat.build(client, params, where)
   if not op then return nil, err end
   local finish, partial = op.finish, op.partial
   op.finish = function(self, response)

@@ -197,7 +197,7 @@ local function send(job, piece)
     if not fine then job.raised = job.raised or why end
   end
   job.in_flight = job.in_flight - 1
-  if job.waiter then job.client.scheduler:wake(job.waiter) end
+  if job.waiter then job.client.engine.scheduler:wake(job.waiter) end
 end
 
 ---------------------------------------------------------------- the whole job
@@ -265,10 +265,6 @@ local function joined(job)
   }
 end
 
--- A table whose ended() is true: lets client:wait_outside_task raise, before
--- anything starts, where this client must not block.
-local ALREADY_ENDED = { ended = function() return true end }
-
 local function in_pieces(client, kind, reader, opts, model_id, chunk)
   local route = piece_route(model_id, opts)
   local limit = math.min(chunk.max_seconds or math.huge, longest_piece(model_id))
@@ -291,15 +287,7 @@ local function in_pieces(client, kind, reader, opts, model_id, chunk)
     concurrency = math.min(chunk.concurrency or math.huge, client.options.max_concurrency, memory_bound),
     order = new_order(opts.on_event), results = {}, in_flight = 0, done_seconds = 0, pieces = 0,
   }
-  if scheduler.current() then
-    run(job)
-  else
-    client:wait_outside_task(ALREADY_ENDED)
-    local task = scheduler.spawn(run, job)
-    client:wait_outside_task({ ended = function() return task:status() == "done" or task:status() == "failed" end })
-    local ok, why = task:result()
-    if ok == nil and why then error(why, 0) end
-  end
+  client:run(run, nil, job)
   -- A programmer error met in a piece (a bad option) raises here, at the call.
   if job.raised then error(job.raised, 0) end
   local tr, err = joined(job)

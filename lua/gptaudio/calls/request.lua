@@ -1,4 +1,4 @@
--- The "request" kind: any endpoint of the API as plain HTTP (client:request).
+-- The "request" call: any endpoint of the API as plain HTTP (client:request).
 --
 --   res, err = client:request{ method =, path =, json = | body = | multipart =, headers =,
 --                              stream =, on_event =, timeout =, max_retries = }

@@ -8,10 +8,10 @@ local models = require "gptaudio.models"
 -- Fields that would turn the chat route's request into another kind of call.
 local CHAT_OWNED = { messages = true, modalities = true, audio = true }
 
---- The kind function (client, input, opts) for route = {
+--- The build function (client, input, opts) of a routed call, route = {
 ---   where = "client:speak", verb = "speak",
----   endpoint = the registry kind the endpoint serves ("speech"),
----   refused = the registry kind that cannot do it ("transcription"),
+---   endpoint = the model kind (models.lua) the endpoint serves ("speech"),
+---   refused = the model kind that cannot do it ("transcription"),
 ---   names_endpoint(lower_case_id) -> whether an unknown id names an endpoint model,
 ---   check(input, opts) -> raises for a bad argument,
 ---   endpoint_op(client, input, opts, model_id, model), chat_op(client, input, opts, model_id) }

@@ -16,10 +16,9 @@
 local check = require "gptaudio.check"
 local core = require "gptaudio.core"
 local errors = require "gptaudio.errors"
-local client = require "gptaudio.client"
 local json = require "gptaudio.json"
 local chat_route = require "gptaudio.calls.chat_route"
-local kind_stream = require "gptaudio.calls.stream"
+local call_stream = require "gptaudio.calls.stream"
 local routed = require "gptaudio.calls.routed"
 local models = require "gptaudio.models"
 local usage = require "gptaudio.usage"
@@ -164,7 +163,7 @@ function Stream:partial(headers)
 end
 
 function Stream:finish(response)
-  kind_stream.end_pcm(self.pcm, self.log, "speak")
+  call_stream.end_pcm(self.pcm, self.log, "speak")
   local sp = self:partial(response.headers)
   self.emit{ type = "done", speech = sp }
   return sp
@@ -182,7 +181,7 @@ local function endpoint_op(client_, text, opts, model_id, model)
   -- Without a registry entry, nothing says the model streams SSE: its plain body always streams.
   local sse = opts.stream and model ~= nil and not model.refuses.sse
   if sse then body.stream_format = "sse" end
-  return kind_stream.op(client_, { method = "POST", path = speak.PATH, json = body }, call, opts,
+  return call_stream.op(client_, { method = "POST", path = speak.PATH, json = body }, call, opts,
                         { decode = decode_response, stream = new_stream, mode = sse and "sse" or "raw" })
 end
 
@@ -223,19 +222,13 @@ local function chat_op(client_, text, opts, model_id)
                     WHERE)
 end
 
----------------------------------------------------------------- the client's kind
+---------------------------------------------------------------- the call
 
---- The "speak" kind (client:speak(text, opts), client:start("speak", text, opts)).
-speak.kind = routed{
+--- The "speak" call (client:speak(text, opts), client:start("speak", text, opts)).
+speak.build = routed{
   where = WHERE, verb = "speak", endpoint = "speech", refused = "transcription",
   names_endpoint = function(id) return id:find("tts", 1, true) ~= nil end,
   check = check_arguments, endpoint_op = endpoint_op, chat_op = chat_op,
 }
-
-client.kinds.speak = speak.kind
-
-function client.Client:speak(text, opts)
-  return self:call("speak", text, opts)
-end
 
 return speak

@@ -1,15 +1,15 @@
--- The finishing hooks the calls' kinds (chat, transcribe, speak) share: an op
--- answered by a whole body, or by a stream that a gatherer of the kind's own
+-- The finishing hooks the calls (chat, transcribe, speak) share: an op
+-- answered by a whole body, or by a stream that a gatherer of the call's own
 -- reads event by event.
 --
 -- A gatherer has event(ev) -> true | nil, err; partial() -> what err.partial
 -- holds; finish(response) -> the call's result | nil, err.
-local kind_stream = {}
+local call_stream = {}
 
 --- A function that adds a result's usage and cost to the client's totals
 --- under model_id (those of err.reply for a failure that carries one) and
 --- returns what it was given.
-function kind_stream.counter(client, model_id)
+function call_stream.counter(client, model_id)
   return function(result, err)
     local seen = result or (err and err.reply)
     if seen then client.totals:add(model_id, seen.usage, seen.cost) end
@@ -18,7 +18,7 @@ function kind_stream.counter(client, model_id)
 end
 
 --- op with its finish hook: decode(response) gives the result of the whole body.
-function kind_stream.whole(op, count, decode)
+function call_stream.whole(op, count, decode)
   op.finish = function(_, response) return count(decode(response)) end
   return op
 end
@@ -26,7 +26,7 @@ end
 --- op streamed ("sse" or "raw") into gatherer. The first failure stops the
 --- transfer at once: a hook that raises a gptaudio.Error ends the request
 --- with that error.
-function kind_stream.streamed(op, count, gatherer, mode)
+function call_stream.streamed(op, count, gatherer, mode)
   op.stream = mode
   op.on_event = function(_, ev)
     local ok, why = gatherer:event(ev)
@@ -41,28 +41,28 @@ end
 --- every whole sample is kept; a byte left without its pair (a server's odd
 --- chunk, a stream cut mid-sample) is dropped and logged through log(level,
 --- message), never a failure of the call.
-function kind_stream.end_pcm(pcm, log, what)
+function call_stream.end_pcm(pcm, log, what)
   if pcm:partial() then
     log("warn", what .. ": the audio stream ended in the middle of a sample; its odd byte is dropped")
   end
 end
 
 --- The op of a call: request = {method, path, json | multipart}; call is the
---- kind's record of it (call.model: the model it is counted under); opts the
+--- call's record of it (call.model: the model it is counted under); opts the
 --- caller's (headers, timeout, max_retries, stream, on_event). Whole, its
 --- result is reader.decode(call, response, config); streamed, a gatherer
 --- reader.stream(call, config, emit, log) reads it in reader.mode ("sse" |
 --- "raw"), log(level, message) being the client's log.
-function kind_stream.op(client, request, call, opts, reader)
+function call_stream.op(client, request, call, opts, reader)
   local config = client.options
-  local count = kind_stream.counter(client, call.model)
+  local count = call_stream.counter(client, call.model)
   request.headers, request.timeout, request.max_retries = opts.headers, opts.timeout, opts.max_retries
   if not opts.stream then
-    return kind_stream.whole(request, count, function(response) return reader.decode(call, response, config) end)
+    return call_stream.whole(request, count, function(response) return reader.decode(call, response, config) end)
   end
   local function log(level, message) client:log(level, message) end
-  return kind_stream.streamed(request, count, reader.stream(call, config, opts.on_event or function() end, log),
+  return call_stream.streamed(request, count, reader.stream(call, config, opts.on_event or function() end, log),
                               reader.mode)
 end
 
-return kind_stream
+return call_stream

@@ -19,10 +19,9 @@
 local errors = require "gptaudio.errors"
 local chat = require "gptaudio.calls.chat"
 local check = require "gptaudio.check"
-local client = require "gptaudio.client"
 local json = require "gptaudio.json"
 local chat_route = require "gptaudio.calls.chat_route"
-local kind_stream = require "gptaudio.calls.stream"
+local call_stream = require "gptaudio.calls.stream"
 local routed = require "gptaudio.calls.routed"
 local speakers = require "gptaudio.calls.speakers"
 local long = require "gptaudio.calls.long"
@@ -303,7 +302,7 @@ local function endpoint_op(client_, audio, opts, model_id, model, path)
   for _, field in ipairs(form) do parts[#parts + 1] = field end
   local call = { model = model_id, format = opts.response_format or "json",
                  duration = is_buffer(audio) and audio.duration or nil }
-  return kind_stream.op(client_, { method = "POST", path = path or transcribe.PATH, multipart = parts }, call, opts,
+  return call_stream.op(client_, { method = "POST", path = path or transcribe.PATH, multipart = parts }, call, opts,
                         { decode = decode_response, stream = new_stream, mode = "sse" })
 end
 
@@ -372,20 +371,13 @@ end
 transcribe.check_audio = check_audio
 transcribe.endpoint_op = endpoint_op
 
----------------------------------------------------------------- the client's kind
+---------------------------------------------------------------- the call
 
---- The "transcribe" kind (client:transcribe(audio, opts), client:start("transcribe", audio, opts)).
-transcribe.kind = routed{
+--- The "transcribe" call (client:transcribe(audio, opts), client:start("transcribe", audio, opts)).
+transcribe.build = routed{
   where = WHERE, verb = "transcribe", endpoint = "transcription", refused = "speech",
   names_endpoint = models.names_transcription,
   check = check_arguments, endpoint_op = endpoint_op, chat_op = chat_op,
 }
-
-client.kinds.transcribe = transcribe.kind
-
--- Long recordings go in pieces: see long.lua.
-function client.Client:transcribe(audio, opts)
-  return long.run(self, "transcribe", audio, opts)
-end
 
 return transcribe

@@ -15,9 +15,7 @@
 -- AudioBuffer for wav and pcm16; audio_bytes and audio_format otherwise).
 local chat_route = require "gptaudio.calls.chat_route"
 local check = require "gptaudio.check"
-local client = require "gptaudio.client"
 local json = require "gptaudio.json"
-local long = require "gptaudio.calls.long"
 local models = require "gptaudio.models"
 local routed = require "gptaudio.calls.routed"
 local transcribe = require "gptaudio.calls.transcribe"
@@ -121,18 +119,11 @@ local function chat_op(client_, audio, opts, model_id)
   return chat_route(client_, params, renamed, translation_of, "transcript", WHERE)
 end
 
---- The "translate" kind (client:translate(audio, opts), client:start("translate", audio, opts)).
-translate.kind = routed{
+--- The "translate" call (client:translate(audio, opts), client:start("translate", audio, opts)).
+translate.build = routed{
   where = WHERE, verb = "translate", endpoint = "transcription", refused = "speech",
   names_endpoint = models.names_transcription,
   check = check_arguments, endpoint_op = endpoint_op, chat_op = chat_op,
 }
-
-client.kinds.translate = translate.kind
-
--- Long recordings go in pieces: see long.lua.
-function client.Client:translate(audio, opts)
-  return long.run(self, "translate", audio, opts)
-end
 
 return translate

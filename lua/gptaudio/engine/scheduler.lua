@@ -16,9 +16,11 @@
 -- that calls coroutine.yield itself is treated as waiting and resumed at the
 -- next wake.
 --
--- A Scheduler (one per client) owns timers on an injectable clock and decides
+-- A Scheduler (one per engine) owns timers on an injectable clock and decides
 -- how tasks are resumed: directly, or through a `schedule` function (an event
--- loop's "run this soon", such as vim.schedule).
+-- loop's "run this soon", such as vim.schedule). A hand-over (defer) is never
+-- a nested resume: the task is resumed from fire_due, at the top of a step,
+-- so a chain of hand-overs of any length uses no C stack.
 local scheduler = {}
 
 -- OpenResty replaces the coroutine functions with ones tied to the nginx
@@ -122,7 +124,10 @@ Scheduler.__index = Scheduler
 --- opts.clock: seconds as a float (default core.now, monotonic);
 --- opts.schedule: fn(callback), resumes tasks later instead of now;
 --- opts.log: where failures of the tasks it resumes are logged;
---- opts.on_timer: called after a timer is added (an event loop re-arms its wait).
+--- opts.on_timer: called after a timer is added or a task handed over (an
+--- event loop re-arms its wait).
+--- scheduler.route = fn(task) -> fn(callback) | nil: where an event loop resumes
+--- some tasks instead (set by engine:attach_loop).
 function scheduler.new(opts)
   opts = opts or {}
   return setmetatable({
@@ -132,6 +137,7 @@ function scheduler.new(opts)
     on_timer = opts.on_timer,
     heap = {},
     sequence = 0,
+    ready = { first = 1, last = 0 }, -- tasks handed over by defer, in order
   }, Scheduler)
 end
 
@@ -197,16 +203,32 @@ function Scheduler:after(delay, fn)
   return timer
 end
 
---- Seconds until the earliest timer (0 when one is due), or nil when none is set.
+--- Seconds until the earliest timer (0 when one is due or a task was handed
+--- over), or nil when none is set.
 function Scheduler:timeout()
+  if self.ready.first <= self.ready.last then return 0 end
   local top = heap_top(self.heap)
   if not top then return nil end
   return math.max(0, top.deadline - self:now())
 end
 
---- Fires the timers that are due; returns how many fired. A timer set while
---- firing waits for the next call, even with delay 0.
+-- Resumes the tasks handed over by defer, those handed over meanwhile too,
+-- each from here: one level deep whatever the length of the chain.
+local function run_ready(self)
+  local ready = self.ready
+  while ready.first <= ready.last do
+    local task = ready[ready.first]
+    ready[ready.first] = nil
+    ready.first = ready.first + 1
+    if task.state == "waiting" then resume(task) end
+  end
+end
+
+--- Resumes the tasks handed over (defer), then fires the timers that are due;
+--- returns how many timers fired. A timer set while firing waits for the next
+--- call, even with delay 0.
 function Scheduler:fire_due()
+  run_ready(self)
   local now, last, fired = self:now(), self.sequence, 0
   while true do
     local top = heap_top(self.heap)
@@ -219,17 +241,40 @@ function Scheduler:fire_due()
   return fired
 end
 
+-- How task's resumption runs later, or nil for "now": schedule (every task)
+-- or route(task) (a host loop that resumes some tasks elsewhere).
+local function later(self, task)
+  return self.schedule or (self.route and self.route(task))
+end
+
 --- Resumes task if it is waiting: now, or through schedule when one is set.
-function Scheduler:wake(task)
+--- log (default: the scheduler's) is where the task's failure will be logged.
+function Scheduler:wake(task, log)
   if task.state ~= "waiting" then return end
-  if self.log then task.log = self.log end
-  if self.schedule then
-    self.schedule(function()
+  log = log or self.log
+  if log then task.log = log end
+  local run_later = later(self, task)
+  if run_later then
+    run_later(function()
       if task.state == "waiting" then resume(task) end
-    end)
+    end, task)
   else
     resume(task)
   end
+end
+
+--- Like wake, but never from inside the running task: the task is resumed by
+--- the next fire_due (or through schedule). For hand-overs that may chain (a
+--- freed slot given to a request that fails at once and frees it again).
+function Scheduler:defer(task, log)
+  if task.state ~= "waiting" then return end
+  if later(self, task) then return self:wake(task, log) end
+  log = log or self.log
+  if log then task.log = log end
+  local ready = self.ready
+  ready.last = ready.last + 1
+  ready[ready.last] = task
+  if self.on_timer then self.on_timer() end
 end
 
 --- Suspends the running task for seconds, or until stop() is true after a

@@ -1,53 +1,82 @@
--- Drives a client from OpenResty (nginx with its Lua module), in the worker
--- that made the client.
+-- Drives an engine (every client on it) from OpenResty (nginx with its Lua
+-- module), in the worker that made it. Attach once per engine and worker:
 --
 --   local ngx_loop = require "gptaudio.loop.ngx"
---   local handle = ngx_loop.attach(client)         -- once, in the worker
---   local tr, err = client:transcribe(audio, opts)  -- in a handler: suspends this nginx request only
+--   ngx_loop.attach()                                -- the default engine, once, in the worker
+--   local tr, err = client:transcribe(audio, opts)   -- in a handler: suspends this nginx request only
+--   client:chat{ ..., stream = true, on_event = function(ev) ngx.print(ev.text or "") ngx.flush() end }
 --   local events, req = ngx_loop.stream(client, "speak", text, opts)
---   for ev in events do ngx.print(...) ngx.flush(true) end   -- the events, in the handler's context
+--   for ev in events do ngx.print(...) ngx.flush(true) end   -- the iterator form
 --   local sp, err = req:result()
 --
--- The driver is one light thread (ngx.timer.at) per attached client, running
--- while the client has work: it steps the client with step(0), then sleeps
--- until client:timeout(), never longer than MAX_SLEEP. It polls because the
--- Lua API of nginx cannot wait on a file descriptor it does not own (the
--- client's epoll fd), so a transfer's progress is seen at most MAX_SLEEP late;
--- new work (a request added, a timer set) cuts the sleep short at once. The
--- driver ends when nothing is pending (the next request starts it again), when
--- the worker exits (ngx.worker.exiting()), on detach and on client:close().
+-- attach(engine) attaches another engine; attach(client) attaches the
+-- client's engine (deprecated: kept for one release; closing that client
+-- detaches it).
+--
+-- The driver is one light thread (ngx.timer.at) per attached engine, running
+-- while the engine has work: it steps the engine with step(0), then sleeps
+-- until engine:timeout(); while transfers run, never longer than POLL (the
+-- Lua API of nginx cannot wait on a file descriptor it does not own, the
+-- engine's epoll fd): a transfer's progress is seen at most POLL late, and
+-- nothing runs while no transfer does. New work (a request added, a timer
+-- set) cuts the sleep short at once. The driver ends when nothing is pending
+-- (the next request starts it again), when the worker exits
+-- (ngx.worker.exiting()), on detach and on engine:close().
 --
 -- A call outside a task (in a handler, or in a timer of your own) waits on an
--- ngx.semaphore that the driver posts when the request ends: it suspends that
--- nginx request, never the worker. When the worker exits or the handle is
--- detached, such a wait cancels its request (type "cancelled") rather than
--- hang: nothing would drive it any more.
+-- ngx.semaphore that the driver posts: it suspends that nginx request, never
+-- the worker. Its request's task is resumed there, in the handler's own
+-- context, not in the driver's timer: the driver queues each resumption and
+-- posts the semaphore, and the handler runs it. So its on_event runs in the
+-- handler and may call ngx.print and ngx.flush() (ngx.flush(true) would yield
+-- the request's task to nginx: use stream() for that). When the worker exits
+-- or the handle is detached, such a wait cancels its request (type
+-- "cancelled") rather than hang: nothing would drive it any more.
 --
--- Tasks (gptaudio.spawn) and on_event callbacks run inside the driver's timer,
--- not in any nginx request: ngx.print, ngx.flush and ngx.req are not theirs to
--- call. stream() carries a streamed call's events over to the handler: they
--- queue up, and the handler's iterator waits on a semaphore for each.
+-- Tasks (gptaudio.spawn), and requests started inside them, run inside the
+-- driver's timer, not in any nginx request: ngx.print, ngx.flush and ngx.req
+-- are not theirs to call. stream() carries a streamed call's events over to
+-- the handler: they queue up, and the handler's iterator waits on a semaphore
+-- for each.
 --
--- Make clients per worker, in init_worker_by_lua or lazily in a handler, never
--- in init_by_lua: the master would fork one transport (one curl multi handle,
--- one epoll fd) into every worker. attach raises in the init phase.
+-- Make engines and clients per worker, in init_worker_by_lua or lazily in a
+-- handler, never in init_by_lua: the master would fork one transport (one curl
+-- multi handle, one epoll fd) into every worker. attach raises in the init phase.
 -- luacheck: read globals ngx
 local check = require "gptaudio.check"
+local engine = require "gptaudio.engine"
 local semaphore = require "ngx.semaphore"
 
 local ngx_loop = {}
 
--- The longest the driver sleeps while transfers run: the latency of polling.
-local MAX_SLEEP = 0.05
--- The shortest: a sleep of 0 would not yield to nginx.
-local MIN_SLEEP = 0.001
+-- The longest the driver sleeps while transfers run: the latency of polling
+-- (the figures are in BENCHMARKS.md).
+local POLL = 0.001
 -- How often a waiting handler looks again on its own, in case nothing posts
 -- its semaphore (the worker began exiting before the driver ran).
 local RECHECK = 1
 
-local attached = setmetatable({}, { __mode = "k" }) -- client -> Handle
+local attached = setmetatable({}, { __mode = "k" }) -- engine -> Handle
 
 local pack = table.pack or function(...) return { n = select("#", ...), ... } end
+
+-- A FIFO of events or resumptions.
+local function queue()
+  return { first = 1, last = 0 }
+end
+
+local function push(q, item)
+  q.last = q.last + 1
+  q[q.last] = item
+end
+
+local function pop(q)
+  if q.first > q.last then return nil end
+  local item = q[q.first]
+  q[q.first] = nil
+  q.first = q.first + 1
+  return item
+end
 
 local Handle = { __name = "gptaudio.loop.ngx.Handle" }
 Handle.__index = Handle
@@ -56,9 +85,9 @@ function Handle:__tostring()
   return "gptaudio.loop.ngx.Handle(" .. (self.detached and "detached" or "attached") .. ")"
 end
 
--- Nothing drives the client from here any more.
+-- Nothing drives the engine from here any more.
 function Handle:stopped()
-  return self.detached or self.client.closed or ngx.worker.exiting()
+  return self.detached or self.engine.closed or ngx.worker.exiting()
 end
 
 -- Posts the semaphore of every wait whose request has ended; after a stop,
@@ -77,7 +106,7 @@ end
 -- posted; cancels req when nothing drives it any more.
 function Handle:wait(req, sema)
   if self:stopped() then
-    req:cancel()
+    if req.cancel then req:cancel() end
     return
   end
   -- A driver that failed is started again by the next wait.
@@ -88,13 +117,15 @@ function Handle:wait(req, sema)
 end
 
 local function run(self)
-  local client = self.client
+  local driven = self.engine
   while not self:stopped() do
-    client:step(0)
+    driven:step(0)
     self:notify()
-    local wait = client:timeout()
-    if wait == nil and client:active() == 0 then return end
-    self.alarm:wait(math.max(MIN_SLEEP, math.min(wait or MAX_SLEEP, MAX_SLEEP)))
+    local wait = driven:timeout()
+    if wait == nil and driven:active() == 0 then return end
+    if driven.transport:active() > 0 then wait = math.min(wait or POLL, POLL) end
+    if wait == nil then return end -- requests wait on something outside the engine (a handler)
+    if wait > 0 then self.alarm:wait(wait) else ngx.sleep(0) end
   end
 end
 
@@ -123,56 +154,77 @@ function Handle:wakeup()
   end
 end
 
--- How a call outside a task waits: on a semaphore, in its own nginx request.
-function Handle:block(req)
-  local sema = semaphore.new()
-  while not req:ended() do self:wait(req, sema) end
+-- Where a task's resumption runs: in the handler blocked on its request
+-- (queued there, the handler's semaphore posted), else here and now.
+function Handle:route(task)
+  local home = self.homes[task]
+  if not home then return nil end
+  return function(resumption)
+    push(home.resumptions, resumption)
+    home.sema:post(1)
+  end
 end
 
---- Stops driving the client. Calls still waiting in handlers are cancelled.
+-- How a call outside a task waits: on a semaphore, in its own nginx request,
+-- running its request's resumptions there.
+function Handle:block(waitable)
+  local home = { resumptions = queue(), sema = semaphore.new() }
+  local task = waitable.task
+  if task then self.homes[task] = home end
+  local ok, err = pcall(function()
+    while not waitable:ended() do
+      local resumption = pop(home.resumptions)
+      if resumption then resumption() else self:wait(waitable, home.sema) end
+    end
+  end)
+  if task then self.homes[task] = nil end
+  if not ok then error(err, 0) end
+end
+
+--- Stops driving the engine. Calls still waiting in handlers are cancelled.
 function Handle:detach()
   if self.detached then return end
   self.detached = true
-  attached[self.client] = nil
-  self.client:detach_loop(self.loop)
+  attached[self.engine] = nil
+  self.engine:detach_loop(self.loop)
   self:notify()
   if self.alarm:count() < 0 then self.alarm:post(1) end
 end
 
-function ngx_loop.attach(client)
-  check.value("loop.ngx.attach", "client", client, "table")
+-- The engine that target names: nil is the default engine; a client (the
+-- form before engines; deprecated) is its engine, attached through it so that
+-- closing the client detaches.
+local function engine_of(target)
+  if target == nil then return engine.default() end
+  if engine.is_engine(target) then return target end
+  check.value("loop.ngx.attach", "client", target, "table")
+  if not engine.is_engine(target.engine) then
+    error("loop.ngx.attach: 'client' must be a gptaudio client or engine", 0)
+  end
+  return target.engine, target
+end
+
+--- Attaches the engine (nil: the default engine; a client: its engine,
+--- deprecated) to this worker's event loop, once for all the clients on it.
+function ngx_loop.attach(target)
   if ngx.get_phase() == "init" then
     error("loop.ngx.attach: make the client in each worker (init_worker_by_lua or a handler), "
           .. "not in init_by_lua: the workers would share its transfers", 2)
   end
-  local self = setmetatable({ client = client, watchers = {}, alarm = semaphore.new(), running = false }, Handle)
+  local driven, through = engine_of(target)
+  local self = setmetatable({ engine = driven, watchers = {}, homes = setmetatable({}, { __mode = "k" }),
+                              alarm = semaphore.new(), running = false }, Handle)
   self.loop = {
     wakeup = function() self:wakeup() end,
-    block = function(req) self:block(req) end,
+    block = function(waitable) self:block(waitable) end,
+    route = function(task) return self:route(task) end,
     detach = function() self:detach() end,
   }
-  client:attach_loop(self.loop) -- raises when another loop is attached: nothing runs yet
-  attached[client] = self
-  if client:active() > 0 or client:timeout() then self:wakeup() end
+  -- raises when another loop is attached: nothing runs yet
+  if through then through:attach_loop(self.loop) else driven:attach_loop(self.loop) end
+  attached[driven] = self
+  if driven:active() > 0 or driven:timeout() then self:wakeup() end
   return self
-end
-
--- A FIFO of events.
-local function queue()
-  return { first = 1, last = 0 }
-end
-
-local function push(q, ev)
-  q.last = q.last + 1
-  q[q.last] = ev
-end
-
-local function pop(q)
-  if q.first > q.last then return nil end
-  local ev = q[q.first]
-  q[q.first] = nil
-  q.first = q.first + 1
-  return ev
 end
 
 --- Starts a streamed call (client:start(kind, ..., opts) with stream = true)
@@ -180,8 +232,9 @@ end
 --- the Request (its result once the iterator has ended). opts, the call's
 --- last argument, is required and takes no on_event: the iterator has them.
 function ngx_loop.stream(client, kind, ...)
-  local self = attached[client]
-  if not self then error("loop.ngx.stream: the client is not attached (loop.ngx.attach)", 2) end
+  check.value("loop.ngx.stream", "client", client, "table")
+  local self = attached[client.engine]
+  if not self then error("loop.ngx.stream: the client's engine is not attached (loop.ngx.attach)", 2) end
   local args = pack(...)
   local opts = check.value("loop.ngx.stream", "opts (the call's last argument)", args[args.n], "table")
   if opts.on_event ~= nil then error("loop.ngx.stream: 'on_event' must be nil: the iterator gives the events", 2) end

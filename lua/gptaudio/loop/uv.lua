@@ -1,12 +1,17 @@
--- Drives a client from a libuv loop: luv, or Neovim's vim.loop / vim.uv.
+-- Drives an engine (every client on it) from a libuv loop: luv, or Neovim's
+-- vim.loop / vim.uv. Attach once per engine and host loop:
 --
---   local handle = require("gptaudio.loop.uv").attach(client, uv, { schedule = vim.schedule })
+--   local handle = require("gptaudio.loop.uv").attach(nil, uv, { schedule = vim.schedule })
+--   -- nil: the default engine; or an engine from gptaudio.engine.new()
 --   handle:detach()
 --
--- One poll handle watches client:pollfd() (readable when the transport has
--- work) and one timer is re-armed from client:timeout() after every step, so
+-- attach(client, ...) attaches the client's engine (deprecated: kept for one
+-- release); closing that client then detaches it.
+--
+-- One poll handle watches engine:pollfd() (readable when the transport has
+-- work) and one timer is re-armed from engine:timeout() after every step, so
 -- transfers, retry waits and timeouts all move while the loop runs. The poll
--- handle is active only while requests are, so an idle client does not keep
+-- handle is active only while requests are, so an idle engine does not keep
 -- uv.run() from returning. Where there is no epoll (no pollfd), the timer
 -- steps every POLL_WITHOUT_FD seconds while requests are active.
 --
@@ -19,6 +24,7 @@
 -- turn, so a program that ends right after detaching should run the loop once
 -- more (uv.run()): Debian's luv crashes at exit on handles left half-closed.
 local check = require "gptaudio.check"
+local engine = require "gptaudio.engine"
 local Client = require("gptaudio.client").Client
 
 local uv_loop = {}
@@ -35,7 +41,7 @@ Handle.__index = Handle
 function Handle:detach()
   if self.detached then return end
   self.detached = true
-  self.client:detach_loop(self.loop)
+  self.engine:detach_loop(self.loop)
   self.timer:stop()
   self.timer:close()
   if self.poll then
@@ -48,29 +54,39 @@ function Handle:__tostring()
   return "gptaudio.loop.uv.Handle(" .. (self.detached and "detached" or "attached") .. ")"
 end
 
-function uv_loop.attach(client, uv, opts)
-  -- Checked before anything is attached: a wrong client or uv fails here, not
-  -- half way through with the client tied to a loop that does not exist.
-  if getmetatable(client) ~= Client then
-    error(("loop.uv.attach: 'client' must be a gptaudio client (got %s)"):format(type(client)), 0)
-  end
+-- The engine that target names: nil is the default engine; a client (the
+-- form before engines; deprecated) is its engine, attached through it so that
+-- closing the client detaches.
+local function engine_of(target)
+  if target == nil then return engine.default() end
+  if engine.is_engine(target) then return target end
+  if getmetatable(target) == Client then return target.engine, target end
+  error(("loop.uv.attach: 'client' must be a gptaudio client (got %s)"):format(type(target)), 0)
+end
+
+--- Attaches the engine (nil: the default engine; a client: its engine,
+--- deprecated) to a libuv loop, once for all the clients on it.
+function uv_loop.attach(target, uv, opts)
+  -- Checked before anything is attached: a wrong engine or uv fails here, not
+  -- half way through with the engine tied to a loop that does not exist.
+  local driven, through = engine_of(target)
   check.value("loop.uv.attach", "uv", uv, "table")
-  local fd = client:pollfd() -- nil without epoll: then no poll handle is needed
+  local fd = driven:pollfd() -- nil without epoll: then no poll handle is needed
   check.value("loop.uv.attach", "uv.new_timer", uv.new_timer, "function")
   if fd then check.value("loop.uv.attach", "uv.new_poll", uv.new_poll, "function") end
   opts = check.value("loop.uv.attach", "opts", opts, "table", true) or {}
   check.known("loop.uv.attach", opts, { schedule = true }, "option")
   check.value("loop.uv.attach", "schedule", opts.schedule, "function", true)
 
-  local self = setmetatable({ client = client, polling = false }, Handle)
+  local self = setmetatable({ engine = driven, polling = false }, Handle)
 
   local drive
 
-  -- Sets the timer to the client's next deadline; polls only while requests are active.
+  -- Sets the timer to the engine's next deadline; polls only while requests are active.
   local function rearm()
-    if self.detached or client.closed then return end
-    local active = client:active() > 0
-    local wait = client:timeout()
+    if self.detached or driven.closed then return end
+    local active = driven:active() > 0
+    local wait = driven:timeout()
     if not self.poll and active then wait = math.min(wait or POLL_WITHOUT_FD, POLL_WITHOUT_FD) end
     self.timer:stop()
     if wait then self.timer:start(math.max(MIN_WAIT_MS, math.ceil(wait * 1000)), 0, drive) end
@@ -81,13 +97,14 @@ function uv_loop.attach(client, uv, opts)
   end
 
   drive = function()
-    if self.detached or client.closed then return end
-    client:step(0)
+    if self.detached or driven.closed then return end
+    driven:step(0)
     rearm()
   end
 
   self.loop = { schedule = opts.schedule, wakeup = rearm, detach = function() self:detach() end }
-  client:attach_loop(self.loop) -- raises when another loop is attached: no uv handle exists yet
+  -- raises when another loop is attached: no uv handle exists yet
+  if through then through:attach_loop(self.loop) else driven:attach_loop(self.loop) end
   -- luv returns nil and a message when it cannot make a handle
   local made, why = pcall(function()
     local failure
@@ -96,7 +113,7 @@ function uv_loop.attach(client, uv, opts)
     if not self.timer or (fd and not self.poll) then error(failure, 0) end
   end)
   if not made then
-    client:detach_loop(self.loop)
+    driven:detach_loop(self.loop)
     if self.timer then self.timer:close() end
     error("loop.uv.attach: cannot make the uv handles: " .. tostring(why), 0)
   end

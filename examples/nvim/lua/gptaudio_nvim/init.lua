@@ -51,12 +51,14 @@ function M.setup(opts)
   end
 end
 
--- One client for the editor, attached to its loop on first use.
+-- The default engine, attached to the editor's loop once (every client of
+-- the editor runs on it); one client for the editor, made on first use.
+local attached
 local function get_client()
   if not client then
     local gptaudio = require "gptaudio"
+    if not attached then attached = require("gptaudio.loop.uv").attach(nil, vim.loop, { schedule = vim.schedule }) end
     client = gptaudio.new{ base_url = config.base_url, api_key = config.api_key, voice = config.voice }
-    require("gptaudio.loop.uv").attach(client, vim.loop, { schedule = vim.schedule })
   end
   return client
 end
