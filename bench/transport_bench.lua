@@ -6,12 +6,15 @@
 --      and client:chat which also decodes), against LuaSocket's socket.http plus
 --      lua-cjson (what lua-openai does underneath), and against a bare LuaSocket
 --      loop writing the same request by hand on one connection (the Python
---      server's own service time, nearly);
+--      server's own service time, nearly), and against a plain C libcurl multi
+--      loop doing the same requests (bench/transport_floor.c: the C floor of
+--      the transport's per-request CPU);
 --   3. 64 requests of 250 ms at max_concurrency = 16 against the ideal 1 s.
 --   LUA_PATH="lua/?.lua;lua/?/init.lua;./?.lua;;" LUA_CPATH="build/5.4/?.so;;" lua5.4 bench/transport_bench.lua
 local gptaudio = require "gptaudio"
 local core = require "gptaudio.core"
 local fake = require "spec.support.fake"
+local util = require "spec.support.util"
 local cjson = require "cjson"
 local socket = require "socket"
 local http = require "socket.http"
@@ -152,19 +155,33 @@ local function bare_socket_requests()
   conn:close()
 end
 
--- Each of the four, ROUNDS times, alternating, keeping the best of each.
+-- The C floor, built here: it reports its own wall and CPU seconds (its CPU
+-- is its process's, not ours).
+local FLOOR = "build/bench/transport_floor"
+assert(util.succeeded(("mkdir -p build/bench && cc -std=c99 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -o %s "
+  .. "bench/transport_floor.c $(pkg-config --cflags --libs libcurl)"):format(FLOOR)), "cannot build " .. FLOOR)
+local function c_floor_requests()
+  local output = util.read_command(("%s %s %d %s"):format(FLOOR, util.shell_quote(server.url .. CHAT_PATH),
+    SEQUENTIAL, util.shell_quote(cjson.encode(CHAT_BODY))))
+  local wall, cpu = output:match("^(%S+) (%S+)")
+  return assert(tonumber(wall), output), tonumber(cpu)
+end
+
+-- Each of the five, ROUNDS times, alternating, keeping the best of each.
 local ways = {
   { name = "gptaudio client:request", run = gptaudio_requests },
   { name = "gptaudio client:chat (+ decode)", run = gptaudio_chats },
   { name = "socket.http + cjson", run = luasocket_requests },
   { name = "bare socket, one connection (floor)", run = bare_socket_requests },
+  { name = "C libcurl multi loop (C floor)", own = c_floor_requests },
 }
 for _, way in ipairs(ways) do way.wall, way.cpu = math.huge, math.huge end
 for _ = 1, ROUNDS do
   for _, way in ipairs(ways) do
     server:clear()
     server:default(CHAT, { json = COMPLETION })
-    local wall, cpu = measure(way.run)
+    local wall, cpu
+    if way.own then wall, cpu = way.own() else wall, cpu = measure(way.run) end
     way.wall, way.cpu = math.min(way.wall, wall), math.min(way.cpu, cpu)
     local seen, connections = server:requests(CHAT), {}
     assert(#seen == SEQUENTIAL, #seen)
@@ -216,6 +233,7 @@ for _, way in ipairs(ways) do
   print(("| %s | %d | %.1f | %.3f | %.1f | %.3f |"):format(way.name, way.connections,
     way.wall / SEQUENTIAL * 1e6, way.wall / reference.wall, way.cpu / SEQUENTIAL * 1e6, way.cpu / reference.cpu))
 end
+print(("client:request CPU per request / the C floor's: %.2f"):format(ways[1].cpu / ways[5].cpu))
 print()
 print(("| %d requests of %d ms, max_concurrency %d | wall (s) | ideal (s) | measured / ideal |")
   :format(BURST, BURST_DELAY * 1000, BURST_CONCURRENCY))

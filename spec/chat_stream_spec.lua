@@ -1,7 +1,7 @@
 -- client:chat with stream = true against the fake server replaying the
--- streamed sequence of WIRE.md, cut anywhere: events as they arrive, audio
--- sample for sample, the final reply equal to the whole call's, and the
--- variants live traffic shows.
+-- streamed Chat Completions sequence (fake_server.py chat_chunks), cut
+-- anywhere: events as they arrive, audio sample for sample, the final reply
+-- equal to the whole call's, and the variants live traffic shows.
 local gptaudio = require "gptaudio"
 local core = require "gptaudio.core"
 local json = require "gptaudio.json"
@@ -48,7 +48,7 @@ local function usage_chunk()
            choices = json.array(), usage = USAGE, obfuscation = "Qx7" }
 end
 
--- The deltas of WIRE.md's audio sequence, in order: the id, then transcript
+-- The deltas of the streamed audio sequence, in order: the id, then transcript
 -- pieces and data pieces in turn (each piece of bytes its own base64 string),
 -- the expires_at-only ending (no finish_reason), the usage chunk.
 local function audio_sequence()

@@ -1,5 +1,5 @@
 -- Argument checks that raise at once with a message naming the argument: the
--- programmer-error convention (DESIGN.md). Messages read
+-- programmer-error convention (doc/API.md, Conventions). Messages read
 -- "<where>: <what> '<name>' must be <expected> (got <type>)".
 local check = {}
 

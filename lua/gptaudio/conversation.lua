@@ -50,6 +50,9 @@ local OPTIONS = { system = true, tools = true, model = true, voice = true, audio
 local Conversation = { __name = "gptaudio.Conversation" }
 Conversation.__index = Conversation
 
+-- The conversation's own steps, kept off its methods.
+local forget_expired_audio, record, trim
+
 local function is_buffer(v)
   local mt = type(v) == "userdata" and getmetatable(v)
   return type(mt) == "table" and mt.__name == "gptaudio.AudioBuffer"
@@ -138,7 +141,7 @@ local function user_message(said)
 end
 
 -- Turns the audio ids that are about to expire into their transcripts.
-function Conversation:forget_expired_audio()
+function forget_expired_audio(self)
   local now = self.clock()
   for _, message in ipairs(self.history) do
     local spoken = self.spoken[message]
@@ -151,7 +154,7 @@ function Conversation:forget_expired_audio()
 end
 
 -- Drops the oldest turns while the history passes the limit.
-function Conversation:trim()
+function trim(self)
   local limit = self.max_history_tokens
   local first = (self.history[1] and self.history[1].role == "system") and 2 or 1
   while limit and self.context_tokens > limit and #self.turns > 1 do
@@ -162,7 +165,7 @@ function Conversation:trim()
 end
 
 -- Counts a finished turn: its calls' usage, its audio answers, its share of the context.
-function Conversation:record(reply, messages)
+function record(self, reply, messages)
   for _, round in ipairs(reply.rounds) do
     local r = round.reply
     self.totals:add(self.model, r.usage, r.cost)
@@ -174,7 +177,7 @@ function Conversation:record(reply, messages)
   local tokens = total and math.max(0, total - self.context_tokens) or 0
   if total then self.context_tokens = total end
   self.turns[#self.turns + 1] = { messages = messages, tokens = tokens }
-  self:trim()
+  trim(self)
 end
 
 --- One turn: says `said`, runs the tools the model calls, returns the final
@@ -183,7 +186,7 @@ function Conversation:say(said, options)
   check.value("conv:say", "options", options, "table", true)
   local message, err = user_message(said)
   if not message then return nil, err end
-  self:forget_expired_audio()
+  forget_expired_audio(self)
   local history = self.history
   local before = #history
   local params = {}
@@ -195,7 +198,7 @@ function Conversation:say(said, options)
   if not (ok and reply) and #history == before + 1 then history[before + 1] = nil end
   if not ok then error(reply, 0) end
   if not reply then return nil, failure end
-  self:record(reply, #history - before)
+  record(self, reply, #history - before)
   return reply
 end
 

@@ -1,7 +1,7 @@
 -- gptaudio.Error values for what can go wrong with a request, and the
 -- scrubbing of secrets out of any text that came from outside.
 --
--- Fields (DESIGN.md): type, status, code, message, param, request_id,
+-- Fields (doc/API.md, Errors): type, status, code, message, param, request_id,
 -- retry_after, attempts, partial. For type "api" the API's own error type
 -- ("invalid_request_error", ...) is kept as api_type, since `type` says which
 -- kind of failure this is. A transport failure keeps curl's code as curl_code.

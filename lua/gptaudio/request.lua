@@ -37,6 +37,9 @@ local Request = { __name = "gptaudio.Request" }
 Request.__index = Request
 request.Request = Request
 
+-- Internal steps of the object, kept off its methods table.
+local attempt, callback, deliver, fail, finish, handle, pause, run, stop_transfer
+
 local ENDED = { done = true, failed = true, cancelled = true }
 
 -- Each request's transfer description, kept off the request table: its
@@ -81,7 +84,7 @@ function Request:wait()
 end
 
 -- Takes the transfer out of the transport and gives its slot back.
-function Request:stop_transfer()
+function stop_transfer(self)
   local transfer = self.transfer
   if transfer then
     self.transfer = nil
@@ -96,7 +99,7 @@ function Request:wake()
 end
 
 -- Ends the request once: records the outcome, wakes the waiters.
-function Request:finish(state, value, err)
+function finish(self, state, value, err)
   if self:ended() then return end
   self.state, self.value = state, value
   local client = self.client
@@ -116,18 +119,18 @@ function Request:finish(state, value, err)
   for _, task in ipairs(waiters) do self.engine.scheduler:wake(task, client.log_function) end
 end
 
-function Request:fail(err, response)
+function fail(self, err, response)
   if response and response.events > 0 and self.op.partial then
     err.partial = self.op.partial(self.op)
   end
-  self:finish("failed", nil, err)
+  finish(self, "failed", nil, err)
 end
 
 function Request:cancel()
   if self:ended() then return false end
   if self.retry_timer then self.retry_timer:cancel() end
-  self:stop_transfer()
-  self:finish("cancelled", nil, errors.new{ type = "cancelled", message = "request cancelled" })
+  stop_transfer(self)
+  finish(self, "cancelled", nil, errors.new{ type = "cancelled", message = "request cancelled" })
   self.engine.scheduler:wake(self.task)
   return true
 end
@@ -136,7 +139,7 @@ end
 -- error): the transfer goes now, the request fails once the attempt is logged
 -- (with err scrubbed already: the log line quotes its message).
 local function abort(self, response, err)
-  self:stop_transfer()
+  stop_transfer(self)
   response.abort, response.complete = errors.scrub_for(self.client, err), true
 end
 
@@ -147,7 +150,7 @@ local function raised(value)
 end
 
 -- Runs one of the op's callbacks; a raise aborts the attempt.
-function Request:callback(response, fn, ...)
+function callback(self, response, fn, ...)
   local ok, err = pcall(fn, self.op, ...)
   if not ok and not self:ended() then
     abort(self, response, raised(err))
@@ -157,7 +160,7 @@ end
 -- An SSE or raw event of a successful response, on its way to the op. An SSE
 -- event "[DONE]" ends the stream; one whose JSON has an "error" ends the
 -- request with that error.
-function Request:deliver(response, ev)
+function deliver(self, response, ev)
   if response.ended then return end
   if ev.type == "sse" then
     if ev.data == "[DONE]" then
@@ -173,16 +176,16 @@ function Request:deliver(response, ev)
     end
   end
   response.events = response.events + 1
-  if self.op.on_event then self:callback(response, self.op.on_event, ev) end
+  if self.op.on_event then callback(self, response, self.op.on_event, ev) end
 end
 
-function Request:handle(response, ev)
+function handle(self, response, ev)
   if ev.type == "headers" then
     response.status, response.headers = ev.status, ev.headers
     if self.op.stream and succeeded(ev.status) then self.state = "streaming" end
   elseif ev.type == "progress" then
-    if self.on_progress then self:callback(response, self.on_progress, ev) end
-    if self.op.progress and self.op.on_event then self:callback(response, self.op.on_event, ev) end
+    if self.on_progress then callback(self, response, self.on_progress, ev) end
+    if self.op.progress and self.op.on_event then callback(self, response, self.op.on_event, ev) end
   elseif ev.type == "done" then
     self.engine:remove(ev.transfer, false)
     self.transfer = nil
@@ -191,7 +194,7 @@ function Request:handle(response, ev)
     response.headers = ev.headers or response.headers
     response.body, response.failure, response.complete = ev.body, ev.error, true
   else
-    self:deliver(response, ev)
+    deliver(self, response, ev)
   end
 end
 
@@ -214,7 +217,7 @@ end
 
 -- One attempt, from adding the transfer to its "done" event (or to an abort).
 -- Returns the response, or nil when the request ended meanwhile (cancelled).
-function Request:attempt()
+function attempt(self)
   local started = self.engine.scheduler:now()
   local response = { status = 0, events = 0 }
   self.inbox = {}
@@ -231,7 +234,7 @@ function Request:attempt()
     self.inbox = {}
     for _, ev in ipairs(batch) do
       if self:ended() or response.complete then break end
-      self:handle(response, ev)
+      handle(self, response, ev)
     end
     if self:ended() then return nil end
   end
@@ -251,7 +254,7 @@ local function judge(response)
 end
 
 -- Waits out the delay before the next attempt; false when the request ended.
-function Request:pause(delay)
+function pause(self, delay)
   local scheduler_ = self.engine.scheduler
   self.state = "queued"
   local timer = scheduler_:after(delay, function() self:wake() end)
@@ -273,33 +276,33 @@ end
 
 -- The request's task: attempts until one succeeds, one fails for good, or
 -- the request is cancelled.
-function Request:run()
+function run(self)
   local client, op = self.client, self.op
   local function gone() return self:ended() end
   while client:acquire(self) do
     if not client.limiter:admit(self.tokens, gone) then return end
     self.attempts = self.attempts + 1
-    local response = self:attempt()
+    local response = attempt(self)
     if not response then return end
     client.limiter:observe(response.headers)
     if response.abort then
-      self:fail(response.abort, response)
+      fail(self, response.abort, response)
       return
     end
     local carried = not response.failure and succeeded(response.status) and errors.in_success(response)
     if carried then
-      self:fail(carried, response)
+      fail(self, carried, response)
       return
     end
     if not response.failure and succeeded(response.status) then
       local ok, value, err = pcall(op.finish, op, response)
       if not ok then
-        self:fail(raised(value), response)
+        fail(self, raised(value), response)
       elseif value == nil then
-        self:fail(err or errors.new{ type = "protocol", message = "the response gave no result" }, response)
+        fail(self, err or errors.new{ type = "protocol", message = "the response gave no result" }, response)
       else
         client.limiter:settle(self.tokens, used_tokens(value, response))
-        self:finish("done", value)
+        finish(self, "done", value)
       end
       return
     end
@@ -310,13 +313,13 @@ function Request:run()
     -- A rate limit holds the whole client back, not only this request.
     if delay and response.status == 429 and err.code ~= "insufficient_quota" then client.limiter:hold(delay) end
     if not retryable or not delay or self.attempts > self.max_retries then
-      self:fail(err, response)
+      fail(self, err, response)
       return
     end
     client:log("warn", ("%s: retrying in %.3f s (attempt %d of %d) after %s"):format(
       self.label, delay, self.attempts + 1, self.max_retries + 1,
       response.failure and (err.type .. " error") or ("status " .. response.status)))
-    if not self:pause(delay) then return end
+    if not pause(self, delay) then return end
   end
 end
 
@@ -339,10 +342,10 @@ function request.start(client, op, spec, on_progress)
   specs[self] = spec
   client:track(self)
   self.task = scheduler.spawn(function()
-    local ok, err = pcall(self.run, self)
+    local ok, err = pcall(run, self)
     if not ok then
-      self:stop_transfer()
-      self:fail(errors.new{ type = "interrupted", message = tostring(err) })
+      stop_transfer(self)
+      fail(self, errors.new{ type = "interrupted", message = tostring(err) })
     end
   end)
   return self
@@ -353,7 +356,7 @@ end
 function request.failed(client, name, err)
   local self = setmetatable({ client = client, engine = client.engine, label = name, state = "queued", attempts = 0,
                               waiters = {} }, Request)
-  self:finish("failed", nil, err)
+  finish(self, "failed", nil, err)
   return self
 end
 

@@ -778,7 +778,7 @@ def tool_call(tools):
 
 
 def chat_chunks(base, message, finish_reason, usage, pcm):
-    """The streamed form of a reply, as the API sends it (WIRE.md)."""
+    """The streamed form of a reply, as the API sends it (the chunk sequence of Chat Completions streaming)."""
     def chunk(delta, reason=None):
         return {"data": dict(base, object="chat.completion.chunk",
                              choices=[{"index": 0, "delta": delta, "finish_reason": reason}])}

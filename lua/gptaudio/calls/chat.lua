@@ -1,6 +1,7 @@
 -- The chat call: Chat Completions requests built from the caller's tables,
--- replies decoded into the reply of DESIGN.md, and streamed chunks gathered
--- into that same reply while on_event sees each piece as it arrives.
+-- replies decoded into the reply of doc/API.md (client:chat), and streamed
+-- chunks gathered into that same reply while on_event sees each piece as it
+-- arrives.
 --
 --   call = chat.request(params, defaults[, where])   -- raises on a programmer error; nil, err on bad audio
 --   wav = chat.upload_wav(buf)                -- an AudioBuffer as the API gets it

@@ -81,21 +81,24 @@ end
 local Handle = { __name = "gptaudio.loop.ngx.Handle" }
 Handle.__index = Handle
 
+-- The driver's own steps, kept off the handle's methods.
+local stopped, notify, wait, wakeup, route, block
+
 function Handle:__tostring()
   return "gptaudio.loop.ngx.Handle(" .. (self.detached and "detached" or "attached") .. ")"
 end
 
 -- Nothing drives the engine from here any more.
-function Handle:stopped()
+function stopped(self)
   return self.detached or self.engine.closed or ngx.worker.exiting()
 end
 
 -- Posts the semaphore of every wait whose request has ended; after a stop,
 -- every wait's, so that each cancels its request.
-function Handle:notify()
-  local stopped = self:stopped()
+function notify(self)
+  local all = stopped(self)
   for req, sema in pairs(self.watchers) do
-    if stopped or req:ended() then
+    if all or req:ended() then
       self.watchers[req] = nil
       sema:post(1)
     end
@@ -104,13 +107,13 @@ end
 
 -- Waits in the current nginx request (or timer) until req ends or sema is
 -- posted; cancels req when nothing drives it any more.
-function Handle:wait(req, sema)
-  if self:stopped() then
+function wait(self, req, sema)
+  if stopped(self) then
     if req.cancel then req:cancel() end
     return
   end
   -- A driver that failed is started again by the next wait.
-  if not self.running then self:wakeup() end
+  if not self.running then wakeup(self) end
   self.watchers[req] = sema
   sema:wait(RECHECK)
   self.watchers[req] = nil
@@ -118,14 +121,14 @@ end
 
 local function run(self)
   local driven = self.engine
-  while not self:stopped() do
+  while not stopped(self) do
     driven:step(0)
-    self:notify()
-    local wait = driven:timeout()
-    if wait == nil and driven:active() == 0 then return end
-    if driven.transport:active() > 0 then wait = math.min(wait or POLL, POLL) end
-    if wait == nil then return end -- requests wait on something outside the engine (a handler)
-    if wait > 0 then self.alarm:wait(wait) else ngx.sleep(0) end
+    notify(self)
+    local sleep = driven:timeout()
+    if sleep == nil and driven:active() == 0 then return end
+    if driven.transport:active() > 0 then sleep = math.min(sleep or POLL, POLL) end
+    if sleep == nil then return end -- requests wait on something outside the engine (a handler)
+    if sleep > 0 then self.alarm:wait(sleep) else ngx.sleep(0) end
   end
 end
 
@@ -135,13 +138,13 @@ local function drive(premature, self)
     if not ok then ngx.log(ngx.ERR, "gptaudio: the ngx driver stopped: ", tostring(err)) end
   end
   self.running = false
-  self:notify() -- after a stop, the waits cancel their requests now
+  notify(self) -- after a stop, the waits cancel their requests now
 end
 
 -- The work changed outside step: start the driver, or end its sleep now.
-function Handle:wakeup()
-  self:notify()
-  if self:stopped() then return end
+function wakeup(self)
+  notify(self)
+  if stopped(self) then return end
   if self.running then
     if self.alarm:count() < 0 then self.alarm:post(1) end
     return
@@ -156,7 +159,7 @@ end
 
 -- Where a task's resumption runs: in the handler blocked on its request
 -- (queued there, the handler's semaphore posted), else here and now.
-function Handle:route(task)
+function route(self, task)
   local home = self.homes[task]
   if not home then return nil end
   return function(resumption)
@@ -167,14 +170,14 @@ end
 
 -- How a call outside a task waits: on a semaphore, in its own nginx request,
 -- running its request's resumptions there.
-function Handle:block(waitable)
+function block(self, waitable)
   local home = { resumptions = queue(), sema = semaphore.new() }
   local task = waitable.task
   if task then self.homes[task] = home end
   local ok, err = pcall(function()
     while not waitable:ended() do
       local resumption = pop(home.resumptions)
-      if resumption then resumption() else self:wait(waitable, home.sema) end
+      if resumption then resumption() else wait(self, waitable, home.sema) end
     end
   end)
   if task then self.homes[task] = nil end
@@ -187,7 +190,7 @@ function Handle:detach()
   self.detached = true
   attached[self.engine] = nil
   self.engine:detach_loop(self.loop)
-  self:notify()
+  notify(self)
   if self.alarm:count() < 0 then self.alarm:post(1) end
 end
 
@@ -215,15 +218,15 @@ function ngx_loop.attach(target)
   local self = setmetatable({ engine = driven, watchers = {}, homes = setmetatable({}, { __mode = "k" }),
                               alarm = semaphore.new(), running = false }, Handle)
   self.loop = {
-    wakeup = function() self:wakeup() end,
-    block = function(waitable) self:block(waitable) end,
-    route = function(task) return self:route(task) end,
+    wakeup = function() wakeup(self) end,
+    block = function(waitable) block(self, waitable) end,
+    route = function(task) return route(self, task) end,
     detach = function() self:detach() end,
   }
   -- raises when another loop is attached: nothing runs yet
   if through then through:attach_loop(self.loop) else driven:attach_loop(self.loop) end
   attached[driven] = self
-  if driven:active() > 0 or driven:timeout() then self:wakeup() end
+  if driven:active() > 0 or driven:timeout() then wakeup(self) end
   return self
 end
 
@@ -252,7 +255,7 @@ function ngx_loop.stream(client, kind, ...)
     while true do
       local ev = pop(events)
       if ev or req:ended() then return ev end
-      self:wait(req, sema)
+      wait(self, req, sema)
     end
   end, req
 end
