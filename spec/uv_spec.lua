@@ -132,6 +132,24 @@ describe("the luv adapter", function()
     assert.is_true(in_one_pass >= 1 and in_one_pass <= 5, in_one_pass .. " steps in one pass of the loop")
   end)
 
+  it("drives two clients attached once, through their engine", function()
+    handle:detach() -- the deprecated form above; now the engine itself, once
+    local engine_handle = uv_loop.attach(nil, uv)
+    server:default("/v1/slow", { delay = 0.2, json = { ok = true } })
+    local other = gptaudio.new{ api_key = "k2", base_url = server.url }
+    local started = core.now()
+    local first = gptaudio.spawn(function() return client:request{ path = "/slow" } end)
+    local second = gptaudio.spawn(function() return other:request{ path = "/slow" } end)
+    uv.run()
+    local elapsed = core.now() - started
+    assert.equal(200, first:result().status)
+    assert.equal(200, second:result().status)
+    assert.is_true(elapsed < 0.39, ("took %.3f s"):format(elapsed)) -- together, not one after the other
+    assert.has_error(function() uv_loop.attach(nil, uv) end, "gptaudio: this engine already has an event loop attached")
+    engine_handle:detach()
+    other:close()
+  end)
+
   it("blocks again once detached", function()
     handle:detach()
     assert.equal(200, assert(client:request{ path = "/models" }).status)
