@@ -21,6 +21,7 @@ local core = require "gptaudio.core"
 local socket = require "socket"
 
 local audio = gptaudio.audio
+local twilio = require "gptaudio.phone.twilio"
 local misuse = {}
 
 ---------------------------------------------------------------- values
@@ -302,6 +303,15 @@ function groups.audio()
     { name = "audio.echo_canceller", fn = audio.echo_canceller, params = { arg("options", "table") },
       valid = function() return { rate = 16000, tail = 0.25 } end,
       fields = { [1] = { opt("rate", "echo_rate"), opt("tail", "tail") } } },
+    { name = "twilio.read", fn = twilio.read, params = { arg("text", "lua_string") },
+      valid = function() return '{"event":"mark","mark":{"name":"1:20"}}' end },
+    { name = "twilio.media", fn = twilio.media,
+      params = { arg("stream_sid", "lua_string"), arg("mulaw", "lua_string") },
+      valid = function() return "MZ1", ("\255"):rep(160) end },
+    { name = "twilio.mark", fn = twilio.mark, params = { arg("stream_sid", "lua_string"), arg("name", "lua_string") },
+      valid = function() return "MZ1", "1:20" end },
+    { name = "twilio.clear", fn = twilio.clear, params = { arg("stream_sid", "lua_string") },
+      valid = function() return "MZ1" end },
     { name = "core.base64_encode", fn = core.base64_encode, params = { arg("bytes", "string") },
       valid = function() return "abc" end },
     { name = "core.base64_decode", fn = core.base64_decode, params = { arg("text", "string") },

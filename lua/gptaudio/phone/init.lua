@@ -192,9 +192,9 @@ function Call:heard_media(ev)
 end
 
 function Call:message(text)
-  local ev, why = twilio.read(text)
+  local ev, err = twilio.read(text)
   if not ev then
-    ngx.log(ngx.WARN, "gptaudio phone: ignored a message: ", why)
+    ngx.log(ngx.WARN, "gptaudio phone: ignored a message: ", tostring(err))
     return
   end
   if ev.type == "media" then
