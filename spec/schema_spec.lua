@@ -188,3 +188,29 @@ describe("schema.for_api", function()
     assert.is_true(json.is_array(c.required))
   end)
 end)
+
+describe("a schema that contains itself", function()
+  local tools = require "gptaudio.tools"
+
+  it("is a definition problem naming where the cycle closes, wherever it is, and tools.new raises", function()
+    local object = { type = "object", properties = {} }
+    object.properties.child = object
+    assert.equal("parameters.properties.child: the schema contains itself here (JSON cannot)",
+                 schema.definition_problem(object))
+    local hidden = { type = "object", ["$defs"] = {} }
+    hidden["$defs"].node = { anyOf = { hidden } }
+    assert.equal("parameters[\"$defs\"].node.anyOf[1]: the schema contains itself here (JSON cannot)",
+                 schema.definition_problem(hidden))
+    local ok, err = pcall(tools.new, { { name = "walk", parameters = object, handler = function() end } })
+    assert.is_false(ok)
+    assert.matches("the schema contains itself", err, 1, true)
+  end)
+
+  it("is told apart from a subschema shared by many places, which is fine", function()
+    local shared = { type = "string" }
+    local s = { type = "object", properties = {} }
+    for i = 1, 200 do s.properties["p" .. i] = { type = "object", properties = { a = shared, b = shared } } end
+    assert.is_nil(schema.definition_problem(s))
+    assert.equal("string", json.decode(json.encode(schema.for_api(s))).properties.p7.properties.b.type)
+  end)
+end)

@@ -256,10 +256,29 @@ definition_problem = function(s, path)
   end
 end
 
+-- Where a table under v contains itself (JSON cannot, and every walk over
+-- it would recurse until memory ends), as a path, or nil. Tables on the way
+-- down are `open`; tables explored whole are `done` and not walked again, so
+-- a subschema shared by many places costs one walk.
+local function cycle_path(v, path, open, done)
+  if type(v) ~= "table" or done[v] then return nil end
+  if open[v] then return path end
+  open[v] = true
+  for _, key in ipairs(sorted_keys(v)) do
+    local found = cycle_path(v[key], member_path(path, key), open, done)
+    if found then return found end
+  end
+  open[v], done[v] = nil, true
+end
+
 --- What is wrong with schema s for the keywords this module checks, as
---- "<path>.<keyword>: <why>", or nil when nothing is.
+--- "<path>.<keyword>: <why>", or nil when nothing is. A schema that contains
+--- itself is wrong whatever the keyword.
 function schema.definition_problem(s, path)
-  return definition_problem(s, path or "parameters")
+  path = path or "parameters"
+  local cycle = cycle_path(s, path, {}, {})
+  if cycle then return cycle .. ": the schema contains itself here (JSON cannot)" end
+  return definition_problem(s, path)
 end
 
 ---------------------------------------------------------------- the API's copy

@@ -383,9 +383,22 @@ function Stream:complete_calls(upto)
   end
 end
 
+-- The list position of a tool call delta's "index" (from 0): a call already
+-- open or the next one; nil for anything else (NaN, a gap, a negative).
+local function call_position(index, open_calls)
+  if index == nil then return 1 end
+  if type(index) ~= "number" or index % 1 ~= 0 or index < 0 or index > open_calls then return nil end
+  return index + 1
+end
+
 function Stream:tool_call_deltas(deltas)
+  if type(deltas) ~= "table" then return fail("protocol", "a delta's tool_calls is not a list") end
   for _, d in ipairs(deltas) do
-    local index = (json.integer(json.get(d, "index")) or 0) + 1
+    local index = call_position(json.get(d, "index"), #self.calls)
+    if not index then
+      return fail("protocol", ("a tool call delta's index is %s; calls so far: %d"):format(
+        tostring(json.get(d, "index")), #self.calls))
+    end
     self:complete_calls(index)
     local c = self.calls[index]
     if not c then
@@ -397,6 +410,7 @@ function Stream:tool_call_deltas(deltas)
     c.name = c.name .. (json.get(d, "function", "name") or "")
     c.arguments = c.arguments .. (json.get(d, "function", "arguments") or "")
   end
+  return true
 end
 
 function Stream:delta(delta)
@@ -426,7 +440,7 @@ function Stream:delta(delta)
     end
   end
   local calls = json.get(delta, "tool_calls")
-  if calls then self:tool_call_deltas(calls) end
+  if calls then return self:tool_call_deltas(calls) end
   return true
 end
 
