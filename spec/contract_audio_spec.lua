@@ -85,6 +85,38 @@ describe("transcription and speech requests against OpenAI's spec (Prism)", func
     end)
   end)
 
+  describe("/audio/translations", function()
+    -- client:translate; a 422 fails the spec with Prism's violations.
+    local function translate(input, opts)
+      local tr, err = client:translate(input, opts)
+      if err and err.status == 422 then error("the request breaks OpenAI's spec: " .. tostring(err), 2) end
+      return assert(tr, err)
+    end
+
+    it("knows a broken request when it sees one", function()
+      local res, err = client:request{ path = "/audio/translations", multipart = {
+        { name = "file", data = "RIFF", filename = "a.wav", content_type = "audio/wav" },
+        { name = "model", data = "whisper-1" },
+        { name = "response_format", data = "diarized_json" } } }
+      assert.is_nil(res)
+      assert.equal(422, err.status)
+      res, err = client:request{ path = "/audio/translations", multipart = { { name = "model", data = "whisper-1" } } }
+      assert.is_nil(res)
+      assert.equal(422, err.status)
+    end)
+
+    it("an AudioBuffer, a WAV path and MP3 bytes, with every option of whisper-1", function()
+      local mp3 = "ID3\3\0\0\0\0\0\0" .. string.rep("\255\251\144\0", 16)
+      assert.equal("string", translate(tone(), { model = "whisper-1" }).text)
+      assert.equal("string", translate(openai.RECORDING, { model = "whisper-1", prompt = "Names: Ada.",
+                                                            temperature = 0.2 }).text)
+      translate({ data = mp3, format = "mp3" }, { model = "whisper-1", response_format = "verbose_json" })
+      for _, format in ipairs{ "json", "text", "srt", "vtt" } do
+        translate(openai.RECORDING, { model = "whisper-1", response_format = format })
+      end
+    end)
+  end)
+
   describe("/audio/speech", function()
     it("knows a broken request when it sees one", function()
       local status, rest = speech_verdict("Hi.", { model = "gpt-4o-mini-tts", a_future_field = 1 })
