@@ -63,6 +63,8 @@ build = {
       libraries = { "curl", "samplerate", "speexdsp", "webrtc_audio_processing", "m" },
     },
     -- BEGIN modules (scripts/sync-rockspec writes this list)
+    ["gptaudio.audio.input"] = "lua/gptaudio/audio/input.lua",
+    ["gptaudio.audio.received"] = "lua/gptaudio/audio/received.lua",
     ["gptaudio.calls.chat"] = "lua/gptaudio/calls/chat.lua",
     ["gptaudio.calls.chat_route"] = "lua/gptaudio/calls/chat_route.lua",
     ["gptaudio.calls.long"] = "lua/gptaudio/calls/long.lua",

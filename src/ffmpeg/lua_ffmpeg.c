@@ -88,8 +88,12 @@ static int ff_open(lua_State *L)
   const char *path = luaL_checkstring(L, 1);
   media_decode_options options;
   char why[512];
+  media_decoder *d;
   gptaudio_ffmpeg_options(L, 2, &options);
-  return gptaudio_ffmpeg_push_reader(L, media_decoder_open_file(path, &options, why, sizeof why), why);
+  d = media_decoder_open_file(path, &options, why, sizeof why);
+  if (!d)
+    return gptaudio_ffmpeg_api->fail(L, "audio", "%s: %s", path, why);
+  return gptaudio_ffmpeg_push_reader(L, d, why);
 }
 
 /* load(path[, options]). */

@@ -88,16 +88,16 @@ int media_input_open_file(media_input *in, const char *path, char *why, size_t w
   struct stat st;
   memset(in, 0, sizeof *in);
   if (stat(path, &st) != 0) {
-    snprintf(why, why_size, "cannot open %s: %s", path, strerror(errno));
+    snprintf(why, why_size, "cannot open it: %s", strerror(errno));
     return -1;
   }
   if (!S_ISREG(st.st_mode)) {
-    snprintf(why, why_size, "cannot read %s: not a regular file", path);
+    snprintf(why, why_size, "not a regular file");
     return -1;
   }
   in->file = fopen(path, "rb");
   if (!in->file) {
-    snprintf(why, why_size, "cannot open %s: %s", path, strerror(errno));
+    snprintf(why, why_size, "cannot open it: %s", strerror(errno));
     return -1;
   }
   in->size = (size_t)st.st_size;

@@ -13,6 +13,8 @@
 local check = require "gptaudio.check"
 local core = require "gptaudio.core"
 local errors = require "gptaudio.errors"
+local input = require "gptaudio.audio.input"
+local received = require "gptaudio.audio.received"
 local json = require "gptaudio.json"
 local call_stream = require "gptaudio.calls.stream"
 local models = require "gptaudio.models"
@@ -34,7 +36,6 @@ local FIELD_KINDS = {
   n = "finite number", seed = "finite number", top_logprobs = "finite number",
 }
 local AUDIO_OPTIONS = { voice = true, format = true, rate = true }
-local INPUT_FORMATS = { wav = true, mp3 = true }
 
 local fail = errors.fail
 
@@ -46,66 +47,8 @@ end
 
 ---------------------------------------------------------------- audio in
 
-local function is_buffer(v)
-  local mt = type(v) == "userdata" and getmetatable(v)
-  return type(mt) == "table" and mt.__name == "gptaudio.AudioBuffer"
-end
-
---- An AudioBuffer as it goes up to the API (chat input, transcription): 16-bit
---- mono WAV at the buffer's own rate or 24 kHz, whichever is lower (downmixed,
---- downsampled, never upsampled). Returns the bytes, or nil, err.
-function chat.upload_wav(buf)
-  if buf.channels > 1 then buf = buf:to_channels(1) end
-  if buf.rate > API_RATE then
-    local err
-    buf, err = buf:resample(API_RATE)
-    if not buf then return nil, err end
-  end
-  return buf:encode("wav")
-end
-
--- The API takes WAV and MP3 only; a file is known by its first bytes.
-local function sniff_format(bytes)
-  if bytes:sub(1, 4) == "RIFF" and bytes:sub(9, 12) == "WAVE" then return "wav" end
-  if bytes:sub(1, 3) == "ID3" then return "mp3" end
-  local b1, b2 = bytes:byte(1, 2)
-  if b1 == 0xFF and b2 and b2 >= 0xE0 then return "mp3" end
-  return nil
-end
-
-local function read_audio_file(path)
-  local regular, err = errors.check_regular_file(path)
-  if not regular then return nil, err end
-  local f, why = io.open(path, "rb")
-  if not f then return fail("audio", "cannot read input audio " .. why) end
-  local bytes, read_why = f:read("*a")
-  f:close()
-  if not bytes then return fail("audio", ("cannot read input audio %s: %s"):format(path, tostring(read_why))) end
-  local format = sniff_format(bytes)
-  if not format then return fail("audio", path .. ": input audio must be a WAV or MP3 file") end
-  return bytes, format
-end
-
--- The bytes and format of one input_audio part's `audio`; raises for a value
--- of the wrong shape, nil, err for audio that cannot be read.
-local function input_audio(audio, where)
-  if is_buffer(audio) then
-    local wav, err = chat.upload_wav(audio)
-    if not wav then return nil, err end
-    return wav, "wav"
-  elseif type(audio) == "string" then
-    return read_audio_file(audio)
-  elseif type(audio) == "table" then
-    if type(audio.data) ~= "string" then
-      error(("%s.data: a string of audio bytes expected, got %s"):format(where, type(audio.data)), 0)
-    end
-    if not INPUT_FORMATS[audio.format] then
-      error(('%s.format: "wav" or "mp3" expected, got %s'):format(where, tostring(audio.format)), 0)
-    end
-    return audio.data, audio.format
-  end
-  error(("%s: an AudioBuffer, a file path or {data =, format =} expected, got %s"):format(where, type(audio)), 0)
-end
+--- An AudioBuffer as it goes up to the API (audio/input.lua).
+chat.upload_wav = input.buffer_wav
 
 local function is_audio_part(part)
   return type(part) == "table" and part.type == "input_audio" and part.audio ~= nil
@@ -116,7 +59,7 @@ local function wire_content(content, i)
   local parts = {}
   for j, part in ipairs(content) do
     if is_audio_part(part) then
-      local data, format = input_audio(part.audio, ("messages[%d].content[%d].audio"):format(i, j))
+      local data, format = input.for_chat(part.audio, ("messages[%d].content[%d].audio"):format(i, j))
       if not data then return nil, format end
       local wire = copy(part)
       wire.audio = nil
@@ -245,7 +188,7 @@ local function build_reply(call, got, raw, headers, config)
   local reply = {
     text = got.content or got.transcript,
     transcript = got.transcript,
-    audio = got.audio, audio_bytes = got.audio_bytes, audio_format = got.audio_format,
+    audio = got.audio, audio_bytes = got.audio_bytes, audio_format = got.audio_format, audio_error = got.audio_error,
     audio_id = got.audio_id,
     audio_expires_at = got.audio_expires_at,
     finish_reason = got.finish_reason,
@@ -282,8 +225,9 @@ local function checked(call, reply, config)
   return mismatch(call, reply.model, { reply = reply, raw = reply.raw })
 end
 
--- Decodes one whole audio reply in the asked format: an AudioBuffer for wav
--- and pcm16 (at audio.rate when given), bytes for the compressed formats.
+-- Decodes one whole audio reply in the asked format: an AudioBuffer (at
+-- audio.rate when given); the compressed formats also keep their bytes, and
+-- are decoded when gptaudio.ffmpeg is there.
 local function decode_audio(got, data, out)
   local bytes, err = core.base64_decode(data)
   if not bytes then return nil, err end
@@ -295,7 +239,8 @@ local function decode_audio(got, data, out)
     buf, err = core.audio.from_pcm16(bytes, API_RATE, 1)
   else
     got.audio_bytes, got.audio_format = bytes, format
-    return true
+    buf, got.audio_error = received.decode(bytes)
+    if not buf then return true end
   end
   if buf and out.rate and buf.rate ~= out.rate then buf, err = buf:resample(out.rate) end
   if not buf then return nil, err end

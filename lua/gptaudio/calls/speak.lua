@@ -8,14 +8,16 @@
 -- gpt-audio-mini) gets a Chat Completions request that asks it to read the text
 -- aloud verbatim, with audio out. A transcription model raises.
 --
--- The result is a Speech: audio (an AudioBuffer, for format "pcm" and "wav"),
--- bytes (the other formats), format, usage, cost, model, request_id, raw.
+-- The result is a Speech: audio (an AudioBuffer; for mp3, opus, aac and flac
+-- when gptaudio.ffmpeg is there), bytes (those formats, as received), format,
+-- usage, cost, model, request_id, raw.
 -- With stream = true, on_event gets {type = "audio", audio = <AudioBuffer chunk>}
 -- as the bytes arrive (pcm only): /audio/speech streams as SSE
 -- (stream_format = "sse") where the model supports it, else as its chunked body.
 local check = require "gptaudio.check"
 local core = require "gptaudio.core"
 local errors = require "gptaudio.errors"
+local received = require "gptaudio.audio.received"
 local json = require "gptaudio.json"
 local chat_route = require "gptaudio.calls.chat_route"
 local call_stream = require "gptaudio.calls.stream"
@@ -105,7 +107,8 @@ local function decode_response(call, response, config)
     buf, err = core.audio.decode(bytes, "wav")
   else
     fields.bytes = bytes
-    return new_speech(call, fields, config)
+    buf, fields.audio_error = received.decode(bytes)
+    if not buf then return new_speech(call, fields, config) end
   end
   if not buf then
     err.request_id = fields.request_id
@@ -200,7 +203,8 @@ end
 -- The chat reply as a Speech: chat has decoded and priced it already.
 local function speech_of(reply, format)
   return {
-    audio = reply.audio, bytes = reply.audio_bytes, format = format, transcript = reply.transcript,
+    audio = reply.audio, bytes = reply.audio_bytes, audio_error = reply.audio_error, format = format,
+    transcript = reply.transcript,
     usage = reply.usage, cost = reply.cost, model = reply.model, request_id = reply.request_id, raw = reply.raw,
   }
 end

@@ -5,7 +5,8 @@
 --
 -- audio: an AudioBuffer (sent as 16-bit mono WAV at its own rate or 24 kHz,
 -- whichever is lower), a file path (sent as the file it names), or
--- {data = bytes, format = "wav" | "mp3" | "flac" | ...} (sent with a made-up filename).
+-- {data = bytes, format = "wav" | "mp3" | "flac" | ...} (sent with a made-up filename);
+-- formats a route does not take are converted (audio/input.lua).
 --
 -- A transcription model (gpt-4o-mini-transcribe, gpt-4o-transcribe, whisper-1,
 -- or an unknown id naming "transcribe" or "whisper") goes to
@@ -17,8 +18,8 @@
 -- The result is a Transcript: text, language, duration, words, segments,
 -- usage, cost, model, request_id, raw; tostring(tr) is tr.text.
 local errors = require "gptaudio.errors"
-local chat = require "gptaudio.calls.chat"
 local check = require "gptaudio.check"
+local input = require "gptaudio.audio.input"
 local json = require "gptaudio.json"
 local chat_route = require "gptaudio.calls.chat_route"
 local call_stream = require "gptaudio.calls.stream"
@@ -39,10 +40,6 @@ local CALL_OPTIONS = { model = true, on_event = true, timeout = true, max_retrie
 local PLAIN_FORMATS = { text = true, srt = true, vtt = true }
 -- Options only /audio/transcriptions has: the chat route raises for them.
 local ENDPOINT_ONLY = { timestamp_granularities = true, include = true, chunking_strategy = true }
-local CONTENT_TYPES = {
-  wav = "audio/wav", mp3 = "audio/mpeg", mpeg = "audio/mpeg", mpga = "audio/mpeg", flac = "audio/flac",
-  ogg = "audio/ogg", webm = "audio/webm", m4a = "audio/mp4", mp4 = "audio/mp4",
-}
 
 local Transcript = transcript.Transcript
 transcribe.Transcript = Transcript
@@ -143,28 +140,14 @@ local function add_fields(parts, name, value)
   end
 end
 
--- The multipart part for the audio: a path goes as the file it names (the
--- transport reads it; an unreadable one fails the call with type "audio").
+-- The multipart part for the audio (audio/input.lua: a path the endpoint
+-- takes goes as the file it names, read by the transport; formats it does
+-- not take are converted).
 local function file_part(audio)
-  if is_buffer(audio) then
-    local wav, err = chat.upload_wav(audio)
-    if not wav then return nil, err end
-    return { name = "file", data = wav, filename = "audio.wav", content_type = CONTENT_TYPES.wav }
-  elseif type(audio) == "string" then
-    -- The transport reads the file as it sends it; these checks only name the file in the error.
-    local regular, err = errors.check_regular_file(audio)
-    if not regular then return nil, err end
-    local f, why = io.open(audio, "rb")
-    if not f then return fail("audio", "cannot read input audio " .. why) end
-    f:close()
-    local filename = audio:match("[^/]*$")
-    local extension = filename:match("%.(%w+)$")
-    return { name = "file", path = audio, filename = filename,
-             content_type = CONTENT_TYPES[extension and extension:lower()] or "application/octet-stream" }
-  end
-  local format = audio.format:lower()
-  return { name = "file", data = audio.data, filename = "audio." .. format,
-           content_type = CONTENT_TYPES[format] or "application/octet-stream" }
+  local part, err = input.for_endpoint(audio)
+  if not part then return nil, err end
+  part.name = "file"
+  return part
 end
 
 -- Raises, naming the field, for what a known transcription model refuses or
@@ -345,9 +328,6 @@ end
 
 local function chat_op(client_, audio, opts, model_id)
   check_chat_options(opts, model_id)
-  if type(audio) == "table" and not is_buffer(audio) and audio.format ~= "wav" and audio.format ~= "mp3" then
-    error(("%s: 'audio.format' %q: %s hears wav and mp3 only"):format(WHERE, audio.format, model_id), 0)
-  end
   local params = {}
   for name, value in pairs(opts) do
     if name ~= "language" and name ~= "prompt" and name ~= "response_format" then params[name] = value end
