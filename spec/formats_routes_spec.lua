@@ -81,7 +81,8 @@ describe("every format on every route", function()
   it("WAV and MP3 go to the chat route as they are; bytes of another format are converted", function()
     for _, ext in ipairs{ "wav", "mp3" } do
       server:script(CHAT, { { json = completion{ role = "assistant", content = "ok" } } })
-      assert(client:chat{ messages = { { role = "user", content = { { type = "input_audio", audio = path_of(ext) } } } } })
+      local part = { type = "input_audio", audio = path_of(ext) }
+      assert(client:chat{ messages = { { role = "user", content = { part } } } })
       local format, bytes = sent_chat_audio()
       assert.equal(ext, format)
       assert.is_true(bytes == util.read_file(path_of(ext)))
