@@ -3,12 +3,14 @@
 -- concurrency allows (ceil(pieces / in flight) x latency), the cutting alone
 -- (the chunker over the file, no network), and the process's peak RSS.
 --   make bench, or: LUA_PATH="lua/?.lua;lua/?/init.lua;./?.lua;;" LUA_CPATH="build/5.4/?.so;;" \
---     lua5.4 bench/long_transcribe_bench.lua [hours] [latency seconds] [model]
+--     lua5.4 bench/long_transcribe_bench.lua [hours] [latency seconds] [model] [pieces in flight]
+-- Without the last, the pieces in flight are what the call picks itself (long.plan).
 -- The recording (5 minutes of espeak-ng sentences with pauses over noise,
 -- repeated) is built in a temporary folder, removed at the end.
 local core = require "gptaudio.core"
 local gptaudio = require "gptaudio"
 local chunker = require "gptaudio.chunker"
+local long = require "gptaudio.calls.long"
 local recording = require "gptaudio.recording"
 local fake = require "spec.support.fake"
 local long_audio = require "spec.support.long_audio"
@@ -17,6 +19,7 @@ local util = require "spec.support.util"
 local HOURS = tonumber(arg[1]) or 2
 local LATENCY = tonumber(arg[2]) or 1.0
 local MODEL = arg[3] or "gpt-audio-mini"
+local IN_FLIGHT = tonumber(arg[4])
 local BASE_MINUTES = 5
 
 local TEXTS = {
@@ -59,6 +62,7 @@ local cutter = chunker.new(assert(recording.open(rec.path)), { target = 30, max 
 local cut_pieces = 0
 while cutter:next() do cut_pieces = cut_pieces + 1 end
 local cutting = core.now() - started
+local rss_cutting = peak_rss_mb()
 
 local server = fake.start()
 server:standin(true)
@@ -67,7 +71,7 @@ local client = gptaudio.new{ base_url = server.url, api_key = "sk-bench" }
 local latencies, sent = {}, {}
 started = core.now()
 local tr = assert(client:transcribe(rec.path, {
-  model = MODEL,
+  model = MODEL, chunk = IN_FLIGHT and { concurrency = IN_FLIGHT } or nil,
   on_progress = function(ev)
     if not sent[ev.piece] then sent[ev.piece] = core.now() end
   end,
@@ -77,23 +81,24 @@ local tr = assert(client:transcribe(rec.path, {
 }))
 local wall = core.now() - started
 server:stop()
-client:close()
 
 local expected = 0
 for _ in tr.text:gmatch("%S+") do expected = expected + 1 end
 local words = 0
 for _, s in ipairs(rec.sentences) do for _ in s.text:gmatch("%S+") do words = words + 1 end end
 table.sort(latencies)
-local in_flight = math.min(16, tr.pieces)
+local plan = long.plan(client, MODEL, { chunk = IN_FLIGHT and { concurrency = IN_FLIGHT } or nil })
+local in_flight = math.min(plan.concurrency, tr.pieces)
 local ideal = math.ceil(tr.pieces / in_flight) * LATENCY
 print(("model %s: %d pieces, %d of %d words back, %s missing"):format(
   MODEL, tr.pieces, expected, words, tr.missing and #tr.missing or "none"))
 print(("cutting alone: %.1f s for %.0f s of audio (%.0f x real time), %d pieces"):format(
   cutting, rec.duration, rec.duration / cutting, cut_pieces))
-print(("wall %.1f s, ideal %.1f s (%d pieces, %d in flight, %.1f s each): ratio %.2f"):format(
-  wall, ideal, tr.pieces, in_flight, LATENCY, wall / ideal))
+print(("wall %.1f s, ideal %.1f s (%d pieces of about %.0f s, %d in flight, %.1f s each): ratio %.2f"):format(
+  wall, ideal, tr.pieces, plan.target, in_flight, LATENCY, wall / ideal))
 print(("piece latency (first progress event to its end): p50 %.2f s, p90 %.2f s, max %.2f s"):format(
   latencies[math.ceil(#latencies * 0.5)], latencies[math.ceil(#latencies * 0.9)], latencies[#latencies]))
-print(("peak RSS: %.1f MB (%.1f MB before the cutting and the calls; the recording is %.0f MB)"):format(
-  peak_rss_mb(), rss_before, rec.duration * 32000 / 1e6))
+print(("peak RSS: %.1f MB (%.1f MB before the cutting, %.1f MB after it; the recording is %.0f MB)"):format(
+  peak_rss_mb(), rss_before, rss_cutting, rec.duration * 32000 / 1e6))
+client:close()
 util.remove_tree(dir)

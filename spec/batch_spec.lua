@@ -205,7 +205,8 @@ describe("gptaudio batch", function()
     use_inputs(5)
     local status, _, err = run(transcribe_args{ "--progress", "--concurrency", "1" })
     assert.equal(0, status)
-    assert.matches("\r5/5 done, 0 failed, [%d.]+/s, ETA 0:00:00, %$0%.%d%d%d%d\27%[K\n", err)
+    assert.matches("\r5/5 done, 0 failed, [%d.]+/s, ETA 0:00:00, %$0%.%d%d%d%d, audio 0:00:0%d / 0:00:0%d\27%[K\n",
+                   err)
     assert.matches("\n5 inputs: 5 done now, 0 failed, 0 done before; 35 tokens, cost %$0%.%d+\n$", err)
   end)
 

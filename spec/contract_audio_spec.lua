@@ -72,6 +72,18 @@ describe("transcription and speech requests against OpenAI's spec (Prism)", func
                                      timestamp_granularities = { "word", "segment" } })
     end)
 
+    it("the diarizing model's request: diarized_json, chunking_strategy, known speakers' clips as data URLs", function()
+      transcribe(tone(), { model = "gpt-4o-transcribe-diarize", response_format = "diarized_json",
+                           known_speaker_names = { "agent" }, known_speaker_references = { tone() } })
+      transcribe(openai.RECORDING, { model = "gpt-4o-transcribe-diarize", chunk = true })
+    end)
+
+    it("the pieces of a long recording, on every transcription model", function()
+      for _, model in ipairs{ "gpt-4o-mini-transcribe", "whisper-1" } do
+        transcribe(openai.RECORDING, { model = model, prompt = "A meeting.", chunk = { target_seconds = 0.5 } })
+      end
+    end)
+
     it("a streamed transcription", function()
       -- Prism answers a stream with the JSON example; only the request matters here.
       transcribe(tone(), { model = "gpt-4o-mini-transcribe", stream = true })

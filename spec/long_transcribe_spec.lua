@@ -300,6 +300,22 @@ describe("long recordings", function()
       assert.equal(2, (command(server.url, { "transcribe", rec.path, "--format", "doc" })))
     end)
 
+    it("runs a batch of long recordings: one line each, subtitles, progress in seconds of audio", function()
+      local list, results, srt = dir .. "/inputs.txt", dir .. "/results.jsonl", dir .. "/subtitles"
+      util.write_file(list, rec.path .. "\n")
+      assert(util.succeeded("mkdir -p " .. util.shell_quote(srt)))
+      local status, _, stderr = command(server.url, { "batch", "transcribe", list, "-o", results, "--srt", srt,
+                                                      "--progress" })
+      assert.equal(0, status, stderr)
+      local line = require("cjson").decode(setup_.read_file(results))
+      assert.equal(rec.path, line.path)
+      assert.equal(script_text(rec), line.text)
+      assert.is_true(line.pieces >= 2)
+      local cues = parse_cues(setup_.read_file(srt .. "/recording.srt"))
+      assert.equal(line.pieces, #cues)
+      assert.truthy(stderr:find("audio 0:01:0%d / 0:01:0%d"), stderr)
+    end)
+
     it("translates into a language and speaks it into a WAV file", function()
       local out = dir .. "/french.wav"
       local status, stdout, stderr = command(server.url, { "translate", rec.sentences[2].path, "--to", "French",
@@ -314,6 +330,24 @@ describe("long recordings", function()
     it("= false sends the recording whole, even one longer than the target", function()
       assert(client:transcribe(rec.path, { chunk = false }))
       assert.equal(1, #server:requests(CHAT))
+    end)
+
+    it("reads a compressed recording through audio.open, cutting it in the same pauses", function()
+      if not gptaudio.audio.formats().ffmpeg then
+        pending("gptaudio.ffmpeg is not built")
+        return
+      end
+      local m4a = dir .. "/meeting.m4a"
+      assert(util.succeeded(("ffmpeg -loglevel error -y -i %s -c:a aac -b:a 64k %s"):format(
+        util.shell_quote(rec.path), util.shell_quote(m4a))))
+      local opts = { chunk = { target_seconds = 8, max_seconds = 12 } }
+      local pieces = piece_events(opts)
+      local tr = assert(client:transcribe(m4a, opts))
+      assert.equal(script_text(rec), tr.text)
+      for i = 2, #pieces do
+        assert.is_nil(sentence_at(rec, pieces[i].start), ("the cut at %.2f s falls inside a sentence"):format(
+          pieces[i].start))
+      end
     end)
 
     it("reads an AudioBuffer and WAV bytes as it reads a file", function()

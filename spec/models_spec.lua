@@ -264,3 +264,62 @@ describe("usage.totals", function()
     assert.equal(2, totals:snapshot()["gpt-audio-mini"].calls)
   end)
 end)
+
+describe("cached input tokens", function()
+  local PRICES = { ["my-audio"] = { text_input = 2, cached_text_input = 0.5, audio_input = 40, cached_audio_input = 4,
+                                    text_output = 8, audio_output = 80 } }
+
+  it("are billed at the cached prices given, text first when the API gives no split", function()
+    local u = usage.normalize({ prompt_tokens = 1000, completion_tokens = 10,
+                                prompt_tokens_details = { cached_tokens = 700, text_tokens = 600, audio_tokens = 400 },
+                                completion_tokens_details = { text_tokens = 10 } }, "my-audio")
+    assert.equal(700, u.cached_tokens)
+    assert.is_nil(u.cached_text_tokens)
+    -- 600 text tokens cached (all), the other 100 cached are audio
+    local expected = (0 * 2 + 600 * 0.5 + 300 * 40 + 100 * 4 + 10 * 8) / 1e6
+    assert_usd(expected, usage.cost("my-audio", u, PRICES))
+  end)
+
+  it("follow the API's split of the cached tokens when it gives one", function()
+    local split = { text_tokens = 200, audio_tokens = 300 }
+    local u = usage.normalize({ input_tokens = 1000, output_tokens = 0,
+                                input_token_details = { text_tokens = 600, audio_tokens = 400, cached_tokens = 500,
+                                                        cached_tokens_details = split } }, "my-audio")
+    assert.same({ 200, 300 }, { u.cached_text_tokens, u.cached_audio_tokens })
+    assert_usd((400 * 2 + 200 * 0.5 + 100 * 40 + 300 * 4) / 1e6, usage.cost("my-audio", u, PRICES))
+  end)
+
+  it("cost as other input where no cached price is published (the registry's audio models)", function()
+    local all_cached = { cached_tokens = 1000, text_tokens = 1000, audio_tokens = 0 }
+    local u = usage.normalize({ prompt_tokens = 1000, completion_tokens = 0, prompt_tokens_details = all_cached },
+                              "gpt-audio-mini")
+    assert_usd(1000 * 0.60 / 1e6, usage.cost("gpt-audio-mini", u))
+    for id, m in pairs(models.known) do
+      assert.is_nil(m.prices.cached_text_input, id)
+      assert.is_nil(m.prices.cached_audio_input, id)
+    end
+  end)
+
+  it("are summed over the pieces of a long recording with their split", function()
+    local total = usage.sum{ { input_tokens = 5, cached_tokens = 2, cached_text_tokens = 2 }, nil,
+                             { input_tokens = 7, cached_tokens = 1, cached_audio_tokens = 1 } }
+    assert.same({ input_tokens = 12, cached_tokens = 3, cached_text_tokens = 2, cached_audio_tokens = 1 }, total)
+    assert.is_nil(usage.sum{})
+  end)
+end)
+
+describe("model limits", function()
+  it("come from the registry, and from the route for ids it does not know", function()
+    local both = { max_audio_seconds = 1500, max_upload_bytes = 25 * 1024 * 1024 }
+    assert.same(both, models.limits("gpt-4o-transcribe"))
+    assert.same({ max_upload_bytes = 25 * 1024 * 1024 }, models.limits("whisper-1"))
+    assert.same({ max_audio_seconds = 1200 }, models.limits("gpt-audio-1.5-2026-02-01"))
+    assert.same(both, models.limits("my-transcribe"))
+    assert.same({ max_audio_seconds = 1200 }, models.limits("my-gateway-audio"))
+    assert.is_true(models.diarizes("gpt-4o-transcribe-diarize"))
+    assert.is_true(models.diarizes("acme-diarize-2"))
+    assert.is_false(models.diarizes("gpt-4o-transcribe"))
+    assert.equal("transcription", models.kind_of("whisper-large"))
+    assert.equal("chat-audio", models.kind_of("my-gateway-audio"))
+  end)
+end)

@@ -84,18 +84,33 @@ function Chunker:read()
   local buf, err = self.reader:read(BLOCK_SECONDS)
   if err then return nil, err end
   if not buf then
-    if self.resampler then self:keep(self.resampler:flush()) end
+    if self.resampler then
+      local tail = self.resampler:flush()
+      self:keep(tail)
+      tail:close()
+      self.resampler:close()
+    end
     local last = self.meter:flush()
     if last then self.levels[#self.levels + 1] = last end
     self.ended = true
     return true
   end
-  if buf.channels > 1 then buf = buf:to_channels(1) end
+  -- Each buffer is closed once used: its samples live outside the Lua heap,
+  -- where the collector does not see them pile up.
+  if buf.channels > 1 then
+    local mono = buf:to_channels(1)
+    buf:close()
+    buf = mono
+  end
   if self.resampler then
-    buf, err = self.resampler:process(buf)
-    if not buf then return nil, err end
+    local resampled
+    resampled, err = self.resampler:process(buf)
+    buf:close()
+    if not resampled then return nil, err end
+    buf = resampled
   end
   self:keep(buf)
+  buf:close()
   return true
 end
 
@@ -128,9 +143,10 @@ function Chunker:cut_window(threshold)
   return best
 end
 
--- Takes the first `frames` frames of the pending audio as 16-bit sample bytes.
+-- Takes the first `frames` frames of the pending audio as a 16-bit WAV, made
+-- in one concatenation (a piece is the largest string there is).
 function Chunker:take(frames)
-  local want, taken, parts = frames * 2, {}, self.parts
+  local want, taken, parts = frames * 2, { wav_header(self.rate, frames * 2) }, self.parts
   local bytes = 0
   while bytes < want do
     local part = table.remove(parts, 1)
@@ -168,7 +184,7 @@ function Chunker:next()
   local rest = {}
   for i = windows + 1, #levels do rest[#rest + 1] = levels[i] end
   self.levels = rest
-  local samples = self:take(frames)
+  local wav = self:take(frames)
   local start = self.start_frame / self.rate
   self.start_frame = self.start_frame + frames
   self.index = self.index + 1
@@ -177,7 +193,7 @@ function Chunker:next()
     index = self.index, start = start, stop = self.start_frame / self.rate, seconds = frames / self.rate,
     speech_start = from and start + (from - 1) * ws, speech_stop = to and math.min(start + to * ws,
                                                                                    self.start_frame / self.rate),
-    wav = wav_header(self.rate, #samples) .. samples,
+    wav = wav,
   }
 end
 

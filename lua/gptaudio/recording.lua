@@ -7,10 +7,11 @@
 --   reader:close()
 --
 -- audio is what client:transcribe takes: an AudioBuffer (read by slices), a
--- WAV file path (its header parsed here, its samples read a block at a time
--- and decoded by the C WAV reader), or {data = bytes, format = "wav"}.
--- recording.open returns false for audio it cannot read in pieces (another
--- format): such audio goes to the API whole, as it is.
+-- file path (decoded as it is read by audio.open, the optional FFmpeg module,
+-- mixed to mono at 16 kHz; without that module a WAV file only: its header
+-- parsed here, its samples read a block at a time and decoded by the C WAV
+-- reader), or {data = bytes, format = "wav"}. recording.open returns false
+-- for audio it cannot read in pieces: such audio goes to the API whole.
 local core = require "gptaudio.core"
 local errors = require "gptaudio.errors"
 
@@ -144,6 +145,33 @@ function WavReader:close()
   self.f = nil
 end
 
+---------------------------------------------------------------- any format (gptaudio.ffmpeg)
+
+-- What the pieces are cut from: what speech recognition hears.
+local STREAM_RATE = 16000
+
+local MediaReader = {}
+MediaReader.__index = MediaReader
+
+local function media_reader(path)
+  local r, err = audio.open(path, { rate = STREAM_RATE, channels = 1 })
+  if not r then return nil, err end
+  return setmetatable({ r = r, rate = r.rate, channels = r.channels, duration = r.duration }, MediaReader)
+end
+
+function MediaReader:read(seconds)
+  return self.r:read(math.max(1, math.floor(seconds * self.rate)))
+end
+
+function MediaReader:close()
+  self.r:close()
+end
+
+local function has_ffmpeg()
+  local ok, formats = pcall(audio.formats)
+  return ok and type(formats) == "table" and formats.ffmpeg == true
+end
+
 ---------------------------------------------------------------- open
 
 -- (Only a regular file is opened: a FIFO would block here; the call itself
@@ -162,6 +190,7 @@ end
 function recording.open(input)
   if is_buffer(input) then return buffer_reader(input) end
   if type(input) == "string" then
+    if has_ffmpeg() then return media_reader(input) end
     if is_wav_file(input) then return wav_reader(input) end
     return false
   end

@@ -4,7 +4,8 @@
 -- A normalised usage has integer fields, each present when the API reported it
 -- or it follows from what was reported:
 --   input_tokens, output_tokens, total_tokens
---   input_text_tokens, input_audio_tokens, cached_tokens (a part of the input)
+--   input_text_tokens, input_audio_tokens, cached_tokens (a part of the input),
+--   cached_text_tokens, cached_audio_tokens (its split, where the API gives one)
 --   output_text_tokens, output_audio_tokens, reasoning_tokens (a part of the output)
 --   seconds (audio billed by duration: whisper-1)
 --   characters (input billed by character: tts-1, tts-1-hd; the speech call
@@ -57,6 +58,9 @@ function usage.normalize(raw, model_id)
     u.total_tokens = u.input_tokens + u.output_tokens
   end
   u.cached_tokens = count(input_details.cached_tokens)
+  local cached_details = details(input_details, "cached_tokens_details")
+  u.cached_text_tokens = count(cached_details.text_tokens)
+  u.cached_audio_tokens = count(cached_details.audio_tokens)
   u.reasoning_tokens = count(output_details.reasoning_tokens)
   u.input_text_tokens, u.input_audio_tokens = split(u.input_tokens, count(input_details.text_tokens),
     count(input_details.audio_tokens), model == nil or takes_text(model.input))
@@ -84,6 +88,24 @@ local function charge(sum, n, price, per)
   return sum + n * price / per
 end
 
+-- The cached input tokens billed at a cached price: (text, audio). Only where
+-- the prices name one (cached_text_input, cached_audio_input); otherwise 0,
+-- and cached tokens cost as other input. Without the API's split, the cached
+-- tokens are text first (a cached prefix is the instructions), the rest audio.
+local function cached_split(u, p)
+  if not (p.cached_text_input or p.cached_audio_input) or not u.cached_tokens then return 0, 0 end
+  local text, audio = u.cached_text_tokens, u.cached_audio_tokens
+  if text == nil and audio == nil then
+    text = math.min(u.cached_tokens, u.input_text_tokens or 0)
+    audio = math.min(u.cached_tokens - text, u.input_audio_tokens or 0)
+  end
+  text, audio = text or 0, audio or 0
+  -- A cached kind without its own price is billed as other input of that kind.
+  if not p.cached_text_input then text = 0 end
+  if not p.cached_audio_input then audio = 0 end
+  return text, audio
+end
+
 -- The cost in USD of a normalised usage, or nil when the model is unpriced or
 -- the usage holds something its prices do not cover.
 function usage.cost(model_id, u, client_prices)
@@ -96,9 +118,12 @@ function usage.cost(model_id, u, client_prices)
     return u.characters and u.characters * p.characters_1m / 1e6
   end
   if u.input_tokens == nil and u.output_tokens == nil then return nil end
+  local cached_text, cached_audio = cached_split(u, p)
   local sum = 0
-  sum = charge(sum, u.input_text_tokens, p.text_input, 1e6)
-  sum = charge(sum, u.input_audio_tokens, p.audio_input, 1e6)
+  sum = charge(sum, u.input_text_tokens and u.input_text_tokens - cached_text, p.text_input, 1e6)
+  sum = charge(sum, cached_text, p.cached_text_input, 1e6)
+  sum = charge(sum, u.input_audio_tokens and u.input_audio_tokens - cached_audio, p.audio_input, 1e6)
+  sum = charge(sum, cached_audio, p.cached_audio_input, 1e6)
   sum = charge(sum, u.output_text_tokens, p.text_output, 1e6)
   sum = charge(sum, u.output_audio_tokens, p.audio_output, 1e6)
   return sum
@@ -111,12 +136,16 @@ local COUNTED = {
 
 --- The sum of normalised usages (nil ones skipped): a field is there when
 --- any of them has it; nil when none is a table.
+-- What a sum of usages adds: every counted field, and the split of the cached tokens.
+local SUMMED = { "cached_text_tokens", "cached_audio_tokens" }
+for _, field in ipairs(COUNTED) do SUMMED[#SUMMED + 1] = field end
+
 function usage.sum(list)
   local total
   for _, u in pairs(list) do
     if type(u) == "table" then
       total = total or {}
-      for _, field in ipairs(COUNTED) do
+      for _, field in ipairs(SUMMED) do
         if u[field] then total[field] = (total[field] or 0) + u[field] end
       end
     end

@@ -134,8 +134,9 @@ API_RATE = 24000
 ESPEAK_RATE = 22050
 ESPEAK_WORDS_PER_MINUTE = 175
 SNAPSHOT = "-2025-12-15"
-KNOWN_MODELS = {"gpt-audio-mini", "gpt-audio", "gpt-4o-audio-preview", "gpt-4o-mini-audio-preview",
-                "gpt-4o-mini-transcribe", "gpt-4o-transcribe", "whisper-1", "gpt-4o-mini-tts", "tts-1", "tts-1-hd"}
+KNOWN_MODELS = {"gpt-audio-mini", "gpt-audio", "gpt-audio-1.5", "gpt-4o-audio-preview", "gpt-4o-mini-audio-preview",
+                "gpt-4o-mini-transcribe", "gpt-4o-transcribe", "gpt-4o-transcribe-diarize", "whisper-1",
+                "gpt-4o-mini-tts", "tts-1", "tts-1-hd"}
 FIXED_SENTENCE = "This is the gptaudio stand-in server: it only knows the words it spoke itself."
 # Odd, so that streamed audio pieces end in the middle of a sample, as the API's may.
 AUDIO_PIECE_BYTES = 4801

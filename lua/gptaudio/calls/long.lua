@@ -9,14 +9,14 @@
 -- opts.chunk: nil (pieces only when the recording is longer than one request
 -- allows), true or a table (always pieces), false (one request, as given).
 -- chunk = { target_seconds, max_seconds, min_silence, concurrency, on_progress }:
---   target_seconds   where the model gives no times (the chat route, gpt-4o(-mini)-transcribe),
---                    pieces aim at this long (30), cut at the nearest pause, so each piece is
---                    a subtitle-sized segment; where it gives them (whisper-1's verbose_json,
---                    the diarizing model), pieces are as long as the limits allow
+--   target_seconds   pieces aim at this long, cut at the nearest pause: 30 where the model
+--                    gives no times (the chat route, gpt-4o(-mini)-transcribe), so each piece is
+--                    a subtitle-sized segment; 120 for whisper-1 (verbose_json gives the times);
+--                    as long as the limits allow for the diarizing model (speakers per request)
 --   max_seconds      no piece is longer (default: the model's limits, with a 10% margin)
 --   min_silence      the shortest pause a cut may fall in (0.3 s)
 --   concurrency      pieces in flight at once (default: the client's max_concurrency, fewer
---                    when large pieces would take more than 48 MB between them)
+--                    when the pieces would hold more than 24 MB between them)
 --   on_progress(done_seconds, total_seconds)   after each piece (total nil when unknown)
 -- Each piece gets the last words of the latest earlier piece already transcribed as its
 -- prompt (endpoint) or context line (chat route), after the caller's own prompt; with
@@ -38,12 +38,20 @@ local long = {}
 
 local DEFAULT_TARGET_SECONDS = 30
 local DEFAULT_MIN_SILENCE = 0.3
+-- whisper-1 gives its own times: its pieces need not be subtitle-sized, and
+-- two minutes keep memory bounded while two go at once. (The diarizing
+-- model's pieces are as long as the limits allow: it names speakers per request.)
+local TIMED_TARGET_SECONDS = 120
 -- Pieces stay this far inside the model's limits.
 local MARGIN = 0.9
 -- A piece is sent as 16 kHz 16-bit mono WAV (chunker.lua).
 local PIECE_BYTES_PER_SECOND = 32000
 -- What the pieces in flight may hold between them.
-local MEMORY_BUDGET = 48 * 1024 * 1024
+local MEMORY_BUDGET = 24 * 1024 * 1024
+-- What a piece in flight holds, in multiples of its WAV: on the chat route the
+-- WAV, its base64, the JSON body and the transport's copy of it; on the
+-- endpoint the WAV and the transport's copy of the form.
+local CHAT_FOOTPRINT, ENDPOINT_FOOTPRINT = 4, 2
 -- How many of the previous piece's last words go with the next.
 local CONTEXT_WORDS = 40
 -- Response formats whose body is not the JSON the pieces are joined from.
@@ -67,17 +75,19 @@ end
 -- whether the answer carries times of its own.
 local function piece_route(model_id, opts)
   local id = models.base_id(model_id)
-  if models.kind_of(model_id) ~= "transcription" then return { timed = false, context = "prompt" } end
+  if models.kind_of(model_id) ~= "transcription" then
+    return { timed = false, context = "prompt", footprint = CHAT_FOOTPRINT }
+  end
   if id:find("diarize", 1, true) then
-    return { timed = true,
+    return { timed = true, footprint = ENDPOINT_FOOTPRINT,
              set = { response_format = "diarized_json", chunking_strategy = opts.chunking_strategy or "auto" } }
   end
   if id:find("^whisper") then
     local granularities = opts.timestamp_granularities or { "segment", "word" }
-    return { timed = true, context = "prompt",
+    return { timed = true, context = "prompt", footprint = ENDPOINT_FOOTPRINT, target = TIMED_TARGET_SECONDS,
              set = { response_format = "verbose_json", timestamp_granularities = granularities } }
   end
-  return { timed = false, context = "prompt", set = { response_format = "json" } }
+  return { timed = false, context = "prompt", footprint = ENDPOINT_FOOTPRINT, set = { response_format = "json" } }
 end
 
 -- The longest piece the model takes, with the margin: its duration limit, and
@@ -177,10 +187,33 @@ local function piece_options(job, piece)
   return opts
 end
 
+-- What stops a call: control.requests holds its requests in flight, and
+-- control.cancelled says no new one may start.
+local function new_control()
+  return { requests = {}, cancelled = false }
+end
+
+-- No new request starts; those in flight are cancelled.
+local function cancel_control(control)
+  control.cancelled = true
+  for req in pairs(control.requests) do req:cancel() end
+end
+
+-- Runs one request of the call through control (see long.start): while it
+-- runs, control.requests holds it, so that cancelling reaches it.
+local function call(client, kind, control, audio, opts)
+  local req = client:start(kind, audio, opts)
+  control.requests[req] = true
+  local tr, err = req:wait()
+  control.requests[req] = nil
+  return tr, err
+end
+
 local function send(job, piece)
-  local ok, tr, err = pcall(job.client.call, job.client, job.kind, { data = piece.wav, format = "wav" },
-                            piece_options(job, piece))
+  local wav = { data = piece.wav, format = "wav" }
+  -- The request holds what it sends; the piece need not hold it too.
   piece.wav = nil
+  local ok, tr, err = pcall(call, job.client, job.kind, job.control, wav, piece_options(job, piece))
   if not ok then
     job.raised = job.raised or tr
   elseif tr then
@@ -205,8 +238,12 @@ end
 -- Cuts and sends every piece, at most job.concurrency at once.
 local function run(job)
   job.waiter = scheduler.current()
-  while not job.raised and not job.client.closed do
+  while not job.raised do
     while job.in_flight >= job.concurrency do scheduler.suspend() end
+    if job.client.closed or job.control.cancelled then
+      job.stopped = true
+      break
+    end
     local piece, err = job.cutter:next()
     if not piece then
       job.read_error = err
@@ -245,9 +282,15 @@ local function joined(job)
       missing[#missing + 1] = { start = done.piece.start, ["end"] = done.piece.stop, error = done.err }
     end
   end
+  local cut_to = job.cutter.start_frame / job.cutter.rate
+  if job.stopped and job.total and cut_to < job.total then
+    -- Stopped before the end (cancelled, the client closed): the rest is a gap too.
+    missing[#missing + 1] = { start = cut_to, ["end"] = job.total,
+                              error = errors.new{ type = "cancelled", message = "stopped before this part was sent" } }
+  end
   local tr = transcript.new{
     text = table.concat(texts, " "), segments = segments, words = #words > 0 and words or nil,
-    language = first and first.language, duration = job.total or job.cutter.start_frame / job.cutter.rate,
+    language = first and first.language, duration = job.total or cut_to,
     model = first and first.model or job.model, usage = usage.sum(usages), cost = #usages > 0 and cost or nil,
     pieces = job.pieces, missing = #missing > 0 and missing or nil, audio = spoken,
   }
@@ -265,10 +308,24 @@ local function joined(job)
   }
 end
 
-local function in_pieces(client, kind, reader, opts, model_id, chunk)
+--- How a call with these options would cut a long recording for model_id:
+--- { route, target, max (seconds), concurrency } (the bench reads it too).
+function long.plan(client, model_id, opts)
+  local chunk = type(opts.chunk) == "table" and opts.chunk or {}
   local route = piece_route(model_id, opts)
   local limit = math.min(chunk.max_seconds or math.huge, longest_piece(model_id))
-  local target = route.timed and limit or math.min(chunk.target_seconds or DEFAULT_TARGET_SECONDS, limit)
+  local default_target = route.timed and (route.target or limit) or DEFAULT_TARGET_SECONDS
+  local target = math.min(chunk.target_seconds or default_target, limit)
+  local largest = math.min(limit, target * chunker.LONGEST_PIECE) * PIECE_BYTES_PER_SECOND * route.footprint
+  local memory_bound = math.max(1, math.floor(MEMORY_BUDGET / largest))
+  -- The caller's concurrency wins over the memory bound: it says what memory may hold.
+  return { route = route, target = target, max = limit,
+           concurrency = math.min(chunk.concurrency or memory_bound, client.options.max_concurrency) }
+end
+
+local function in_pieces(client, kind, control, reader, opts, model_id, chunk)
+  local plan = long.plan(client, model_id, opts)
+  local route = plan.route
   local base = copy(opts)
   base.chunk, base.on_event, base.on_progress = nil, nil, nil
   for name, value in pairs(route.set or {}) do
@@ -277,17 +334,17 @@ local function in_pieces(client, kind, reader, opts, model_id, chunk)
       base[name] = value
     end
   end
-  local largest = math.min(limit, target * chunker.LONGEST_PIECE) * PIECE_BYTES_PER_SECOND
-  local memory_bound = math.max(1, math.floor(MEMORY_BUDGET / largest))
   local job = {
-    client = client, kind = kind, opts = opts, chunk = chunk, route = route, base = base, model = model_id,
+    client = client, kind = kind, control = control, opts = opts, chunk = chunk, route = route, base = base,
+    model = model_id,
     reader = reader, total = reader.duration,
-    cutter = chunker.new(reader, { target = target, max = limit,
+    cutter = chunker.new(reader, { target = plan.target, max = plan.max,
                                    min_silence = chunk.min_silence or DEFAULT_MIN_SILENCE }),
-    concurrency = math.min(chunk.concurrency or math.huge, client.options.max_concurrency, memory_bound),
+    concurrency = plan.concurrency,
     order = new_order(opts.on_event), results = {}, in_flight = 0, done_seconds = 0, pieces = 0,
   }
-  client:run(run, nil, job)
+  -- A host loop that gives up on the call cancels it as long.start's cancel does.
+  client:run(run, function() cancel_control(control) end, job)
   -- A programmer error met in a piece (a bad option) raises here, at the call.
   if job.raised then error(job.raised, 0) end
   local tr, err = joined(job)
@@ -297,16 +354,15 @@ end
 
 -- One request, as before; its segments are the whole recording's when the
 -- model gave none and the duration is known.
-local function whole(client, kind, audio, opts, duration)
-  local tr, err = client:call(kind, audio, opts)
+local function whole(client, kind, control, audio, opts, duration)
+  local tr, err = call(client, kind, control, audio, opts)
   if tr and tr.segments == nil and duration and type(tr.text) == "string" and tr.text ~= "" then
     tr.segments = { { start = 0, ["end"] = duration, text = (tr.text:gsub("^%s+", ""):gsub("%s+$", "")) } }
   end
   return tr, err
 end
 
---- client:transcribe(audio, opts), client:translate(audio, opts): see the top.
-function long.run(client, kind, audio, opts)
+local function run_call(client, kind, audio, opts, control)
   -- opts that are no table: the call raises, naming them.
   if opts ~= nil and type(opts) ~= "table" then return client:call(kind, audio, opts) end
   opts = opts or {}
@@ -315,7 +371,7 @@ function long.run(client, kind, audio, opts)
   check_chunk(where, chunk)
   local single = copy(opts)
   single.chunk = nil
-  if chunk == false then return client:call(kind, audio, single) end
+  if chunk == false then return whole(client, kind, control, audio, single) end
   local model_id = check.value(where, "model", opts.model, "string", true) or client.options.model
   local reader, why = recording.open(audio)
   if not reader and chunk ~= nil then
@@ -326,9 +382,50 @@ function long.run(client, kind, audio, opts)
   -- Audio that cannot be read in pieces goes whole, as it is: the API judges it.
   if not reader or (chunk == nil and (reader.duration == nil or reader.duration <= longest_piece(model_id))) then
     if reader then reader:close() end
-    return whole(client, kind, audio, single, reader and reader.duration)
+    return whole(client, kind, control, audio, single, reader and reader.duration)
   end
-  return in_pieces(client, kind, reader, opts, model_id, wanted)
+  return in_pieces(client, kind, control, reader, opts, model_id, wanted)
+end
+
+--- client:transcribe(audio, opts), client:translate(audio, opts): see the top.
+function long.run(client, kind, audio, opts)
+  return run_call(client, kind, audio, opts, new_control())
+end
+
+local Handle = {}
+Handle.__index = Handle
+
+--- The call started in a task of its own: a handle whose wait() gives what
+--- long.run would (yielding inside a task, blocking outside one) and whose
+--- cancel() stops it (no new piece starts; the requests in flight are
+--- cancelled; what had arrived stays in err.partial). For jobs that cancel
+--- (the batch command).
+function long.start(client, kind, audio, opts)
+  local handle = setmetatable({ client = client, control = new_control(), waiters = {} }, Handle)
+  scheduler.spawn(function()
+    handle.outcome = { pcall(run_call, client, kind, audio, opts, handle.control) }
+    handle.ended = true
+    for _, task in ipairs(handle.waiters) do client.engine.scheduler:wake(task) end
+  end)
+  return handle
+end
+
+function Handle:wait()
+  local task = scheduler.current()
+  if task then
+    self.waiters[#self.waiters + 1] = task
+    while not self.ended do scheduler.suspend() end
+  else
+    local waitable = { ended = function() return self.ended == true end, cancel = function() self:cancel() end }
+    self.client.engine:block(waitable, "client:transcribe")
+  end
+  local ok, tr, err = self.outcome[1], self.outcome[2], self.outcome[3]
+  if not ok then error(tr, 0) end
+  return tr, err
+end
+
+function Handle:cancel()
+  cancel_control(self.control)
 end
 
 return long

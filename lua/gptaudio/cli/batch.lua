@@ -12,6 +12,8 @@ local cli = require "gptaudio.cli"
 local chat_command = require "gptaudio.cli.chat"
 local progress = require "gptaudio.cli.progress"
 local results = require "gptaudio.cli.results"
+local long = require "gptaudio.calls.long"
+local recording = require "gptaudio.recording"
 
 local batch = {}
 
@@ -41,10 +43,14 @@ Options:
   --language CODE     batch transcribe: the language of the audio
   --concurrency N     inputs in flight at once (default 8)
   --rpm N, --tpm N    at most N requests / tokens per minute
+  --srt DIR           batch transcribe: subtitles of each input into DIR/NAME.srt
+                      (NAME: the input's file name without its extension)
   --model, --voice, --progress   as for every command; --json prints the summary as JSON
 
-Progress (done/total, rate, ETA, cost so far) goes to stderr when it is a
-terminal or with --progress; a summary line goes to stderr at the end.
+Progress (done/total, rate, ETA, cost so far, and for batch transcribe the
+seconds of audio done of those of the WAV and other readable inputs) goes to
+stderr when it is a terminal or with --progress; a summary line goes to
+stderr at the end. A recording longer than one request allows goes in pieces.
 Ctrl-C stops cleanly: no new input starts, calls in flight are cancelled and
 left for the next run, every line in the file is whole; exit status 130.
 Exit status: 0 every input done, 1 some inputs failed (see their lines),
@@ -54,7 +60,7 @@ Exit status: 0 every input done, 1 some inputs failed (see their lines),
 local OPTIONS = {
   output = { short = "o", value = "FILE" }, prompt = { value = "TEXT" }, language = { value = "CODE" },
   concurrency = { value = "N", number = true }, rpm = { value = "N", number = true },
-  tpm = { value = "N", number = true },
+  tpm = { value = "N", number = true }, srt = { value = "DIR" },
 }
 
 local AUDIO_EXTENSIONS = {
@@ -65,11 +71,13 @@ local AUDIO_EXTENSIONS = {
 -- What each kind of batch sends for one input, and what its line says.
 local JOBS = {
   transcribe = {
-    start = function(client, path, opts)
-      return client:start("transcribe", path, { language = opts.language })
+    -- A long recording goes in pieces (long.lua); on_event hears each piece end.
+    start = function(client, path, opts, on_event)
+      return long.start(client, "transcribe", path, { language = opts.language, on_event = on_event,
+                                                      chunk = opts.srt and true or nil })
     end,
     fields = function(tr)
-      return { text = tr.text, language = tr.language, duration = tr.duration }
+      return { text = tr.text, language = tr.language, duration = tr.duration, pieces = tr.pieces }
     end,
   },
   chat = {
@@ -148,12 +156,37 @@ local function inputs(source)
   return unique
 end
 
+-- The seconds of audio in an input, when its header says; 0 otherwise.
+local function audio_seconds(path)
+  local reader = recording.open(path)
+  if not reader then return 0 end
+  local duration = reader.duration or 0
+  reader:close()
+  return duration
+end
+
+-- DIR/NAME.srt for an input (NAME: its file name without the extension). A
+-- raise from here stops the map, as a results line that cannot be written does.
+local function write_subtitles(dir, path, tr)
+  local name = path:match("([^/]*)$"):gsub("%.[^.]*$", "")
+  local target = ("%s/%s.srt"):format(dir, name)
+  local f, err = io.open(target, "wb")
+  if f then
+    local written
+    written, err = f:write(tr:srt())
+    f:close()
+    if written then return end
+  end
+  error({ message = ("cannot write %s: %s"):format(target, tostring(err)) }, 0)
+end
+
 local function check_operands(opts, operands)
   local kind = operands[1]
   if not JOBS[kind or ""] then cli.usage_error("batch wants 'transcribe' or 'chat' (gptaudio batch --help)") end
   if #operands ~= 2 then cli.usage_error(("batch %s takes one DIR or LIST"):format(kind)) end
   if not opts.output then cli.usage_error("batch needs -o results.jsonl") end
   if kind == "chat" and not opts.prompt then cli.usage_error("batch chat needs --prompt TEXT") end
+  if kind == "chat" and opts.srt then cli.usage_error("--srt is for batch transcribe") end
   return JOBS[kind], operands[2]
 end
 
@@ -185,15 +218,30 @@ function batch.run(argv, first)
     if not file.done[path] then remaining[#remaining + 1] = path end
   end
 
-  local counts = { done = 0, failed = 0, skipped = #all - #remaining, cost = 0, tokens = 0 }
+  local counts = { done = 0, failed = 0, skipped = #all - #remaining, cost = 0, tokens = 0, audio_done = 0,
+                   audio_total = 0 }
   local line = progress.wanted(opts.progress) and progress.batch(io.stderr, #remaining, core.now)
   local in_flight, stopping = {}, false
+  -- Seconds of audio of each input (when its header says), and how much of it is done.
+  local seconds, heard = {}, {}
+  if line and job == JOBS.transcribe then
+    for _, path in ipairs(remaining) do seconds[path] = audio_seconds(path) end
+    for _, s in pairs(seconds) do counts.audio_total = counts.audio_total + s end
+  end
 
   local function process(path)
-    local req = job.start(client, path, opts)
+    local req = job.start(client, path, opts, line and function(ev)
+      if ev.type ~= "piece" then return end
+      local piece = ev["end"] - ev.start
+      heard[path] = (heard[path] or 0) + piece
+      counts.audio_done = counts.audio_done + piece
+      line:update(counts)
+    end or nil)
     in_flight[req] = true
     local value, err = req:wait()
     in_flight[req] = nil
+    -- The rest of the input counts as heard once it ends (one request, or pieces).
+    counts.audio_done = counts.audio_done + math.max(0, (seconds[path] or 0) - (heard[path] or 0))
     return value, err
   end
 
@@ -213,6 +261,7 @@ function batch.run(argv, first)
       for key, value in pairs(job.fields(result.value)) do object[key] = value end
       object.model, object.usage, object.cost = result.value.model, result.value.usage, result.value.cost
       write(object)
+      if opts.srt then write_subtitles(opts.srt, remaining[i], result.value) end
       counts.done = counts.done + 1
       counts.cost = counts.cost + (result.value.cost or 0)
       counts.tokens = counts.tokens + (result.value.usage and result.value.usage.total_tokens or 0)

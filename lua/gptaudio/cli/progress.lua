@@ -84,14 +84,19 @@ local function clock(seconds)
   return ("%d:%02d:%02d"):format(math.floor(seconds / 3600), math.floor(seconds % 3600 / 60), seconds % 60)
 end
 
---- counts = { done = n, failed = n, cost = usd }: items finished this run.
+--- counts = { done = n, failed = n, cost = usd, audio_done = s, audio_total = s }: items
+--- finished this run, and seconds of audio (shown when audio_total is over 0).
 function Line:text(counts)
   local finished = counts.done + counts.failed
   local elapsed = math.max(self.now() - self.started, 1e-3)
   local rate = finished / elapsed
   local eta = rate > 0 and clock((self.total - finished) / rate) or "?"
-  return ("%d/%d done, %d failed, %.1f/s, ETA %s, $%.4f"):format(finished, self.total, counts.failed, rate, eta,
-                                                                 counts.cost)
+  local text = ("%d/%d done, %d failed, %.1f/s, ETA %s, $%.4f"):format(finished, self.total, counts.failed, rate,
+                                                                       eta, counts.cost)
+  if (counts.audio_total or 0) > 0 then
+    text = text .. (", audio %s / %s"):format(clock(counts.audio_done), clock(counts.audio_total))
+  end
+  return text
 end
 
 function Line:update(counts)
