@@ -174,10 +174,7 @@ end
 
 ---------------------------------------------------------------- open
 
--- (Only a regular file is opened: a FIFO would block here; the call itself
--- then reports what the path names.)
 local function is_wav_file(path)
-  if core.file_kind(path) ~= "regular file" then return false end
   local f = io.open(path, "rb")
   if not f then return false end
   local head = f:read(12) or ""
@@ -190,6 +187,9 @@ end
 function recording.open(input)
   if is_buffer(input) then return buffer_reader(input) end
   if type(input) == "string" then
+    -- Only a regular file is opened: a FIFO would block here; the call itself
+    -- then reports what the path names.
+    if core.file_kind(input) ~= "regular file" then return false end
     if has_ffmpeg() then return media_reader(input) end
     if is_wav_file(input) then return wav_reader(input) end
     return false
