@@ -227,4 +227,26 @@ describe("gptaudio.phone on OpenResty", function()
     assert.matches("tool order_status for the caller", log, 1, true)
     assert.matches("caller pressed 5", log, 1, true)
   end)
+
+  it("an upstream failure loses that turn only: the call goes on and answers the next question", function()
+    local refused = { status = 400, json = { error = { message = "boom", type = "invalid_request_error" } } }
+    server:script("/v1/chat/completions", { refused, audio_reply(550, 1, "Back again.", SERVER_DELAY) })
+    local t = {}
+    local c = twilio_caller.new(site.port, 4, function(_, now)
+      t.start = t.start or now
+      local i = math.floor((now - t.start) / TICK + 0.5) - 25
+      if i >= 1 and i <= #question then return question[i] end
+      -- the same question again 2 s after the first ended
+      local j = i - #question - 100
+      if j >= 1 and j <= #question then return question[j] end
+      return SILENCE
+    end)
+    run({ c }, function() return #c.media >= 45 end, 15)
+    c:stop()
+    assert.is_true(closed_by_server(c, 5))
+    assert.is_true(#c.media >= 45, "the second question was answered")
+    assert.equal(2, #server:requests("/v1/chat/completions"))
+    assert.matches("turn 1 failed", site:error_log(), 1, true)
+    assert.matches("call " .. c.call .. " ended %(stop%): [%d.]+ s, 2 turns", site:error_log())
+  end)
 end)

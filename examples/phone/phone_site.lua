@@ -31,7 +31,7 @@ local client -- this worker's
 local function worker_client()
   if not client then
     client = gptaudio.new{}
-    ngx_loop.attach(client)
+    ngx_loop.attach() -- the default engine, once per worker, for every client
   end
   return client
 end
