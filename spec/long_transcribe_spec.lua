@@ -272,6 +272,24 @@ describe("long recordings", function()
     end)
   end)
 
+  describe("client:translate", function()
+    it("translates a long recording in pieces, and speaks it as one buffer", function()
+      local opts = { to = "French", speak = true, chunk = { target_seconds = 20, max_seconds = 30 } }
+      local pieces = piece_events(opts)
+      local tr = assert(client:translate(rec.path, opts))
+      assert.is_true(#pieces >= 2)
+      local texts = {}
+      for i, p in ipairs(pieces) do
+        assert.equal("[french] ", p.text:sub(1, 9))
+        texts[i] = p.text
+      end
+      assert.equal(table.concat(texts, " "), tr.text)
+      assert.equal(#pieces, #server:requests(CHAT))
+      assert.equal("gptaudio.AudioBuffer", getmetatable(tr.audio).__name)
+      assert.is_true(tr.audio.duration > 0.5 * rec.duration)
+    end)
+  end)
+
   describe("the command", function()
     it("writes subtitles by the output's extension, cut at the pauses, with the audio progress", function()
       local out = dir .. "/meeting.srt"
