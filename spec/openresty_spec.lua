@@ -93,6 +93,8 @@ describe("loop.ngx, one engine attached once for two clients", function()
     assert.equal(200, status, site:error_log())
     assert.equal(table.concat(events, "\n") .. "\nstatus 200", body)
     assert.is_nil(site:error_log():find("no co ctx", 1, true))
+    -- the driver waited on the wake-up helper, not by polling
+    assert.is_nil(site:error_log():find("the driver polls", 1, true), site:error_log())
   end)
 
   it("drives both clients' requests from one handler, concurrently", function()

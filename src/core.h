@@ -17,6 +17,7 @@ void gptaudio_open_pcm_stream(lua_State *L);  /* lua_pcm_stream.c: core.pcm_stre
 void gptaudio_open_signal(lua_State *L);      /* lua_signal.c: core.catch_interrupt(), core.interrupted() */
 void gptaudio_open_file_kind(lua_State *L);   /* lua_file_kind.c: core.file_kind() */
 void gptaudio_open_file_lock(lua_State *L);   /* lua_file_lock.c: core.lock_file() */
+void gptaudio_open_wakeup(lua_State *L);      /* lua_wakeup.c: core.wakeup() */
 void gptaudio_open_media(lua_State *L);       /* lua_media.c: core.audio.open/formats, the API for gptaudio.ffmpeg */
 void gptaudio_open_level_meter(lua_State *L); /* lua_level_meter.c: core.audio.level_meter() */
 

@@ -24,5 +24,6 @@ int luaopen_gptaudio_core(lua_State *L)
   gptaudio_open_signal(L);
   gptaudio_open_file_kind(L);
   gptaudio_open_file_lock(L);
+  gptaudio_open_wakeup(L);
   return 1;
 }

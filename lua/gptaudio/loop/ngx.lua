@@ -14,14 +14,16 @@
 -- detaches it).
 --
 -- The driver is one light thread (ngx.timer.at) per attached engine, running
--- while the engine has work: it steps the engine with step(0), then sleeps
--- until engine:timeout(); while transfers run, never longer than POLL (the
--- Lua API of nginx cannot wait on a file descriptor it does not own, the
--- engine's epoll fd): a transfer's progress is seen at most POLL late, and
--- nothing runs while no transfer does. New work (a request added, a timer
--- set) cuts the sleep short at once. The driver ends when nothing is pending
--- (the next request starts it again), when the worker exits
--- (ngx.worker.exiting()), on detach and on engine:close().
+-- while the engine has work: it steps the engine with step(0), then waits.
+-- nginx's Lua API cannot wait on a file descriptor it does not own (the
+-- engine's epoll fd), so a helper thread in C (core.wakeup, src/wakeup.c)
+-- waits on it and writes a byte to a unix socket that the driver's cosocket
+-- reads: a transfer's progress reaches the driver at once, and nothing runs
+-- while nothing happens. Without the helper (no epoll, or it could not
+-- start: logged) the driver polls every POLL while transfers run. New work
+-- (a request added, a timer set) cuts the wait short at once. The driver ends
+-- when nothing is pending (the next request starts it again), when the worker
+-- exits (ngx.worker.exiting()), on detach and on engine:close().
 --
 -- A call outside a task (in a handler, or in a timer of your own) waits on an
 -- ngx.semaphore that the driver posts: it suspends that nginx request, never
@@ -44,13 +46,14 @@
 -- multi handle, one epoll fd) into every worker. attach raises in the init phase.
 -- luacheck: read globals ngx
 local check = require "gptaudio.check"
+local core = require "gptaudio.core"
 local engine = require "gptaudio.engine"
 local semaphore = require "ngx.semaphore"
 
 local ngx_loop = {}
 
--- The longest the driver sleeps while transfers run: the latency of polling
--- (the figures are in BENCHMARKS.md).
+-- The longest the driver sleeps while transfers run when it has to poll (no
+-- wake-up helper): the latency of polling.
 local POLL = 0.001
 -- How often a waiting handler looks again on its own, in case nothing posts
 -- its semaphore (the worker began exiting before the driver ran).
@@ -119,17 +122,66 @@ function wait(self, req, sema)
   self.watchers[req] = nil
 end
 
+-- A cosocket on the wake-up helper (core.wakeup: a thread that waits on the
+-- engine's epoll fd and writes a byte when it turns readable), or nil where
+-- there can be none (no epoll, the helper failed): then the driver polls.
+local function watch(self)
+  if self.polling then return nil end
+  if not self.helper then
+    local fd = self.engine:pollfd()
+    local helper, err = nil, "no epoll fd"
+    if fd then helper, err = core.wakeup(fd) end
+    if not helper then
+      self.polling = true
+      ngx.log(ngx.WARN, "gptaudio: no wake-up helper, the driver polls: ", tostring(err))
+      return nil
+    end
+    self.helper = helper
+  end
+  local sock = ngx.socket.tcp()
+  local ok, err = sock:connect("unix:" .. self.helper:path())
+  if not ok then
+    self.polling = true
+    ngx.log(ngx.WARN, "gptaudio: cannot reach the wake-up helper, the driver polls: ", tostring(err))
+    return nil
+  end
+  return sock
+end
+
+-- Waits on the helper until the engine's fd is readable, a poke, or seconds
+-- pass; false when the helper is lost.
+local function wait_for_fd(sock, seconds)
+  sock:settimeout(math.max(1, math.ceil(seconds * 1000)))
+  local sent = sock:send("a")
+  if not sent then return false end
+  local _, err = sock:receive(1)
+  return err == nil or err == "timeout"
+end
+
 local function run(self)
   local driven = self.engine
+  local sock = watch(self)
   while not stopped(self) do
     driven:step(0)
     notify(self)
     local sleep = driven:timeout()
-    if sleep == nil and driven:active() == 0 then return end
-    if driven.transport:active() > 0 then sleep = math.min(sleep or POLL, POLL) end
-    if sleep == nil then return end -- requests wait on something outside the engine (a handler)
-    if sleep > 0 then self.alarm:wait(sleep) else ngx.sleep(0) end
+    if sleep == nil and driven:active() == 0 then break end
+    local transfers = driven.transport:active() > 0
+    if sleep == 0 then
+      ngx.sleep(0)
+    elseif transfers and sock then
+      if not wait_for_fd(sock, math.min(sleep or RECHECK, RECHECK)) then
+        sock:close()
+        sock = nil
+        self.polling = true
+      end
+    else
+      if transfers then sleep = math.min(sleep or POLL, POLL) end
+      if sleep == nil then break end -- requests wait on something outside the engine (a handler)
+      self.alarm:wait(sleep)
+    end
   end
+  if sock then sock:close() end
 end
 
 local function drive(premature, self)
@@ -147,6 +199,7 @@ function wakeup(self)
   if stopped(self) then return end
   if self.running then
     if self.alarm:count() < 0 then self.alarm:post(1) end
+    if self.helper then self.helper:poke() end
     return
   end
   local ok, err = ngx.timer.at(0, drive, self)
@@ -192,6 +245,10 @@ function Handle:detach()
   self.engine:detach_loop(self.loop)
   notify(self)
   if self.alarm:count() < 0 then self.alarm:post(1) end
+  if self.helper then
+    self.helper:close() -- a driver waiting on it wakes with the connection closed
+    self.helper = nil
+  end
 end
 
 -- The engine that target names: nil is the default engine; a client (the
