@@ -232,6 +232,25 @@ describe("core.transport", function()
     assert.truthy(done.error.message:find("^timed out"))
   end)
 
+  it("times out waiting for the first byte, and lets a slow body through once it came", function()
+    server:script("/v1/late", { { delay = 3, body = "too late" } })
+    server:script("/v1/drip", { { body = string.rep("d", 10), drip = { bytes = 1, interval = 0.1 } } })
+    local started = core.now()
+    local late = t:add{ url = server.url .. "/late", first_byte_timeout = 0.3 }
+    local slow = t:add{ url = server.url .. "/drip", first_byte_timeout = 0.3 }
+    local wait = t:timeout()
+    assert.is_true(wait ~= nil and wait <= 0.3)
+    local events = run(t)
+    local failed, done = only(events, late, "done"), only(events, slow, "done")
+    assert.equal(0, failed.status)
+    assert.equal("timeout", failed.error.type)
+    assert.equal(28, failed.error.curl_code)
+    assert.equal("timed out (no response within 0.3 s)", failed.error.message)
+    assert.is_nil(done.error)
+    assert.equal(string.rep("d", 10), done.body)
+    assert.is_true(core.now() - started > 0.8 and core.now() - started < 3)
+  end)
+
   it("reports a stalled stream as a timeout", function()
     server:script("/v1/drip", { { body = string.rep("d", 200), drip = { bytes = 1, interval = 0.25 } } })
     local started = core.now()
@@ -352,6 +371,10 @@ describe("core.transport", function()
     assert.has_error(function() t:add{} end, "url: string expected, got nil")
     assert.has_error(function() t:add{ url = url, stream = "x" } end, 'stream: "sse" or "raw" expected')
     assert.has_error(function() t:add{ url = url, timeout = -1 } end, "timeout: must be a number from 0 to 1e15")
+    assert.has_error(function() t:add{ url = url, first_byte_timeout = 0 / 0 } end,
+                     "first_byte_timeout: must be a number from 0 to 1e15")
+    assert.has_error(function() t:add{ url = url, first_byte_timeout = "1" } end,
+                     "first_byte_timeout: number expected, got string")
     assert.has_error(function() t:add{ url = url, method = "GET /x" } end, "method: not an HTTP method")
     assert.has_error(function() t:add{ url = url, body = "a", multipart = {} } end,
                      "body and multipart: give one or the other")
