@@ -20,6 +20,7 @@ void gptaudio_open_file_lock(lua_State *L);   /* lua_file_lock.c: core.lock_file
 void gptaudio_open_wakeup(lua_State *L);      /* lua_wakeup.c: core.wakeup() */
 void gptaudio_open_media(lua_State *L);       /* lua_media.c: core.audio.open/formats, the API for gptaudio.ffmpeg */
 void gptaudio_open_level_meter(lua_State *L); /* lua_level_meter.c: core.audio.level_meter() */
+void gptaudio_open_child_process(lua_State *L); /* lua_child_process.c: core.spawn() */
 
 /* Pushes a new gptaudio.Error {type = type, message = message}. */
 void gptaudio_push_error(lua_State *L, const char *type, const char *message);

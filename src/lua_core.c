@@ -25,5 +25,6 @@ int luaopen_gptaudio_core(lua_State *L)
   gptaudio_open_file_kind(L);
   gptaudio_open_file_lock(L);
   gptaudio_open_wakeup(L);
+  gptaudio_open_child_process(L);
   return 1;
 }
