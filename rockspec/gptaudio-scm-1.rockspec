@@ -26,6 +26,7 @@ build = {
         -- BEGIN sources (scripts/sync-rockspec writes this list)
         "src/base64.c",
         "src/byte_buffer.c",
+        "src/child_process.c",
         "src/echo.c",
         "src/file_kind.c",
         "src/file_lock.c",
@@ -33,6 +34,7 @@ build = {
         "src/http_head.c",
         "src/level_meter.c",
         "src/lua_audiobuffer.c",
+        "src/lua_child_process.c",
         "src/lua_clock.c",
         "src/lua_codec.c",
         "src/lua_core.c",
@@ -65,8 +67,11 @@ build = {
       libraries = { "curl", "samplerate", "speexdsp", "webrtc_audio_processing", "m" },
     },
     -- BEGIN modules (scripts/sync-rockspec writes this list)
+    ["gptaudio.audio.capture"] = "lua/gptaudio/audio/capture.lua",
+    ["gptaudio.audio.device"] = "lua/gptaudio/audio/device.lua",
     ["gptaudio.audio.input"] = "lua/gptaudio/audio/input.lua",
     ["gptaudio.audio.received"] = "lua/gptaudio/audio/received.lua",
+    ["gptaudio.audio.sink"] = "lua/gptaudio/audio/sink.lua",
     ["gptaudio.calls.chat"] = "lua/gptaudio/calls/chat.lua",
     ["gptaudio.calls.chat_route"] = "lua/gptaudio/calls/chat_route.lua",
     ["gptaudio.calls.long"] = "lua/gptaudio/calls/long.lua",
@@ -86,6 +91,7 @@ build = {
     ["gptaudio.cli.progress"] = "lua/gptaudio/cli/progress.lua",
     ["gptaudio.cli.results"] = "lua/gptaudio/cli/results.lua",
     ["gptaudio.cli.speak"] = "lua/gptaudio/cli/speak.lua",
+    ["gptaudio.cli.talk"] = "lua/gptaudio/cli/talk.lua",
     ["gptaudio.cli.transcribe"] = "lua/gptaudio/cli/transcribe.lua",
     ["gptaudio.cli.translate"] = "lua/gptaudio/cli/translate.lua",
     ["gptaudio.client"] = "lua/gptaudio/client.lua",
@@ -111,6 +117,9 @@ build = {
     ["gptaudio.tools"] = "lua/gptaudio/tools.lua",
     ["gptaudio.transcript"] = "lua/gptaudio/transcript.lua",
     ["gptaudio.usage"] = "lua/gptaudio/usage.lua",
+    ["gptaudio.voice.agent"] = "lua/gptaudio/voice/agent.lua",
+    ["gptaudio.voice"] = "lua/gptaudio/voice/init.lua",
+    ["gptaudio.voice.utterance"] = "lua/gptaudio/voice/utterance.lua",
     -- END modules
   },
 }

@@ -15,6 +15,7 @@ local KNOWN = {
   buffer = {},
   client = {},
   closed = {},
+  voice = {},
 }
 
 local function shell_quote(s)

@@ -25,8 +25,9 @@ static void close_fd(int *fd)
   *fd = -1;
 }
 
-int child_spawn(child_process *c, char *const argv[], int with_stdin)
+int child_spawn(child_process *c, char *const argv[], int stdin_mode)
 {
+  int with_stdin = stdin_mode == CHILD_STDIN_PIPE;
   int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
   posix_spawn_file_actions_t actions;
   int rc, saved;
@@ -43,6 +44,8 @@ int child_spawn(child_process *c, char *const argv[], int with_stdin)
   /* dup2 clears close-on-exec on the copies: only 0, 1 and 2 reach the child. */
   if (with_stdin)
     rc = posix_spawn_file_actions_adddup2(&actions, in[0], 0);
+  else if (stdin_mode == CHILD_STDIN_INHERIT)
+    rc = 0;
   else
     rc = posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   if (rc == 0)

@@ -24,9 +24,13 @@ typedef struct {
 
 enum { CHILD_STDOUT = 1, CHILD_STDERR = 2 };
 
-/* Starts argv[0] (searched on PATH) with argv; with_stdin = 0 gives the child
-   /dev/null as stdin. Returns 0, or -1 with errno set (ENOENT: no such program). */
-int child_spawn(child_process *c, char *const argv[], int with_stdin);
+enum { CHILD_STDIN_NULL = 0, CHILD_STDIN_PIPE = 1, CHILD_STDIN_INHERIT = 2 };
+
+/* Starts argv[0] (searched on PATH) with argv. stdin_mode: CHILD_STDIN_NULL
+   gives the child /dev/null, CHILD_STDIN_PIPE a stdin to child_write to,
+   CHILD_STDIN_INHERIT this process's own (a terminal the child reads for us).
+   Returns 0, or -1 with errno set (ENOENT: no such program). */
+int child_spawn(child_process *c, char *const argv[], int stdin_mode);
 
 /* Reads what the child wrote to stream (CHILD_STDOUT or CHILD_STDERR) without
    waiting: the count of bytes read (> 0), 0 at the end of the stream (the

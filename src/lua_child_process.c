@@ -1,6 +1,8 @@
 /* core.spawn(argv, {stdin = false}) -> Child | nil, err (type "io"): a child
    process read and written without waiting (child_process.h), for the
-   microphone and speaker sources. The gptaudio.Child userdata:
+   microphone and speaker sources. stdin: false (/dev/null), true (written
+   with child:write) or "inherit" (this process's, e.g. the terminal a
+   push-to-talk key is read from). The gptaudio.Child userdata:
      child:read([max])        stdout bytes (max 65536); "" when nothing is there now; nil at its end
      child:read_error([max])  the same for stderr
      child:write(bytes)       how many bytes went now (0: its pipe is full) | nil, err
@@ -19,6 +21,7 @@
 
 #define CHILD_MT "gptaudio.Child"
 #define MAX_ARGS 256
+#define STDIN_INHERIT "inherit"
 /* Bytes one read takes at most (a second of 16 kHz stereo s16). */
 #define MAX_READ 65536
 
@@ -30,7 +33,7 @@ static child_process *check_child(lua_State *L)
 static int l_spawn(lua_State *L)
 {
   char *argv[MAX_ARGS + 1];
-  int n, i, with_stdin = 0;
+  int n, i, stdin_mode = CHILD_STDIN_NULL;
   child_process *c;
   luaL_checktype(L, 1, LUA_TTABLE);
   n = (int)compat_rawlen(L, 1);
@@ -49,14 +52,19 @@ static int l_spawn(lua_State *L)
   if (!lua_isnoneornil(L, 2)) {
     luaL_checktype(L, 2, LUA_TTABLE);
     lua_getfield(L, 2, "stdin");
-    with_stdin = lua_toboolean(L, -1);
+    if (lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), STDIN_INHERIT) == 0)
+      stdin_mode = CHILD_STDIN_INHERIT;
+    else if (lua_type(L, -1) == LUA_TBOOLEAN)
+      stdin_mode = lua_toboolean(L, -1) ? CHILD_STDIN_PIPE : CHILD_STDIN_NULL;
+    else if (!lua_isnil(L, -1))
+      return luaL_error(L, "bad argument #2 to 'spawn' ('stdin' must be true, false or \"inherit\")");
     lua_pop(L, 1);
   }
   c = lua_newuserdata(L, sizeof *c);
   memset(c, 0, sizeof *c);
   c->in_fd = c->out_fd = c->err_fd = -1;
   luaL_setmetatable(L, CHILD_MT);
-  if (child_spawn(c, argv, with_stdin) != 0)
+  if (child_spawn(c, argv, stdin_mode) != 0)
     return gptaudio_fail(L, "io", "cannot start %s: %s", argv[0], strerror(errno));
   return 1;
 }

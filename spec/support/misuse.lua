@@ -530,6 +530,84 @@ function groups.client()
   }
 end
 
+-- Live voice: the child process under the devices, the sources and sinks,
+-- the voice agent.
+function groups.voice()
+  local self = LUA_SELF
+  local wav = temp_path()
+  assert(fresh_buffer():save(wav))
+  local function child() return assert(core.spawn({ "cat" }, { stdin = true })) end
+  local function is_child(v) return is_udata(v, "gptaudio.Child") end
+  local function is_engine(v) return gptaudio.engine.is_engine(v) end
+  local function stop_child(c) if is_child(c) then c:stop(0) end end
+  local sink_fields = { arg("rate", "rate"), opt("channels", "channels"), opt("ahead", function(v)
+    return type(v) == "number" and v > 0 and v <= 10 end), opt("engine", is_engine) }
+  local function sink() return audio.recording_sink{ rate = RATE } end
+  local function agent()
+    return gptaudio.voice.agent{ client = new_client(), sink = sink(), push_to_talk = true }
+  end
+  local max_read = function(v) return is_integer(v, 1, 65536) end
+  return {
+    { name = "core.spawn", fn = core.spawn, params = { arg("argv", "table"), opt("options", "table") },
+      valid = function() return { "true" }, { stdin = false } end, after = stop_child,
+      fields = { [2] = { opt("stdin", one_of(true, false, "inherit"), { skip = function(v)
+        return v == "inherit" and "the terminal is read by the child" end }) } } },
+    { name = "Child:read", fn = method(child(), "read"), params = { arg("self", is_child), opt("max", max_read) },
+      valid = fresh(child, 16) },
+    { name = "Child:read_error", fn = method(child(), "read_error"),
+      params = { arg("self", is_child), opt("max", max_read) }, valid = fresh(child, 16) },
+    { name = "Child:write", fn = method(child(), "write"), params = { arg("self", is_child), arg("bytes", "string") },
+      valid = fresh(child, "abc") },
+    { name = "Child:running", fn = method(child(), "running"), params = { arg("self", is_child) }, valid = fresh(child) },
+    { name = "Child:close_stdin", fn = method(child(), "close_stdin"), params = { arg("self", is_child) },
+      valid = fresh(child) },
+    { name = "Child:stop", fn = method(child(), "stop"),
+      params = { arg("self", is_child), opt("grace", function(v) return type(v) == "number" and v >= 0 and v <= 10 end) },
+      valid = fresh(child, 0) },
+    { name = "audio.capture", fn = audio.capture, params = { arg("options", "table") },
+      valid = function() return { file = wav, rate = RATE, channels = 1, realtime = true, period = 0.02 } end,
+      fields = { [1] = { opt("rate", function(v) return is_integer(v, 1, 768000) end), opt("channels", "channels"),
+                         opt("file", "lua_string"), opt("realtime", "boolean"),
+                         opt("period", function(v) return type(v) == "number" and v > 0 and v <= 1 end),
+                         opt("engine", is_engine) } } },
+    { name = "audio.capture (device)", fn = audio.capture, params = { arg("options", "table") },
+      valid = function() return { device = "default", backend = "alsa" } end,
+      fields = { [1] = { opt("device", "lua_string"), opt("backend", one_of("pulse", "alsa")),
+                         opt("command", function() return false end) } } },
+    { name = "Source:start", fn = function(src, ...) return src:start(...) end,
+      params = { self, arg("on_chunk", "function"), opt("on_end", "function") },
+      valid = function() return assert(audio.capture{ file = wav }), function() end, function() end end,
+      after = function(src) if type(src) == "table" and src.stop then src:stop() end end },
+    { name = "audio.recording_sink", fn = audio.recording_sink, params = { arg("options", "table") },
+      valid = function() return { rate = RATE } end, fields = { [1] = sink_fields } },
+    { name = "audio.sink", fn = audio.sink, params = { arg("options", "table") },
+      valid = function() return { rate = RATE, play = function() end, stop = function() end } end,
+      fields = { [1] = { arg("play", "function"), opt("stop", "function") } } },
+    { name = "audio.playback", fn = audio.playback, params = { arg("options", "table") },
+      valid = function() return { rate = RATE, command = { "true" } } end,
+      fields = { [1] = { opt("device", "lua_string"), opt("backend", one_of("pulse", "alsa")),
+                         opt("command", function() return false end) } } },
+    { name = "Sink:play", fn = function(s, ...) return s:play(...) end, params = { self, arg("chunk", "buffer") },
+      valid = function() return sink(), fresh_buffer() end },
+    { name = "Sink:finish", fn = function(s, ...) return s:finish(...) end, params = { self, opt("on_done", "function") },
+      valid = function() return sink(), function() end end },
+    { name = "voice.agent", fn = gptaudio.voice.agent, params = { arg("options", "table") },
+      valid = function() return { client = new_client(), sink = sink(), system = "be brief" } end,
+      fields = { [1] = { arg("client", function() return false end), arg("sink", function() return false end),
+                         opt("source", function() return false end), opt("system", "lua_string"),
+                         opt("voice", "lua_string"), opt("model", "lua_string"), opt("tools", function() return false end),
+                         opt("vad", "table", { accepts_table = true }), opt("on_event", "function"),
+                         opt("max_rounds", "positive_integer"), opt("push_to_talk", "boolean"),
+                         opt("preroll", function(v) return type(v) == "number" and v >= 0 and v <= 1 end),
+                         opt("tail", function(v) return type(v) == "number" and v >= 0 and v <= 1 end) } } },
+    { name = "agent:hear", fn = function(a, ...) return a:hear(...) end,
+      params = { self, arg("chunk", "buffer"), opt("at", "number") },
+      valid = function() return agent(), fresh_buffer(), 0 end },
+    { name = "agent:talk", fn = function(a, ...) return a:talk(...) end, params = { self, arg("on", "boolean") },
+      valid = function() return agent(), false end },
+  }
+end
+
 -- Each userdata type, closed, then every method of it; every client call on a
 -- closed client; every request and task method after the end.
 function groups.closed()
@@ -740,7 +818,7 @@ function misuse.count(group)
   return #build(group)
 end
 
-misuse.GROUPS = { "audio", "buffer", "client", "closed" }
+misuse.GROUPS = { "audio", "buffer", "client", "closed", "voice" }
 
 --- Runs a group, printing the protocol described at the top.
 function misuse.run(group)

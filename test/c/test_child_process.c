@@ -47,7 +47,7 @@ int main(void)
 
   {
     char *argv[] = {"sh", "-c", "sleep 0.05; printf hello; printf oops >&2", NULL};
-    CHECK(child_spawn(&c, argv, 0) == 0, "spawns sh");
+    CHECK(child_spawn(&c, argv, CHILD_STDIN_NULL) == 0, "spawns sh");
     errno = 0;
     CHECK(child_read(&c, CHILD_STDOUT, buf, sizeof buf) == -1 && errno == EAGAIN,
           "nothing written yet: EAGAIN at once, no wait");
@@ -63,7 +63,7 @@ int main(void)
   }
   {
     char *argv[] = {"cat", NULL};
-    CHECK(child_spawn(&c, argv, 1) == 0, "spawns cat with a stdin");
+    CHECK(child_spawn(&c, argv, CHILD_STDIN_PIPE) == 0, "spawns cat with a stdin");
     CHECK(child_write(&c, "round trip", 10) == 10, "writes to its stdin");
     child_close_stdin(&c);
     n = read_all(&c, CHILD_STDOUT, buf, sizeof buf, &would_block);
@@ -76,14 +76,14 @@ int main(void)
   {
     char *argv[] = {"gptaudio-no-such-program", NULL};
     errno = 0;
-    CHECK(child_spawn(&c, argv, 0) == -1 && errno == ENOENT, "a missing program: ENOENT");
+    CHECK(child_spawn(&c, argv, CHILD_STDIN_NULL) == -1 && errno == ENOENT, "a missing program: ENOENT");
     CHECK(c.out_fd == -1 && c.err_fd == -1 && c.in_fd == -1 && c.pid == 0, "nothing left open");
   }
   {
     char *argv[] = {"true", NULL};
     ssize_t sent;
     int i;
-    CHECK(child_spawn(&c, argv, 1) == 0, "spawns true, which reads nothing");
+    CHECK(child_spawn(&c, argv, CHILD_STDIN_PIPE) == 0, "spawns true, which reads nothing");
     start = now();
     while (child_running(&c) && now() - start < 5)
       usleep(1000);
@@ -96,7 +96,7 @@ int main(void)
   }
   {
     char *argv[] = {"sh", "-c", "trap '' TERM; sleep 10", NULL};
-    CHECK(child_spawn(&c, argv, 0) == 0, "spawns a child that ignores SIGTERM");
+    CHECK(child_spawn(&c, argv, CHILD_STDIN_NULL) == 0, "spawns a child that ignores SIGTERM");
     usleep(50000);
     start = now();
     child_stop(&c, 50);

@@ -37,6 +37,8 @@ Commands:
                                     speech to text in another language; with -o spoken too
   chat "question" [--audio in.wav] [-o reply.wav]
                                     ask the model; with -o it also answers aloud into that file
+  talk [--input question.wav] [--push-to-talk]
+                                    a spoken conversation: speak, it answers aloud (see gptaudio talk --help)
   batch transcribe DIR|LIST -o results.jsonl
   batch chat --prompt "..." DIR|LIST -o results.jsonl
                                     one JSON line per input file; see gptaudio batch --help
@@ -133,7 +135,7 @@ end
 
 local COMMANDS = {
   speak = "gptaudio.cli.speak", transcribe = "gptaudio.cli.transcribe", translate = "gptaudio.cli.translate",
-  chat = "gptaudio.cli.chat",
+  chat = "gptaudio.cli.chat", talk = "gptaudio.cli.talk",
   batch = "gptaudio.cli.batch",
 }
 

@@ -1,0 +1,228 @@
+-- gptaudio.voice.agent, a whole conversation headless: the file source plays
+-- two espeak-ng questions in real time, the second one starting while the
+-- first answer plays; the fake server answers each with streamed audio after
+-- a fixed 0.3 s; the recording sink keeps what was played. Checked: the
+-- events, the requests and the history, the barge-in (playback stopped at
+-- once, the request cancelled, the transcript cut at what was heard), what
+-- the sink played, and the latency split. Then a tool round.
+local gptaudio = require "gptaudio"
+local core = require "gptaudio.core"
+local json = require "cjson"
+local openai = require "spec.support.openai"
+local setup_ = require "spec.support.setup"
+local util = require "spec.support.util"
+local voice_script = require "spec.support.voice_script"
+
+local audio = gptaudio.audio
+
+local TTFB = 0.3
+local PAUSE = 0.6
+local ANSWER_1 = "Today it will be sunny in the morning, with clouds and some light rain later in the afternoon."
+local ANSWER_2 = "Why did the chicken cross the road?"
+
+local function types(events)
+  local list = {}
+  for _, ev in ipairs(events) do
+    if ev.type ~= "transcript" then list[#list + 1] = ev.type end
+  end
+  return list
+end
+
+local function wav_of(message)
+  return assert(audio.decode(core.base64_decode(message.content[1].input_audio.data), "wav"))
+end
+
+describe("voice.agent: a conversation with a barge-in, headless", function()
+  local server, dir, clock
+  local q1, q2, a1, a2, marks
+  local events, summary, sink, requests
+
+  setup_.fake_server(function(s) server = s end)
+
+  setup(function()
+    dir = util.temp_dir()
+    q1 = voice_script.speech("What is the weather like today?", dir, "q1")
+    q2 = voice_script.speech("Stop. Tell me a joke instead.", dir, "q2")
+    a1 = voice_script.speech(ANSWER_1, dir, "a1", "en-gb")
+    a2 = voice_script.speech(ANSWER_2, dir, "a2", "en-gb")
+    -- The second question starts 2 s after the first ends: the first answer
+    -- (about 0.9 s later, some 5 s long, streamed a little faster than it
+    -- plays) is then playing and still arriving.
+    local second = 0.5 + q1.duration + 2.0
+    local path
+    path, marks = voice_script.recording({ { at = 0.5, audio = q1 }, { at = second, audio = q2 } },
+                                         second + q2.duration + 1.0, dir)
+    server:script(openai.CHAT, { voice_script.reply(a1, ANSWER_1, { delay = TTFB, chunk_delay = 0.08 }),
+                                 voice_script.reply(a2, ANSWER_2, { delay = TTFB }) })
+    local client = gptaudio.new{ base_url = server.url, api_key = "sk-test", max_retries = 0 }
+    clock = client.engine.scheduler
+    local start = clock:now()
+    sink = audio.recording_sink{ rate = 24000 }
+    events = {}
+    local agent = gptaudio.voice.agent{
+      client = client, sink = sink, system = "You are a helpful assistant.", voice = "verse",
+      source = assert(audio.capture{ file = path, realtime = true }), vad = { pause = PAUSE },
+      on_event = function(ev)
+        ev.clock = clock:now() - start
+        events[#events + 1] = ev
+      end,
+    }
+    summary = assert(agent:run())
+    summary.start = start
+    requests = server:requests(openai.CHAT)
+    client:close()
+  end)
+
+  teardown(function() if dir then util.remove_tree(dir) end end)
+
+  it("reports the turn's events in order", function()
+    assert.same({ "listening", "user_speech_start", "user_speech_end", "thinking", "speaking",
+                  "user_speech_start", "interrupted", "user_speech_end", "thinking", "speaking", "turn_done",
+                  "listening", "stopped" }, types(events))
+    local starts = {}
+    for _, ev in ipairs(events) do
+      if ev.type == "user_speech_start" then starts[#starts + 1] = ev.time end
+    end
+    -- The VAD finds each question where it starts.
+    assert.is_true(math.abs(starts[1] - marks[1].start) < 0.1, starts[1])
+    assert.is_true(math.abs(starts[2] - marks[2].start) < 0.1, starts[2])
+  end)
+
+  it("sends each utterance trimmed as 24 kHz mono WAV, with the history of what was heard", function()
+    assert.equal(2, #requests)
+    local first, second = requests[1].json, requests[2].json
+    assert.is_true(first.stream)
+    assert.same({ voice = "verse", format = "pcm16" }, first.audio)
+    assert.equal(2, #first.messages)
+    assert.same({ role = "system", content = "You are a helpful assistant." }, first.messages[1])
+    -- Each utterance: from 0.2 s before the VAD's start to 0.1 s after its end.
+    local spans = {}
+    for _, ev in ipairs(events) do
+      if ev.type == "user_speech_start" then spans[#spans + 1] = { ev.time - 0.2 } end
+      if ev.type == "user_speech_end" then spans[#spans][2] = ev.time + 0.1 end
+    end
+    local heard = wav_of(first.messages[2])
+    assert.same({ 24000, 1 }, { heard.rate, heard.channels })
+    assert.is_true(math.abs(heard.duration - (spans[1][2] - spans[1][1])) < 2 / 24000, heard.duration)
+    assert.is_true(math.abs(heard.duration - (q1.duration + 0.3)) < 0.2, heard.duration)
+    assert.equal(4, #second.messages)
+    assert.same({ role = "assistant", content = summary.turns[1].transcript }, second.messages[3])
+    local heard2 = wav_of(second.messages[4])
+    assert.is_true(math.abs(heard2.duration - (spans[2][2] - spans[2][1])) < 2 / 24000, heard2.duration)
+    assert.is_true(math.abs(heard2.duration - (q2.duration + 0.3)) < 0.2, heard2.duration)
+    assert.equal(5, #summary.history)
+    for i = 1, 4 do assert.equal(second.messages[i].role, summary.history[i].role) end
+    assert.same({ role = "assistant", content = ANSWER_2 }, summary.history[5])
+  end)
+
+  it("barge-in: playback stops at once, the request is cancelled, the transcript is cut at what was heard", function()
+    local turn = summary.turns[1]
+    assert.is_true(turn.interrupted)
+    assert.equal("cancelled", turn.status)
+    local interrupted
+    for _, ev in ipairs(events) do
+      if ev.type == "interrupted" then interrupted = ev end
+    end
+    assert.equal(turn.heard, interrupted.heard)
+    -- The answer is 5 s long; it played from about 0.9 s after the question to the barge-in.
+    assert.is_true(turn.heard > 0.8 and turn.heard < 1.6, turn.heard)
+    assert.is_true(turn.received > turn.heard, turn.received)
+    -- Cut at a word's end, in proportion to what was heard of what had come.
+    local full = turn.received_transcript
+    assert.equal(ANSWER_1:sub(1, #full), full)
+    assert.equal(full:sub(1, #turn.transcript), turn.transcript)
+    assert.is_truthy(full:sub(#turn.transcript + 1):match("^%s"))
+    local share = turn.heard / turn.received
+    assert.is_true(#turn.transcript <= share * #full and #turn.transcript > share * #full - 12, #turn.transcript)
+    -- Nothing of the first answer sounded after the barge-in.
+    local pieces = sink.recorded()
+    local played_until = 0
+    for _, piece in ipairs(pieces) do
+      if piece.time < interrupted.clock + summary.start then
+        played_until = math.max(played_until, piece.time + piece.audio.duration)
+      end
+    end
+    assert.is_true(played_until <= interrupted.clock + summary.start + 1e-6)
+  end)
+
+  it("the sink played the heard part of the first answer and all of the second, sample for sample", function()
+    local pieces = sink.recorded()
+    local one, two = summary.turns[1], summary.turns[2]
+    local interrupted
+    for _, ev in ipairs(events) do
+      if ev.type == "interrupted" then interrupted = ev.clock + summary.start end
+    end
+    local first = audio.new{ rate = 24000 }
+    local second = audio.new{ rate = 24000 }
+    for _, piece in ipairs(pieces) do
+      (piece.time < interrupted and first or second):append(piece.audio)
+      -- In 20 ms pieces.
+      assert.is_true(piece.audio.duration <= 0.02 + 1e-9)
+    end
+    assert.is_false(two.interrupted)
+    assert.is_true(math.abs(first.frames - one.heard * 24000) < 2, first.frames .. " " .. one.heard * 24000)
+    setup_.assert_same_audio(audio.from_pcm16(a1:encode("pcm16"), 24000):slice(1, first.frames), first)
+    assert.is_true(math.abs(two.heard - a2.duration) < 1e-6, two.heard)
+    setup_.assert_same_audio(audio.from_pcm16(a2:encode("pcm16"), 24000), second)
+  end)
+
+  it("measures each turn's latency: endpointing, upload, server, client", function()
+    for _, turn in ipairs(summary.turns) do
+      local l = turn.latency
+      assert.is_true(l.endpointing >= PAUSE - 0.01 and l.endpointing < PAUSE + 0.1, l.endpointing)
+      assert.is_true(l.server >= TTFB and l.server < TTFB + 0.2, l.server)
+      assert.is_true(l.first_byte >= TTFB - 0.01 and l.first_byte <= l.server + 1e-9, l.first_byte)
+      assert.is_true(l.upload >= 0 and l.upload < 0.1, l.upload)
+      assert.equal(0, l.tools)
+      -- A generous bound (the figure itself is in BENCHMARKS.md).
+      assert.is_true(l.client >= 0 and l.client < 0.1, l.client)
+      assert.is_true(math.abs(l.total - (l.endpointing + l.upload + l.server + l.client)) < 1e-9)
+    end
+    -- The cancelled request reported no usage; the second did.
+    assert.is_nil(summary.turns[1].cost)
+    assert.is_true(summary.turns[2].cost > 0)
+    assert.equal(150, summary.turns[2].usage.total_tokens)
+    assert.equal(summary.turns[2].cost, summary.cost)
+  end)
+end)
+
+describe("voice.agent: tools between rounds", function()
+  local server, client, dir
+  setup_.fake_client({}, function(s, c) server, client = s, c end)
+  setup(function() dir = util.temp_dir() end)
+  teardown(function() util.remove_tree(dir) end)
+
+  it("runs the model's tool call, then plays the answer that follows it", function()
+    local q = voice_script.speech("What time is it?", dir, "q")
+    local a = voice_script.speech("It is noon.", dir, "a")
+    local path = voice_script.recording({ { at = 0.3, audio = q } }, q.duration + 1.2, dir)
+    local call = { id = "call_1", type = "function", ["function"] = { name = "clock", arguments = "{}" } }
+    server:script(openai.CHAT, {
+      { events = { { data = json.encode{ id = "c", object = "chat.completion.chunk", created = 1, model = openai.MODEL,
+                                         choices = { { index = 0, finish_reason = "tool_calls",
+                                                       delta = { role = "assistant", tool_calls = {
+                                                         { index = 0, id = call.id, type = "function",
+                                                           ["function"] = call["function"] } } } } } } },
+                   "[DONE]" }, no_length = true },
+      voice_script.reply(a, "It is noon."),
+    })
+    local asked = 0
+    local box = gptaudio.tools.new{ { name = "clock", handler = function() asked = asked + 1 return "12:00" end } }
+    local sink = audio.recording_sink{ rate = 24000 }
+    local seen = {}
+    local agent = gptaudio.voice.agent{ client = client, sink = sink, tools = box,
+      source = assert(audio.capture{ file = path, realtime = false }),
+      on_event = function(ev) if ev.type == "tool_call" then seen[#seen + 1] = ev end end }
+    local summary = assert(agent:run())
+    assert.equal(1, asked)
+    assert.equal(1, #seen)
+    assert.same({ "clock", "12:00" }, { seen[1].tool_call.name, seen[1].result })
+    local second = server:requests(openai.CHAT)[2].json
+    assert.equal("tool", second.messages[3].role)
+    assert.same({ "call_1", "12:00" }, { second.messages[3].tool_call_id, second.messages[3].content })
+    assert.equal(4, #summary.history)
+    assert.same({ role = "assistant", content = "It is noon." }, summary.history[4])
+    local _, whole = sink.recorded()
+    assert.is_true(math.abs(whole.duration - a.duration) < 1e-3)
+  end)
+end)
