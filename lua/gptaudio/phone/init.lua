@@ -7,20 +7,21 @@
 --     require("gptaudio.phone").handle{ client = worker_client(), system = "You are ...", tools = box }
 --   } }
 --
--- Per call, three light threads of the request: this one reads the socket
--- (caller audio into the VAD, marks, DTMF, stop); a speaker sends the reply
--- paced at real time (gptaudio.phone.playout) and is the only one that writes
--- to the socket; each finished utterance starts a turn that streams the chat
--- reply (and runs tool calls between rounds). When the caller speaks over the
--- reply, the speaker sends `clear`, the turn's request is cancelled and the
--- history keeps the transcript cut at what the marks say was heard.
+-- The turns are gptaudio.voice.agent's, the same turn loop as every other
+-- voice conversation: the caller's audio goes to agent:hear, and the line is
+-- the agent's sink. Per call, two light threads of the request: this one
+-- reads the socket (caller audio, marks, DTMF, stop); a speaker sends the
+-- reply paced at real time (gptaudio.phone.playout), is the only one that
+-- writes to the socket, and hands the agent's events to on_event in the
+-- request's own context. When the caller speaks over the reply, the agent
+-- cancels the turn's request and stops the sink: the speaker sends `clear`,
+-- and the history keeps the transcript cut at what the marks say was heard.
 -- luacheck: read globals ngx
 local check = require "gptaudio.check"
-local core = require "gptaudio.core"
-local ngx_loop = require "gptaudio.loop.ngx"
 local playout = require "gptaudio.phone.playout"
 local twilio = require "gptaudio.phone.twilio"
 local tools = require "gptaudio.tools"
+local voice_agent = require "gptaudio.voice.agent"
 local semaphore = require "ngx.semaphore"
 -- OpenResty ships lua-resty-websocket as resty.*; Debian's lua-nginx-websocket as nginx.*.
 local has_resty, resty_websocket = pcall(require, "resty.websocket.server")
@@ -28,13 +29,6 @@ local websocket = has_resty and resty_websocket or require "nginx.websocket.serv
 
 local phone = {}
 
--- Caller audio kept before the VAD's speech start and after its end, so that
--- the first and last sounds are not clipped.
-local PREROLL, TAIL = 0.2, 0.1
--- Caller audio kept while nobody speaks: enough for the preroll.
-local KEEP_IDLE = 1
--- Chat rounds of one turn at most (tool calls in between).
-local MAX_ROUNDS = 5
 -- How long the reader waits for a frame before looking at the call again.
 local READ_TIMEOUT_MS = 1000
 -- How long the speaker sleeps with nothing to send (it is woken sooner).
@@ -51,20 +45,35 @@ local function now()
   return ngx.now()
 end
 
+-- Calls on_event in the request's context: the speaker drains what the agent
+-- reported (from the read loop or from a turn's task) in order.
 function Call:emit(ev)
-  if self.on_event then
-    local ok, err = pcall(self.on_event, ev)
-    if not ok then ngx.log(ngx.ERR, "gptaudio phone: on_event failed: ", tostring(err)) end
+  self.events[#self.events + 1] = ev
+  self.wake:post(1)
+end
+
+function Call:deliver_events()
+  local events = self.events
+  self.events = {}
+  for _, ev in ipairs(events) do
+    if ev.type == "error" then ngx.log(ngx.ERR, "gptaudio phone: turn ", ev.turn, " failed: ", tostring(ev.error)) end
+    if self.on_event then
+      local ok, err = pcall(self.on_event, ev)
+      if not ok then ngx.log(ngx.ERR, "gptaudio phone: on_event failed: ", tostring(err)) end
+    end
   end
 end
 
 -- The speaker: the only thread that writes to the socket.
 local function speaker(self)
   while true do
+    self:deliver_events()
     if self.clearing then
       self.clearing = false
-      local heard, received = self.playout:clear()
-      self:cut_reply(heard, received)
+      if not self.ended then
+        local heard, err = self.playout:clear()
+        if not heard then self:hangup("send failed: " .. tostring(err)) end
+      end
     end
     if self.ended then break end
     local wait, err = self.playout:pump()
@@ -72,122 +81,52 @@ local function speaker(self)
       self:hangup("send failed: " .. tostring(err))
       break
     end
+    self:heard_check()
     self.wake:wait(wait or IDLE_WAIT)
   end
+  self:deliver_events()
   if self.close_socket then self.ws:send_close() end
 end
 
--- The history keeps what the caller heard of the interrupted reply: its
--- transcript cut in proportion, at a word's end.
-function Call:cut_reply(heard, received)
-  local text = self.transcript or ""
-  local share = received and received > 0 and math.min(1, (heard or 0) / received) or 0
-  local cut = text:sub(1, math.floor(#text * share)):gsub("%s*%S*$", "", 1)
-  if share >= 1 then cut = text end
-  if self.reply_message then
-    self.reply_message.content = cut
-  elseif cut ~= "" then
-    self.history[#self.history + 1] = { role = "assistant", content = cut }
+-- The line as the agent's sink (see gptaudio.voice.agent): the reply goes
+-- into the playout; what was heard is what the caller's marks say.
+local function line_sink(call)
+  local line = call.playout
+  local sink = { rate = 24000 }
+  function sink.play(_, chunk)
+    sink.first_at = sink.first_at or call.agent:now()
+    line:add(chunk)
+    call.wake:post(1)
   end
-  self:emit{ type = "interrupted", heard = heard, received = received, transcript = cut }
-end
-
-function Call:account(reply)
-  local usage = reply.usage or {}
-  self.tokens = self.tokens + (usage.total_tokens or 0)
-  if reply.cost then self.cost = (self.cost or 0) + reply.cost end
-end
-
-local function run_tools(self, reply)
-  self.history[#self.history + 1] = reply.message
-  for _, call in ipairs(reply.tool_calls) do
-    local record = self.tools:run(call, { client = self.client, call = call, messages = self.history })
-    self:emit{ type = "tool_call", tool_call = call, result = record.result, error = record.error }
-    self.history[#self.history + 1] = { role = "tool", tool_call_id = call.id, content = record.content }
+  function sink.finish(_, on_done)
+    line:finish()
+    call.on_heard = on_done
+    call.wake:post(1)
   end
-end
-
--- One turn: the utterance to chat, the reply to the speaker, tools between rounds.
-local function turn(self, utterance, number)
-  self.history[#self.history + 1] = { role = "user", content = { { type = "input_audio", audio = utterance } } }
-  self.playout:begin(number)
-  self.transcript, self.reply_message = "", nil
-  self:emit{ type = "thinking", turn = number }
-  for _ = 1, MAX_ROUNDS do
-    local events, req = ngx_loop.stream(self.client, "chat", {
-      model = self.model, messages = self.history, stream = true, tools = self.tools,
-      audio = { voice = self.voice, format = "pcm16" },
-    })
-    self.request = req
-    local pieces, speaking = {}, false
-    for ev in events do
-      if ev.type == "audio" and self.turns == number then
-        if not speaking then
-          speaking = true
-          self:emit{ type = "speaking", turn = number }
-        end
-        self.playout:add(ev.audio)
-        self.wake:post(1)
-      elseif ev.type == "transcript" then
-        pieces[#pieces + 1] = ev.delta
-        self.transcript = table.concat(pieces)
-      end
-    end
-    if self.request == req then self.request = nil end
-    local reply, err = req:result()
-    if not reply then
-      if err.type ~= "cancelled" then ngx.log(ngx.ERR, "gptaudio phone: turn ", number, " failed: ", tostring(err)) end
-      return
-    end
-    self:account(reply)
-    if not reply.tool_calls or not self.tools then
-      self.playout:finish()
-      self.wake:post(1)
-      self.reply_message = { role = "assistant", content = reply.transcript or reply.text or "" }
-      self.history[#self.history + 1] = self.reply_message
-      self:emit{ type = "turn_done", turn = number, usage = reply.usage, cost = reply.cost }
-      return
-    end
-    run_tools(self, reply)
+  -- The speaker sends the clear (it alone writes); what was heard is known now.
+  function sink.stop()
+    call.on_heard = nil
+    call.clearing = true
+    call.wake:post(1)
+    return line.heard
   end
-end
-
--- The caller spoke over the reply: stop it now.
-function Call:barge_in()
-  if self.request then
-    self.request:cancel()
-    self.request = nil
+  function sink.heard() return line.heard end
+  function sink.playing() return line:playing() end
+  function sink.begin()
+    call.replies = call.replies + 1
+    line:begin(call.replies)
+    sink.first_at = nil
   end
-  self.clearing = true
-  self.wake:post(1)
+  return sink
 end
 
--- The caller's audio from stream time `from` to `to`, in seconds.
-function Call:utterance(from, to)
-  local first = math.max(1, math.floor((from - PREROLL) * twilio.RATE) - self.dropped + 1)
-  local last = math.floor((to + TAIL) * twilio.RATE) - self.dropped
-  return self.inbound:slice(first, last)
-end
-
-function Call:heard_media(ev)
-  self.inbound:append(ev.audio)
-  for _, vad_event in ipairs(assert(self.vad:process(ev.audio))) do
-    if vad_event.type == "speech_start" then
-      self.speech_from = vad_event.time
-      self:emit{ type = "user_speech_start", time = vad_event.time }
-      if self.request or self.playout:playing() then self:barge_in() end
-    else
-      self:emit{ type = "user_speech_end", time = vad_event.time }
-      self.turns = self.turns + 1
-      local utterance = self:utterance(self.speech_from, vad_event.time)
-      self.threads[#self.threads + 1] = ngx.thread.spawn(turn, self, utterance, self.turns)
-    end
-  end
-  -- Nobody speaks: keep only what a preroll may need.
-  if not self.vad:in_speech() and self.inbound.duration > 2 * KEEP_IDLE then
-    local drop = self.inbound.frames - KEEP_IDLE * twilio.RATE
-    self.inbound = self.inbound:slice(drop + 1)
-    self.dropped = self.dropped + drop
+-- The whole reply has been sent and the caller's marks say it was heard.
+function Call:heard_check()
+  local line = self.playout
+  if self.on_heard and line.finished and line:queued() == 0 and line.heard >= line.received - 0.03 then
+    local on_heard = self.on_heard
+    self.on_heard = nil
+    on_heard()
   end
 end
 
@@ -198,7 +137,7 @@ function Call:message(text)
     return
   end
   if ev.type == "media" then
-    if ev.track == nil or ev.track == "inbound" then self:heard_media(ev) end
+    if ev.track == nil or ev.track == "inbound" then self.agent:hear(ev.audio) end
   elseif ev.type == "start" then
     self.stream_sid, self.call_sid, self.parameters = ev.stream_sid, ev.call_sid, ev.parameters
     self.playout.stream_sid = ev.stream_sid
@@ -206,9 +145,10 @@ function Call:message(text)
       ngx.log(ngx.WARN, "gptaudio phone: media format ", ev.encoding, ", expected ", twilio.ENCODING)
     end
     self:emit{ type = "start", stream_sid = ev.stream_sid, call_sid = ev.call_sid, parameters = ev.parameters }
-    self:emit{ type = "listening" }
+    self.agent:start()
   elseif ev.type == "mark" then
     self.playout:marked(ev.name)
+    self.wake:post(1)
   elseif ev.type == "dtmf" then
     self:emit{ type = "dtmf", digit = ev.digit }
   elseif ev.type == "stop" then
@@ -220,7 +160,7 @@ end
 function Call:hangup(why)
   if self.ended then return end
   self.ended, self.why = true, why
-  if self.request then self.request:cancel() end
+  self.agent:stop()
   self.wake:post(1)
 end
 
@@ -264,26 +204,30 @@ function phone.handle(opts)
     ngx.log(ngx.ERR, "gptaudio phone: not a WebSocket handshake: ", err)
     return ngx.exit(400)
   end
-  local vad_opts = opts.vad or {}
   local self = setmetatable({
-    client = opts.client, tools = opts.tools, voice = opts.voice, model = opts.model, on_event = opts.on_event,
-    ws = ws, wake = assert(semaphore.new()), history = {}, threads = {}, turns = 0, tokens = 0,
-    inbound = core.audio.new{ rate = twilio.RATE }, dropped = 0, started = now(), close_socket = true,
-    vad = core.audio.vad{ rate = twilio.RATE, sensitivity = vad_opts.sensitivity, pause = vad_opts.pause },
+    on_event = opts.on_event, ws = ws, wake = assert(semaphore.new()), events = {}, replies = 0,
+    started = now(), close_socket = true,
   }, Call)
-  if opts.system then self.history[1] = { role = "system", content = opts.system } end
   self.playout = playout.new{ send = function(text) return ws:send_text(text) end, now = now, ahead = opts.ahead }
+  self.agent = voice_agent.new{
+    client = opts.client, sink = line_sink(self), rate = twilio.RATE, system = opts.system, tools = opts.tools,
+    voice = opts.voice, model = opts.model, vad = opts.vad, on_event = function(ev) self:emit(ev) end,
+  }
   local speaking = ngx.thread.spawn(speaker, self)
   read_loop(self)
   ngx.thread.wait(speaking)
-  for _, thread in ipairs(self.threads) do ngx.thread.wait(thread) end
-  self.vad:close()
+  local tokens, cost = 0, nil
+  for _, turn in ipairs(self.agent.turns) do
+    tokens = tokens + (turn.usage.total_tokens or 0)
+    if turn.cost then cost = (cost or 0) + turn.cost end
+  end
   local summary = { call_sid = self.call_sid, stream_sid = self.stream_sid, seconds = now() - self.started,
-                    turns = self.turns, tokens = self.tokens, cost = self.cost, why = self.why }
+                    turns = #self.agent.turns, tokens = tokens, cost = cost, why = self.why }
   ngx.log(ngx.NOTICE, ("gptaudio phone: call %s ended (%s): %.1f s, %d turns, %d tokens, cost %s"):format(
     tostring(self.call_sid), tostring(self.why), summary.seconds, summary.turns, summary.tokens,
-    self.cost and ("$%.4f"):format(self.cost) or "unknown"))
+    cost and ("$%.4f"):format(cost) or "unknown"))
   self:emit{ type = "hangup", summary = summary }
+  self:deliver_events()
   return summary
 end
 
