@@ -7,6 +7,12 @@ local core = require "gptaudio.core"
 local client = require "gptaudio.client"
 local engine = require "gptaudio.engine"
 local scheduler = require "gptaudio.engine.scheduler"
+local capture = require "gptaudio.audio.capture"
+local sink = require "gptaudio.audio.sink"
+
+-- The sources and sinks are Lua over the C buffers; they live beside them.
+core.audio.capture = capture.capture
+core.audio.playback, core.audio.sink, core.audio.recording_sink = sink.playback, sink.callback, sink.recording
 
 local gptaudio = {
   VERSION = core.VERSION,
@@ -15,6 +21,7 @@ local gptaudio = {
   json = require "gptaudio.json",
   models = require "gptaudio.models",
   tools = require "gptaudio.tools",
+  voice = require "gptaudio.voice",
   engine = engine,
   new = client.new,
   spawn = scheduler.spawn,

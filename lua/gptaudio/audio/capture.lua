@@ -63,7 +63,8 @@ end
 function capture.capture(opts)
   check_options(opts)
   local self = setmetatable({
-    period = opts.period or PERIOD, scheduler = (opts.engine or engine.default()).scheduler, channels = opts.channels or 1,
+    period = opts.period or PERIOD, scheduler = (opts.engine or engine.default()).scheduler,
+    channels = opts.channels or 1,
   }, Source)
   if opts.file then
     local buf, err = audio.load(opts.file)
