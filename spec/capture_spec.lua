@@ -63,7 +63,7 @@ describe("audio.capture", function()
     for _, c in ipairs(chunks) do
       delivered = delivered + c.audio.frames
       local due = math.min(recording.frames, (c.at - start) * 24000)
-      assert.is_true(math.abs(due - delivered) <= 0.04 * 24000, ("%d due, %d delivered"):format(due, delivered))
+      assert.is_true(math.abs(due - delivered) <= 0.04 * 24000, ("%.0f due, %d delivered"):format(due, delivered))
     end
     -- Stepping never waited on the source.
     assert.is_true(longest < 0.1, longest)
