@@ -127,7 +127,7 @@ describe("client:speak", function()
                                        usage = { input_tokens = 5, output_tokens = 40, total_tokens = 45 } } }
       answer(ENDPOINT, { events = events, no_length = true })
       local got = {}
-      local sp = assert(client:speak("Streamed.", { model = "gpt-4o-mini-tts", stream = true,
+      local sp = assert(client:speak("Streamed.", { model = "gpt-4o-mini-tts", stream = true, keep_raw = true,
                                                     on_event = function(ev) got[#got + 1] = ev end }))
       local body = sent(ENDPOINT).json
       assert.same({ "sse", "pcm" }, { body.stream_format, body.response_format })

@@ -184,7 +184,7 @@ describe("client:transcribe", function()
         { data = { type = "transcript.text.done", text = "Hello there.", usage = TOKENS_USAGE } },
       } })
       local events = {}
-      local tr = assert(client:transcribe(tone(), { model = "gpt-4o-mini-transcribe", stream = true,
+      local tr = assert(client:transcribe(tone(), { model = "gpt-4o-mini-transcribe", stream = true, keep_raw = true,
                                                     on_event = function(ev) events[#events + 1] = ev end }))
       assert.same({ { "model", "gpt-4o-mini-transcribe" }, { "stream", "true" } }, fields(form_parts(sent(ENDPOINT))))
       assert.equal(5, #events)

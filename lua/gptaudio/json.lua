@@ -7,9 +7,14 @@
 --     integer where the language has them (token counts, sizes).
 --   * it writes 14 significant digits: json.encode writes every number
 --     exactly (json.number), so a 64-bit seed goes out as it was given.
---   * decode errors come back as nil, message instead of raising.
+--   * decode errors come back as nil, message instead of raising; a text whose
+--     value would take more memory than a budget is refused before decoding
+--     (nil, message, "too_large"), and nesting deeper than 512 levels too.
 -- A private cjson instance keeps our settings away from the host's own cjson.
 local cjson = require("cjson").new()
+-- Deeper nesting than this is refused (cjson's own check, before any table is made).
+local MAX_DEPTH = 512
+cjson.decode_max_depth(MAX_DEPTH)
 
 local json = { null = cjson.null }
 
@@ -175,9 +180,30 @@ function json.to_utf8(s)
   return table.concat(out)
 end
 
---- Decodes text; returns the value, or nil and cjson's message.
-function json.decode(text)
+-- What one structural byte ([, {, a comma, a quote) may cost once decoded:
+-- a table (56 bytes and its parts), an array slot, a string's header. Found
+-- by measuring `[[],[],...]`, `[1,1,...]` and `["ab","ac",...]` on Lua 5.4.
+local BYTES_PER_STRUCTURAL = 64
+
+--- The most memory text's value may take once decoded, in bytes (an
+--- over-estimate: brackets and commas inside strings count too).
+function json.decoded_size(text)
+  return #text + BYTES_PER_STRUCTURAL * #text:gsub('[^%[{,"]+', "")
+end
+
+--- Decodes text; returns the value, or nil and cjson's message. With budget
+--- (bytes), a text whose value could take more than that is refused before
+--- anything is built: nil, message, "too_large". A valid 60 MiB JSON of empty
+--- arrays would otherwise become 1.9 GB of tables.
+function json.decode(text, budget)
   if type(text) ~= "string" then return nil, "expected a JSON string, got " .. type(text) end
+  if budget then
+    local size = json.decoded_size(text)
+    if size > budget then
+      return nil, ("a JSON text of %d bytes could take %d bytes once decoded, more than the %d allowed"):format(
+        #text, size, budget), "too_large"
+    end
+  end
   local ok, value = pcall(cjson.decode, text)
   if not ok then return nil, value end
   return value

@@ -46,6 +46,12 @@ local ENDED = { done = true, failed = true, cancelled = true }
 -- headers hold the key, and a request may be printed or inspected.
 local specs = setmetatable({}, { __mode = "k" })
 
+-- The most memory a response's decoded JSON may take: three times
+-- max_response_bytes (the body itself is the fourth).
+local function decode_budget(self)
+  return 3 * self.client.options.max_response_bytes
+end
+
 local function succeeded(status)
   return status >= 200 and status < 300
 end
@@ -168,7 +174,9 @@ function deliver(self, response, ev)
       return
     end
     local first = ev.data:byte(1)
-    if first == 123 or first == 91 then ev.json = json.decode(ev.data) end -- "{" or "["
+    if first == 123 or first == 91 then -- "{" or "["
+      ev.json = json.decode(ev.data, decode_budget(self))
+    end
     local object = json.get(ev.json, "error")
     if object ~= nil then
       abort(self, response, errors.from_stream_event(object, response))
@@ -206,12 +214,16 @@ local function log_attempt(self, response, started)
     self.label, self.attempts, outcome, self.engine.scheduler:now() - started))
 end
 
-local function decode_body(response)
-  if not response.body or response.body == "" then return end
+-- The decoded JSON of a whole body, within decode_budget; never for a failed
+-- transfer (a too_large body is not decoded at all).
+local function decode_body(response, budget)
+  if response.failure or not response.body or response.body == "" then return end
   local content_type = response.headers and response.headers["content-type"] or ""
   local first = response.body:byte(1)
   if content_type:find("json", 1, true) or first == 123 or first == 91 then -- "{" or "["
-    response.json = json.decode(response.body)
+    local value, why, too_large = json.decode(response.body, budget)
+    response.json = value
+    if too_large then response.failure = { type = "too_large", message = why } end
   end
 end
 
@@ -238,8 +250,8 @@ function attempt(self)
     end
     if self:ended() then return nil end
   end
+  decode_body(response, decode_budget(self))
   log_attempt(self, response, started)
-  decode_body(response)
   return response
 end
 

@@ -28,7 +28,7 @@ chat.PATH = "/chat/completions"
 -- above it is only more bytes to send.
 local API_RATE = 24000
 -- What the call takes for itself: none of it goes on the wire.
-local CALL_OPTIONS = { on_event = true, timeout = true, max_retries = true, headers = true }
+local CALL_OPTIONS = { on_event = true, timeout = true, max_retries = true, headers = true, keep_raw = true }
 -- The fields checked here: the model, and the numbers a JSON body could not carry as NaN or infinity.
 local FIELD_KINDS = {
   model = "string", temperature = "finite number", top_p = "finite number", frequency_penalty = "finite number",
@@ -167,8 +167,17 @@ end
 
 ---------------------------------------------------------------- the reply
 
+-- The most a tool call's arguments may be: real ones are a few kB, and a
+-- million keys took 7 s of CPU to decode and check.
+local MAX_TOOL_ARGUMENTS = 1024 * 1024
+
 local function tool_call(id, name, arguments_json)
   local call = { id = id, name = name, arguments_json = arguments_json }
+  if type(arguments_json) == "string" and #arguments_json > MAX_TOOL_ARGUMENTS then
+    call.error = ("arguments are %d bytes, more than the %d a tool call may carry"):format(
+      #arguments_json, MAX_TOOL_ARGUMENTS)
+    return call
+  end
   local arguments, why = json.decode(arguments_json)
   if type(arguments) == "table" then
     call.arguments = arguments
@@ -183,7 +192,7 @@ end
 -- (Unix seconds: after it the audio id is no use in a history), calls ({id, type,
 -- name, arguments} in order), finish_reason, usage (raw), and the audio
 -- already decoded (audio, or audio_bytes and audio_format). raw is the
--- response's JSON, or the list of a stream's chunks.
+-- response's JSON, or the list of a stream's chunks (with keep_raw; else nil).
 local function build_reply(call, got, raw, headers, config)
   local reply = {
     text = got.content or got.transcript,
@@ -294,7 +303,7 @@ function chat.stream(call, config, emit, log)
   local rate = out and out.rate or API_RATE
   return setmetatable({
     call = call, config = config, emit = emit, log = log or function() end,
-    chunks = {}, content = {}, refusal = {}, transcript = {}, calls = {}, completed = 0,
+    chunks = {}, chunk_count = 0, content = {}, refusal = {}, transcript = {}, calls = {}, completed = 0,
     pcm = core.pcm_stream(API_RATE),
     resampler = rate ~= API_RATE and core.audio.resampler{ from = API_RATE, to = rate } or nil,
     audio = core.audio.new{ rate = rate },
@@ -324,7 +333,7 @@ function Stream:complete_calls(upto)
   while self.completed + 1 < upto and self.calls[self.completed + 1] do
     self.completed = self.completed + 1
     local c = self.calls[self.completed]
-    self.emit{ type = "tool_call", tool_call = tool_call(c.id, c.name, c.arguments) }
+    self.emit{ type = "tool_call", tool_call = tool_call(c.id, c.name, table.concat(c.pieces)) }
   end
 end
 
@@ -347,13 +356,20 @@ function Stream:tool_call_deltas(deltas)
     self:complete_calls(index)
     local c = self.calls[index]
     if not c then
-      c = { name = "", arguments = "" }
+      c = { name = "", pieces = {}, size = 0 } -- the arguments, joined once the call is whole
       self.calls[index] = c
     end
     c.id = json.get(d, "id") or c.id
     c.type = json.get(d, "type") or c.type
     c.name = c.name .. (json.get(d, "function", "name") or "")
-    c.arguments = c.arguments .. (json.get(d, "function", "arguments") or "")
+    local piece = json.get(d, "function", "arguments")
+    if type(piece) == "string" and piece ~= "" then
+      c.size = c.size + #piece
+      if c.size > MAX_TOOL_ARGUMENTS then
+        return fail("protocol", ("a tool call's arguments run past %d bytes"):format(MAX_TOOL_ARGUMENTS))
+      end
+      c.pieces[#c.pieces + 1] = piece
+    end
   end
   return true
 end
@@ -391,13 +407,17 @@ end
 
 -- What has arrived, in the shape build_reply reads.
 function Stream:gathered()
+  local calls = {}
+  for i, c in ipairs(self.calls) do
+    calls[i] = { id = c.id, type = c.type, name = c.name, arguments = table.concat(c.pieces) }
+  end
   local got = {
     model = self.model, audio_id = self.audio_id, audio_expires_at = self.audio_expires_at,
     finish_reason = self.finish_reason, usage = self.usage,
     content = #self.content > 0 and table.concat(self.content) or nil,
     refusal = #self.refusal > 0 and table.concat(self.refusal) or nil,
     transcript = self.has_transcript and table.concat(self.transcript) or nil,
-    calls = self.calls,
+    calls = calls,
   }
   if self.audio_id or #self.audio > 0 then got.audio = self.audio end
   return got
@@ -405,7 +425,7 @@ end
 
 --- The reply as far as it has arrived (err.partial when a stream breaks).
 function Stream:partial(headers)
-  return build_reply(self.call, self:gathered(), self.chunks, headers, self.config)
+  return build_reply(self.call, self:gathered(), self.call.keep_raw and self.chunks or nil, headers, self.config)
 end
 
 --- Takes one SSE event ({ data, json }: the client has already ended the
@@ -416,12 +436,13 @@ function Stream:event(ev)
   if type(chunk) ~= "table" then
     return errors.fail_excerpt("protocol", "a stream event is not a JSON object: ", ev.data)
   end
-  self.chunks[#self.chunks + 1] = chunk
+  self.chunk_count = self.chunk_count + 1
+  if self.call.keep_raw then self.chunks[#self.chunks + 1] = chunk end
   local model = json.get(chunk, "model")
   if model and not self.model_checked then
     self.model, self.model_checked = model, true
     if not models.matches(self.call.model, model, self.config.model_check) then
-      return mismatch(self.call, model, { raw = self.chunks })
+      return mismatch(self.call, model, { raw = self.call.keep_raw and self.chunks or { chunk } })
     end
   end
   local choice = json.get(chunk, "choices", 1)
@@ -448,7 +469,7 @@ function Stream:finish(response)
   call_stream.end_pcm(self.pcm, self.log, "chat")
   if self.resampler then self:add_audio(self.resampler:flush()) end
   self:complete_calls()
-  if #self.chunks == 0 then
+  if self.chunk_count == 0 then
     return fail("protocol", "the response is not an event stream (content-type " ..
                 tostring(response.headers["content-type"]) .. ")")
   end
@@ -461,7 +482,7 @@ function Stream:finish(response)
   self.finish_reason = self.finish_reason or "stop"
   local reply = self:partial(response.headers)
   if self.config.model_check ~= false and not self.model_checked then
-    return mismatch(self.call, nil, { reply = reply, raw = self.chunks })
+    return mismatch(self.call, nil, { reply = reply, raw = reply.raw })
   end
   self.emit{ type = "done", reply = reply }
   return reply
@@ -477,7 +498,7 @@ function chat.build(client, params, where)
   if not call then return nil, err end
   return call_stream.op(client, { method = call.method, path = call.path, json = call.json }, call,
                         { headers = params.headers, timeout = params.timeout, max_retries = params.max_retries,
-                          stream = call.stream, on_event = params.on_event },
+                          stream = call.stream, on_event = params.on_event, keep_raw = params.keep_raw },
                         { decode = chat.decode, stream = chat.stream, mode = "sse" })
 end
 

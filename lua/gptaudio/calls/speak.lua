@@ -37,6 +37,7 @@ local MIN_SPEED, MAX_SPEED = 0.25, 4
 -- What the call takes for itself: none of it goes on the wire as it is.
 local CALL_OPTIONS = {
   model = true, format = true, stream = true, on_event = true, timeout = true, max_retries = true, headers = true,
+  keep_raw = true,
 }
 -- The speech endpoint's format names as Chat Completions spells them.
 local CHAT_FORMATS = { pcm = "pcm16" }
@@ -50,7 +51,7 @@ end
 
 local OPTION_KINDS = {
   model = "string", instructions = "string", format = "string", speed = "finite number", stream = "boolean",
-  on_event = "function",
+  on_event = "function", keep_raw = "boolean",
 }
 
 local function check_arguments(text, opts)
@@ -145,7 +146,7 @@ function Stream:event(ev)
   if type(data) ~= "table" then
     return errors.fail_excerpt("protocol", "a speech stream event is not a JSON object: ", ev.data)
   end
-  self.events[#self.events + 1] = data
+  if self.call.keep_raw then self.events[#self.events + 1] = data end
   local kind = json.get(data, "type")
   if kind == "speech.audio.delta" then
     local delta = json.get(data, "audio")

@@ -52,7 +52,9 @@ end
 --- caller's (headers, timeout, max_retries, stream, on_event). Whole, its
 --- result is reader.decode(call, response, config); streamed, a gatherer
 --- reader.stream(call, config, emit, log) reads it in reader.mode ("sse" |
---- "raw"), log(level, message) being the client's log.
+--- "raw"), log(level, message) being the client's log. opts.keep_raw = true
+--- sets call.keep_raw: the gatherer keeps every decoded event for result.raw
+--- (else none: a long stream of small events would hold many times its bytes).
 function call_stream.op(client, request, call, opts, reader)
   local config = client.options
   local count = call_stream.counter(client, call.model)
@@ -61,6 +63,7 @@ function call_stream.op(client, request, call, opts, reader)
     return call_stream.whole(request, count, function(response) return reader.decode(call, response, config) end)
   end
   local function log(level, message) client:log(level, message) end
+  call.keep_raw = opts.keep_raw == true
   return call_stream.streamed(request, count, reader.stream(call, config, opts.on_event or function() end, log),
                               reader.mode)
 end

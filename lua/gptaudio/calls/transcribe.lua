@@ -35,7 +35,8 @@ transcribe.PATH = "/audio/transcriptions"
 
 local WHERE = "client:transcribe"
 -- What the call takes for itself: none of it goes into the form as it is.
-local CALL_OPTIONS = { model = true, on_event = true, timeout = true, max_retries = true, headers = true }
+local CALL_OPTIONS = { model = true, on_event = true, timeout = true, max_retries = true, headers = true,
+                       keep_raw = true }
 -- The response formats whose body is the transcript itself rather than JSON.
 local PLAIN_FORMATS = { text = true, srt = true, vtt = true }
 -- Options only /audio/transcriptions has: the chat route raises for them.
@@ -68,7 +69,7 @@ end
 
 local OPTION_KINDS = {
   model = "string", language = "string", prompt = "string", response_format = "string",
-  temperature = "finite number", stream = "boolean", on_event = "function",
+  temperature = "finite number", stream = "boolean", on_event = "function", keep_raw = "boolean",
 }
 
 local function check_arguments(audio, opts)
@@ -213,10 +214,10 @@ function Stream:event(ev)
   if type(data) ~= "table" then
     return errors.fail_excerpt("protocol", "a transcript stream event is not a JSON object: ", ev.data)
   end
-  self.events[#self.events + 1] = data
+  if self.call.keep_raw then self.events[#self.events + 1] = data end
   local named = json.get(data, "model")
   if named and not self.model then
-    local model, err = answered_model(self.call, named, self.config, { raw = self.events })
+    local model, err = answered_model(self.call, named, self.config, { raw = data })
     if not model then return nil, err end
     self.model = model
   end
@@ -251,7 +252,7 @@ function Stream:partial(headers)
     text = type(self.text) == "string" and self.text or table.concat(self.pieces),
     usage = self.usage or usage_of(nil, model, self.call.duration),
     segments = #self.segments > 0 and self.segments or nil,
-    request_id = headers and headers["x-request-id"], raw = self.events,
+    request_id = headers and headers["x-request-id"], raw = self.call.keep_raw and self.events or nil,
   }, self.call.model, self.config)
 end
 
