@@ -70,6 +70,7 @@ build = {
     ["gptaudio.audio.capture"] = "lua/gptaudio/audio/capture.lua",
     ["gptaudio.audio.device"] = "lua/gptaudio/audio/device.lua",
     ["gptaudio.audio.input"] = "lua/gptaudio/audio/input.lua",
+    ["gptaudio.audio.limits"] = "lua/gptaudio/audio/limits.lua",
     ["gptaudio.audio.received"] = "lua/gptaudio/audio/received.lua",
     ["gptaudio.audio.sink"] = "lua/gptaudio/audio/sink.lua",
     ["gptaudio.calls.chat"] = "lua/gptaudio/calls/chat.lua",

@@ -136,4 +136,62 @@ describe("every format on every route", function()
     assert.is_nil(reply.audio)
     assert.equal("audio", reply.audio_error.type)
   end)
+
+  describe("limits before upload", function()
+    local models = require "gptaudio.models"
+    local saved = {}
+    -- Registry limits this test lowers, put back after it.
+    local function limit(id, field, value)
+      saved[#saved + 1] = { id, field, models.known[id][field] }
+      models.known[id][field] = value
+    end
+    after_each(function()
+      for i = #saved, 1, -1 do models.known[saved[i][1]][saved[i][2]] = saved[i][3] end
+      saved = {}
+    end)
+
+    it("over the upload limit, the endpoint gets speech-bitrate MP3 when it fits, else nothing and an error", function()
+      local wav = path_of("wav")
+      limit("gpt-4o-mini-transcribe", "max_upload_bytes", 100 * 1024)
+      server:script(ENDPOINT, { { json = { text = "fits" } } })
+      assert(client:transcribe(wav, { model = "gpt-4o-mini-transcribe", chunk = false }))
+      local file = multipart.file(last(ENDPOINT))
+      assert.same({ "speech.mp3", "audio/mpeg" }, { file.filename, file.content_type })
+      assert.is_true(#file.data <= 100 * 1024)
+      assert_duration(assert(audio.decode(file.data)), "shrunk")
+
+      limit("gpt-4o-mini-transcribe", "max_upload_bytes", 4 * 1024)
+      local before = #server:requests()
+      local tr, err = client:transcribe(wav, { model = "gpt-4o-mini-transcribe", chunk = false })
+      assert.is_nil(tr)
+      assert.equal("audio", err.type)
+      local kb = math.ceil(#util.read_file(wav) / 1024)
+      assert.matches(wav .. " is " .. kb .. " kB; one request to gpt-4o-mini-transcribe carries at most 4 kB, and even as "
+                     .. "32 kb/s MP3 it is", err.message, 1, true)
+      assert.equal(before, #server:requests())
+    end)
+
+    it("audio longer than the model hears in one request is refused before anything is sent", function()
+      limit("gpt-4o-mini-transcribe", "max_audio_seconds", 2)
+      limit("gpt-audio-mini", "max_audio_seconds", 2)
+      local tr, err = client:transcribe(path_of("m4a"), { model = "gpt-4o-mini-transcribe", chunk = false })
+      assert.is_nil(tr)
+      assert.matches(path_of("m4a") .. " is 4 s long; gpt-4o-mini-transcribe hears at most 2 s in one request",
+                     err.message, 1, true)
+      tr, err = client:transcribe(source, { chunk = false })
+      assert.is_nil(tr)
+      assert.matches("the input audio is 4 s long; gpt-audio-mini hears at most 2 s", err.message, 1, true)
+      assert.equal(0, #server:requests())
+    end)
+
+    it("on the chat route, audio over the inline limit goes as speech-bitrate MP3", function()
+      limit("gpt-audio-mini", "max_inline_bytes", 100 * 1024)
+      server:script(CHAT, { { json = completion{ role = "assistant", content = "ok" } } })
+      assert(client:chat{ messages = { { role = "user", content = { { type = "input_audio", audio = source } } } } })
+      local format, bytes = sent_chat_audio()
+      assert.equal("mp3", format)
+      assert.is_true(#bytes <= 100 * 1024)
+      assert_duration(assert(audio.decode(bytes)), "chat shrunk")
+    end)
+  end)
 end)

@@ -21,7 +21,8 @@ describe("models registry", function()
     assert.same({
       id = "gpt-audio-mini", kind = "chat-audio", endpoint = "/chat/completions",
       input = { "text", "audio" }, output = { "text", "audio" },
-      context_window = 128000, max_output_tokens = 16384, max_audio_seconds = 1200, billing = "tokens",
+      context_window = 128000, max_output_tokens = 16384, max_audio_seconds = 1200,
+      max_inline_bytes = 25 * 1024 * 1024, billing = "tokens",
       prices = { text_input = 0.60, text_output = 2.40, audio_input = 10.00, audio_output = 20.00,
                  source = SOURCE,
                  taken = "2026-11-25" },

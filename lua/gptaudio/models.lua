@@ -13,8 +13,9 @@
 -- (stream_format = "sse") for tts-1 and tts-1-hd; prompt (the diarizing model).
 -- Limits of one request (long recordings are cut into pieces within them):
 -- max_audio_seconds (the audio one request may hold) and max_upload_bytes
--- (the file one multipart upload may carry); models.limits(id) gives them for
--- any id, known or not.
+-- (the file one multipart upload may carry), and for chat-audio models
+-- max_inline_bytes (the audio one chat request carries before the module
+-- compresses it); models.limits(id) gives them for any id, known or not.
 local models = {}
 
 -- Prices are USD: per 1M tokens (text_input, text_output, audio_input,
@@ -45,6 +46,9 @@ local GPT4O_TRANSCRIBE_SECONDS = 1500
 -- of speech, but its JSON grows by 43 kB for each second of 16 kHz audio;
 -- 20 minutes keeps a request near 50 MB.
 local CHAT_AUDIO_SECONDS = 1200
+-- Chat requests have no published size limit: audio bytes beyond the
+-- endpoint's 25 MB are sent compressed (audio/limits.lua).
+local INLINE_LIMIT = UPLOAD_LIMIT
 
 -- What the chat-audio family shares: Chat Completions, text and audio both ways,
 -- a 128,000-token context and 16,384 out, no images or files in, no structured
@@ -55,6 +59,7 @@ local function chat_audio(figures, source, taken)
     kind = "chat-audio", endpoint = "/chat/completions",
     input = { "text", "audio" }, output = { "text", "audio" },
     context_window = 128000, max_output_tokens = 16384, max_audio_seconds = CHAT_AUDIO_SECONDS,
+    max_inline_bytes = INLINE_LIMIT,
     billing = "tokens", prices = prices(figures, source, taken),
     refuses = { structured_outputs = true, fine_tuning = true, batch = true, realtime = true },
   }
@@ -163,7 +168,7 @@ end
 -- known models (a gateway's transcription model by the endpoint's upload limit).
 local UNKNOWN_LIMITS = {
   transcription = { max_audio_seconds = GPT4O_TRANSCRIBE_SECONDS, max_upload_bytes = UPLOAD_LIMIT },
-  ["chat-audio"] = { max_audio_seconds = CHAT_AUDIO_SECONDS },
+  ["chat-audio"] = { max_audio_seconds = CHAT_AUDIO_SECONDS, max_inline_bytes = INLINE_LIMIT },
 }
 
 --- Whether an id the registry does not know names a transcription model
@@ -188,11 +193,12 @@ function models.diarizes(id)
   return id:lower():find("diarize", 1, true) ~= nil
 end
 
---- { max_audio_seconds, max_upload_bytes } of one request to the model (either may be nil: no limit).
+--- { max_audio_seconds, max_upload_bytes, max_inline_bytes } of one request to the model (any may be nil: no limit).
 function models.limits(id)
   local model = models.get(id)
   local known = model or UNKNOWN_LIMITS[models.kind_of(id)] or {}
-  return { max_audio_seconds = known.max_audio_seconds, max_upload_bytes = known.max_upload_bytes }
+  return { max_audio_seconds = known.max_audio_seconds, max_upload_bytes = known.max_upload_bytes,
+           max_inline_bytes = known.max_inline_bytes }
 end
 
 local PART_MODALITY = { text = "text", input_audio = "audio", image_url = "image", file = "file" }

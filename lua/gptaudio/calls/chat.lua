@@ -55,11 +55,11 @@ local function is_audio_part(part)
 end
 
 -- A content list with its audio parts in wire form; the caller's tables are left alone.
-local function wire_content(content, i)
+local function wire_content(content, i, model_id)
   local parts = {}
   for j, part in ipairs(content) do
     if is_audio_part(part) then
-      local data, format = input.for_chat(part.audio, ("messages[%d].content[%d].audio"):format(i, j))
+      local data, format = input.for_chat(part.audio, ("messages[%d].content[%d].audio"):format(i, j), model_id)
       if not data then return nil, format end
       local wire = copy(part)
       wire.audio = nil
@@ -81,12 +81,12 @@ end
 
 -- The messages as they go on the wire: every message and field as given,
 -- except that audio parts become input_audio parts.
-local function wire_messages(messages)
+local function wire_messages(messages, model_id)
   local out = json.array()
   for i, message in ipairs(messages) do
     local content = type(message) == "table" and message.content
     if type(content) == "table" and has_audio_part(content) then
-      local parts, err = wire_content(content, i)
+      local parts, err = wire_content(content, i, model_id)
       if not parts then return nil, err end
       out[i] = copy(message)
       out[i].content = parts
@@ -149,7 +149,7 @@ function chat.request(params, defaults, where)
   body.model = params.model or defaults.model
   local out = audio_out(params, defaults)
   models.check_chat(body, out and out.format)
-  local messages, err = wire_messages(params.messages)
+  local messages, err = wire_messages(params.messages, body.model)
   if not messages then return nil, err end
   body.messages = messages
   body.audio = out and { voice = out.voice, format = out.format }

@@ -144,8 +144,8 @@ end
 -- The multipart part for the audio (audio/input.lua: a path the endpoint
 -- takes goes as the file it names, read by the transport; formats it does
 -- not take are converted).
-local function file_part(audio)
-  local part, err = input.for_endpoint(audio)
+local function file_part(audio, model_id)
+  local part, err = input.for_endpoint(audio, model_id)
   if not part then return nil, err end
   part.name = "file"
   return part
@@ -279,7 +279,7 @@ local function endpoint_op(client_, audio, opts, model_id, model, path)
     if name ~= "stream" or opts.stream then add_fields(form, name, opts[name]) end
   end
   local part
-  part, err = file_part(audio)
+  part, err = file_part(audio, model_id)
   if not part then return nil, err end
   local parts = { { name = "model", data = model_id }, part }
   for _, field in ipairs(form) do parts[#parts + 1] = field end
