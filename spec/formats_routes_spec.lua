@@ -166,8 +166,8 @@ describe("every format on every route", function()
       assert.is_nil(tr)
       assert.equal("audio", err.type)
       local kb = math.ceil(#util.read_file(wav) / 1024)
-      assert.matches(wav .. " is " .. kb .. " kB; one request to gpt-4o-mini-transcribe carries at most 4 kB, and even as "
-                     .. "32 kb/s MP3 it is", err.message, 1, true)
+      assert.matches(wav .. " is " .. kb .. " kB; one request to gpt-4o-mini-transcribe carries at most 4 kB, "
+                     .. "and even as 32 kb/s MP3 it is", err.message, 1, true)
       assert.equal(before, #server:requests())
     end)
 
