@@ -86,6 +86,7 @@ build = {
     ["gptaudio.check"] = "lua/gptaudio/check.lua",
     ["gptaudio.chunker"] = "lua/gptaudio/chunker.lua",
     ["gptaudio.cli.args"] = "lua/gptaudio/cli/args.lua",
+    ["gptaudio.cli.audio_files"] = "lua/gptaudio/cli/audio_files.lua",
     ["gptaudio.cli.batch"] = "lua/gptaudio/cli/batch.lua",
     ["gptaudio.cli.chat"] = "lua/gptaudio/cli/chat.lua",
     ["gptaudio.cli"] = "lua/gptaudio/cli/init.lua",

@@ -1,28 +1,21 @@
--- gptaudio speak "text" -o out.wav: text to speech into a file. A .wav file is
--- written from the decoded audio; another extension (.mp3, .opus, .flac, .aac)
--- asks the API for that format and writes its bytes as they came.
+-- gptaudio speak "text" -o out.wav: text to speech into a file, or stdout
+-- (-o -, WAV). The extension says the format (cli/audio_files.lua): .mp3,
+-- .opus/.ogg, .flac, .aac are asked of the API and written as they came;
+-- .wav, .m4a, .pcm, .f32 are written from the decoded audio.
 local cli = require "gptaudio.cli"
+local audio_files = require "gptaudio.cli.audio_files"
 
 local speak = {}
 
 speak.HELP = [[
 Usage: gptaudio speak "text" -o FILE [--model MODEL] [--voice VOICE] [--instructions TEXT] [--json]
 
-Speaks the text into FILE: .wav, or .mp3/.opus/.flac/.aac (a speech model such as
-gpt-4o-mini-tts returns those as they are). --json prints
-{"output", "format", "duration", "model", "usage", "cost"}.
+Speaks the text into FILE, in the format its extension names: .wav, .mp3,
+.opus or .ogg (Opus in Ogg), .flac, .aac, .m4a, .pcm (s16le), .f32; -o - writes
+WAV to stdout. --json prints {"output", "format", "duration", "model", "usage", "cost"}.
 ]]
 
 local OPTIONS = { output = { short = "o", value = "FILE" }, instructions = { value = "TEXT" } }
-
-local function write_file(path, bytes)
-  local f, err = io.open(path, "wb")
-  if not f then return nil, err end
-  local ok, werr = f:write(bytes)
-  f:close()
-  if not ok then return nil, werr end
-  return true
-end
 
 function speak.run(argv, first)
   local opts, operands = cli.parse(argv, first, OPTIONS)
@@ -32,26 +25,21 @@ function speak.run(argv, first)
   end
   if #operands ~= 1 then cli.usage_error("speak takes one text argument") end
   if not opts.output then cli.usage_error("speak needs -o FILE") end
-  local extension = opts.output:match("%.(%w+)$")
-  extension = extension and extension:lower() or "wav"
+  if opts.output == "-" and opts.json then cli.usage_error("-o - and --json both want stdout") end
+  local plan = audio_files.output(opts.output)
   local client = cli.client(opts)
   local sp, err = cli.call(opts, function(on_progress)
     return client:speak(operands[1], {
-      format = extension == "wav" and "pcm" or extension, instructions = opts.instructions, on_progress = on_progress,
+      format = plan.ask == "wav" and "pcm" or plan.ask, instructions = opts.instructions, on_progress = on_progress,
     })
   end)
   if not sp then return cli.fail(opts, err) end
-  local saved, save_err
-  if sp.audio then
-    saved, save_err = sp.audio:save(opts.output)
-  else
-    saved, save_err = write_file(opts.output, sp.bytes)
-  end
+  local saved, save_err = audio_files.write(opts.output, plan, sp.audio, sp.bytes)
   if not saved then
     return cli.fail(opts, { type = "io", message = ("cannot write %s: %s"):format(opts.output, tostring(save_err)) })
   end
   return cli.finish(opts, sp, {
-    output = opts.output, format = extension, duration = sp.audio and sp.audio.duration or nil,
+    output = opts.output, format = plan.save or plan.ask, duration = sp.audio and sp.audio.duration or nil,
   })
 end
 

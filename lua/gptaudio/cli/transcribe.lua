@@ -4,6 +4,7 @@
 local core = require "gptaudio.core"
 local json = require "gptaudio.json"
 local cli = require "gptaudio.cli"
+local audio_files = require "gptaudio.cli.audio_files"
 local progress = require "gptaudio.cli.progress"
 
 local transcribe = {}
@@ -12,8 +13,8 @@ transcribe.HELP = [[
 Usage: gptaudio transcribe FILE [--model MODEL] [--language CODE] [--prompt TEXT]
                            [--format text|json|srt|vtt] [-o OUT] [--json]
 
-Prints the transcript of FILE (wav, mp3, ... as the model takes it) on stdout,
-or writes it into OUT. A recording longer than one request allows is cut at
+Prints the transcript of FILE (any audio format; - reads it from stdin) on
+stdout, or writes it into OUT. A recording longer than one request allows is cut at
 its pauses and sent in pieces.
 --format   text (default), json ({"path", "text", "segments", "language",
            "duration", "pieces", "missing", "model", "usage", "cost"}), srt or
@@ -69,10 +70,11 @@ function transcribe.run(argv, first)
   end
   if #operands ~= 1 then cli.usage_error("transcribe takes one audio file") end
   local format = format_of(opts)
+  local path, done = audio_files.input(operands[1], "transcribe")
   local client = cli.client(opts)
   local line = progress.wanted(opts.progress) and progress.audio(io.stderr, core.now)
   local tr, err = cli.call(opts, function(on_progress)
-    return client:transcribe(operands[1], {
+    return client:transcribe(path, {
       language = opts.language, prompt = opts.prompt, on_progress = on_progress,
       -- Subtitles want cues of a readable length: always pieces.
       chunk = SUBTITLES[format] or nil,
@@ -82,6 +84,7 @@ function transcribe.run(argv, first)
     })
   end)
   if line then line:finish() end
+  done()
   if not tr and err.partial then
     io.stderr:write(("gptaudio: %d of %d pieces failed; the rest follows\n"):format(
       #err.partial.missing, err.partial.pieces))
