@@ -29,7 +29,7 @@ describe("the command's audio formats", function()
 
   it("transcribe - reads the recording from stdin; a directory is a usage error", function()
     server:script(CHAT, { { json = completion{ role = "assistant", content = "From stdin." } } })
-    local status, out = command.run(server.url, { "transcribe", "-" }, dir .. "/speech.m4a")
+    local status, out = command.run(server.url, { "transcribe", "-" }, { stdin = dir .. "/speech.m4a" })
     assert.equal(0, status)
     assert.equal("From stdin.\n", out)
     local part = server:requests(CHAT)[1].json.messages[2].content[1].input_audio
@@ -71,7 +71,7 @@ describe("the command's audio formats", function()
       id = "audio_1", data = core.base64_encode(mp3), transcript = "Hello.", expires_at = 1 } } } })
     local reply = dir .. "/reply.mp3"
     local status, out = command.run(server.url, { "chat", "What is said?", "--audio", "-", "-o", reply },
-                                    dir .. "/speech.flac")
+                                    { stdin = dir .. "/speech.flac" })
     assert.equal(0, status)
     assert.equal("Hello.\n", out)
     local body = server:requests(CHAT)[1].json
