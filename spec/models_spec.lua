@@ -314,9 +314,10 @@ describe("model limits", function()
     local both = { max_audio_seconds = 1500, max_upload_bytes = 25 * 1024 * 1024 }
     assert.same(both, models.limits("gpt-4o-transcribe"))
     assert.same({ max_upload_bytes = 25 * 1024 * 1024 }, models.limits("whisper-1"))
-    assert.same({ max_audio_seconds = 1200 }, models.limits("gpt-audio-1.5-2026-02-01"))
+    local chat = { max_audio_seconds = 1200, max_inline_bytes = 25 * 1024 * 1024 }
+    assert.same(chat, models.limits("gpt-audio-1.5-2026-02-01"))
     assert.same(both, models.limits("my-transcribe"))
-    assert.same({ max_audio_seconds = 1200 }, models.limits("my-gateway-audio"))
+    assert.same(chat, models.limits("my-gateway-audio"))
     assert.is_true(models.diarizes("gpt-4o-transcribe-diarize"))
     assert.is_true(models.diarizes("acme-diarize-2"))
     assert.is_false(models.diarizes("gpt-4o-transcribe"))
