@@ -11,7 +11,7 @@
 -- chunk = { target_seconds, max_seconds, min_silence, concurrency, on_progress }:
 --   target_seconds   pieces aim at this long, cut at the nearest pause: 30 where the model
 --                    gives no times (the chat route, gpt-4o(-mini)-transcribe), so each piece is
---                    a subtitle-sized segment; 120 for whisper-1 (verbose_json gives the times);
+--                    a subtitle-sized segment; 90 for whisper-1 (verbose_json gives the times);
 --                    as long as the limits allow for the diarizing model (speakers per request)
 --   max_seconds      no piece is longer (default: the model's limits, with a 10% margin)
 --   min_silence      the shortest pause a cut may fall in (0.3 s)
@@ -39,9 +39,9 @@ local long = {}
 local DEFAULT_TARGET_SECONDS = 30
 local DEFAULT_MIN_SILENCE = 0.3
 -- whisper-1 gives its own times: its pieces need not be subtitle-sized, and
--- two minutes keep memory bounded while two go at once. (The diarizing
+-- a minute and a half keeps memory under 100 MB while two go at once. (The diarizing
 -- model's pieces are as long as the limits allow: it names speakers per request.)
-local TIMED_TARGET_SECONDS = 120
+local TIMED_TARGET_SECONDS = 90
 -- Pieces stay this far inside the model's limits.
 local MARGIN = 0.9
 -- A piece is sent as 16 kHz 16-bit mono WAV (chunker.lua).
