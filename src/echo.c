@@ -26,6 +26,8 @@ static size_t queued(const queue *q)
 
 static int queue_push(queue *q, const int16_t *samples, size_t n)
 {
+  if (n == 0) /* an empty chunk may come with no buffer behind it */
+    return 0;
   if (n > q->capacity - q->count && q->head > 0) {
     memmove(q->samples, q->samples + q->head, queued(q) * sizeof *q->samples);
     q->count -= q->head;

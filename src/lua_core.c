@@ -1,9 +1,10 @@
 /* luaopen_gptaudio_core: the C half of gptaudio, one table of types and functions. */
 #include "core.h"
+#include "export.h"
 
 #define GPTAUDIO_CORE_VERSION "0.1.0"
 
-int luaopen_gptaudio_core(lua_State *L);
+GPTAUDIO_EXPORT int luaopen_gptaudio_core(lua_State *L);
 
 int luaopen_gptaudio_core(lua_State *L)
 {

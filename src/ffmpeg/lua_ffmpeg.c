@@ -11,10 +11,11 @@
 
 #include <libavutil/log.h>
 
+#include "export.h"
 #include "ffmpeg_module.h"
 #include "media_encoder.h"
 
-int luaopen_gptaudio_ffmpeg(lua_State *L);
+GPTAUDIO_EXPORT int luaopen_gptaudio_ffmpeg(lua_State *L);
 
 const gptaudio_core_api *gptaudio_ffmpeg_api;
 
