@@ -1,0 +1,14 @@
+-- LÖVE 11.4 settings for the NPC you talk to. GPTAUDIO_LOVE_HEADLESS=1 runs
+-- it without a window (the spec does: no display needed, audio still plays).
+function love.conf(t)
+  t.identity = "gptaudio-voice-npc"
+  t.version = "11.4"
+  t.modules.joystick = false
+  t.modules.physics = false
+  if os.getenv("GPTAUDIO_LOVE_HEADLESS") then
+    t.window = false
+  else
+    t.window.title = "gptaudio: hold T and talk to the innkeeper"
+    t.window.width, t.window.height = 640, 240
+  end
+end
