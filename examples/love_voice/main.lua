@@ -96,8 +96,9 @@ function love.update(dt)
   gptaudio.step(0)
   if pending[1] then queue_pending() end
   elapsed = elapsed + dt
-  -- Headless: done once the recording has ended and its answer been heard.
-  local done = INPUT and agent.done
+  -- Headless: done once the recording has ended and its answer has been heard
+  -- (the agent's clock) and has left the source (OpenAL's own buffering).
+  local done = INPUT and agent.done and not pending[1] and not speaker:isPlaying()
   if done or elapsed > SAFETY_SECONDS then
     stats.timed_out = not done
     love.event.quit()
