@@ -2,7 +2,7 @@
 SHELL = /bin/bash
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-WARN = -Wall -Wextra -Werror
+WARN = -Wall -Wextra -Werror -Werror=implicit-function-declaration
 CFLAGS ?= -O2 -g
 BASE_CFLAGS = -std=c99 -D_GNU_SOURCE -fPIC -fvisibility=hidden $(WARN) $(CFLAGS)
 # libwebrtc-audio-processing and speexdsp: voice activity detection and echo cancelling.
@@ -38,13 +38,17 @@ FF_ONLY = $(if $(HAVE_FFMPEG),,%test_media_% %fuzz_decode)
 C_TESTS = $(filter-out $(FF_ONLY),$(patsubst test/c/%.c,build/test/%,$(wildcard test/c/test_*.c)))
 FUZZERS = $(filter-out $(FF_ONLY),$(patsubst fuzz/%.c,build/fuzz/%,$(wildcard fuzz/fuzz_*.c)))
 
+# One build per interpreter: build/<lua>/gptaudio/core.so (and ffmpeg.so), each
+# compiled on that Lua's own headers (src/compat.h refuses another's, naming it).
+LUAS = 5.1 5.2 5.3 5.4 jit
+lua_pc = $(if $(filter jit,$(1)),luajit,lua$(1))
+lua_target = $(if $(filter jit,$(1)),-DGPTAUDIO_LUAJIT=1,-DGPTAUDIO_LUA=$(subst .,0,$(1)))
+CORE_MODULES = $(foreach v,$(LUAS),build/$(v)/gptaudio/core.so)
+FF_MODULES = $(foreach v,$(LUAS),build/$(v)/gptaudio/ffmpeg.so)
 MODULE_54 = build/5.4/gptaudio/core.so
-MODULE_JIT = build/jit/gptaudio/core.so
 MODULE_ASAN = build/asan/gptaudio/core.so
-FF_MODULE_54 = build/5.4/gptaudio/ffmpeg.so
-FF_MODULE_JIT = build/jit/gptaudio/ffmpeg.so
 FF_MODULE_ASAN = build/asan/gptaudio/ffmpeg.so
-MODULES = $(MODULE_54) $(MODULE_JIT) $(if $(HAVE_FFMPEG),$(FF_MODULE_54) $(FF_MODULE_JIT))
+MODULES = $(CORE_MODULES) $(if $(HAVE_FFMPEG),$(FF_MODULES))
 MODULES_ASAN = $(MODULE_ASAN) $(if $(HAVE_FFMPEG),$(FF_MODULE_ASAN))
 
 .PHONY: all build deps-build deps-test deps-demo test unit demo lint check-asan check-valgrind fuzz bench clean
@@ -62,31 +66,25 @@ build: deps-build
 	@$(MAKE) --no-print-directory $(MODULES)
 	@[ -n "$(HAVE_FFMPEG)" ] || echo "FFmpeg's libraries not found: gptaudio.ffmpeg not built (WAV only)" >&2
 
-$(MODULE_54): $(SRC) $(HDR) Makefile
+$(CORE_MODULES): build/%/gptaudio/core.so: $(SRC) $(HDR) Makefile
 	@mkdir -p $(@D)
-	$(CC) $(BASE_CFLAGS) $$($(PKG_CONFIG) --cflags lua5.4) $(DEPS_CFLAGS) -shared -o $@ $(SRC) $(DEPS_LIBS)
-
-$(MODULE_JIT): $(SRC) $(HDR) Makefile
-	@mkdir -p $(@D)
-	$(CC) $(BASE_CFLAGS) $$($(PKG_CONFIG) --cflags luajit) $(DEPS_CFLAGS) -shared -o $@ $(SRC) $(DEPS_LIBS)
+	$(CC) $(BASE_CFLAGS) $(call lua_target,$*) $$($(PKG_CONFIG) --cflags $(call lua_pc,$*)) $(DEPS_CFLAGS) \
+	  -shared -o $@ $(SRC) $(DEPS_LIBS)
 
 $(MODULE_ASAN): $(SRC) $(HDR) Makefile
 	@mkdir -p $(@D)
 	$(CC) $(BASE_CFLAGS) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined \
-	  $$($(PKG_CONFIG) --cflags lua5.4) $(DEPS_CFLAGS) -shared -o $@ $(SRC) $(DEPS_LIBS)
+	  $(call lua_target,5.4) $$($(PKG_CONFIG) --cflags lua5.4) $(DEPS_CFLAGS) -shared -o $@ $(SRC) $(DEPS_LIBS)
 
-$(FF_MODULE_54): $(FF_SRC) $(FF_HDR) Makefile
+$(FF_MODULES): build/%/gptaudio/ffmpeg.so: $(FF_SRC) $(FF_HDR) Makefile
 	@mkdir -p $(@D)
-	$(CC) $(BASE_CFLAGS) $$($(PKG_CONFIG) --cflags lua5.4) $(FF_CFLAGS) -shared -o $@ $(FF_SRC) $(FF_LIBS)
-
-$(FF_MODULE_JIT): $(FF_SRC) $(FF_HDR) Makefile
-	@mkdir -p $(@D)
-	$(CC) $(BASE_CFLAGS) $$($(PKG_CONFIG) --cflags luajit) $(FF_CFLAGS) -shared -o $@ $(FF_SRC) $(FF_LIBS)
+	$(CC) $(BASE_CFLAGS) $(call lua_target,$*) $$($(PKG_CONFIG) --cflags $(call lua_pc,$*)) $(FF_CFLAGS) \
+	  -shared -o $@ $(FF_SRC) $(FF_LIBS)
 
 $(FF_MODULE_ASAN): $(FF_SRC) $(FF_HDR) Makefile
 	@mkdir -p $(@D)
 	$(CC) $(BASE_CFLAGS) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined \
-	  $$($(PKG_CONFIG) --cflags lua5.4) $(FF_CFLAGS) -shared -o $@ $(FF_SRC) $(FF_LIBS)
+	  $(call lua_target,5.4) $$($(PKG_CONFIG) --cflags lua5.4) $(FF_CFLAGS) -shared -o $@ $(FF_SRC) $(FF_LIBS)
 
 build/test/test_media_%: test/c/test_media_%.c test/c/tap.h $(FF_PURE_SRC) $(FF_HDR)
 	@mkdir -p $(@D)

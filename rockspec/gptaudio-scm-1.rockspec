@@ -99,6 +99,7 @@ build = {
     ["gptaudio.client"] = "lua/gptaudio/client.lua",
     ["gptaudio.conversation"] = "lua/gptaudio/conversation.lua",
     ["gptaudio.engine"] = "lua/gptaudio/engine/init.lua",
+    ["gptaudio.engine.protect"] = "lua/gptaudio/engine/protect.lua",
     ["gptaudio.engine.scheduler"] = "lua/gptaudio/engine/scheduler.lua",
     ["gptaudio.errors"] = "lua/gptaudio/errors.lua",
     ["gptaudio"] = "lua/gptaudio/init.lua",

@@ -1,20 +1,23 @@
--- `luarocks make` installs the module offline, for Lua 5.4 and for LuaJIT, with
--- Debian's lua-cjson satisfying the dependency; the installed module loads
--- from a clean directory, and so does the installed gptaudio command.
+-- The rockspecs (scm and the release's) list every file that ships; a release
+-- packs into a source rock that installs offline, and `luarocks test` runs the
+-- specs. spec/install_spec.lua runs the README's install commands.
+local util = require "spec.support.util"
+
 local function sh(cmd)
-  local p = assert(io.popen(cmd .. " 2>&1; echo \"exit:$?\""))
-  local out = p:read("a")
-  p:close()
-  local status = tonumber(out:match("exit:(%d+)%s*$"))
-  return status, out
+  local out = util.read_command("(" .. cmd .. ") 2>&1; echo \"exit:$?\"")
+  return tonumber(out:match("exit:(%d+)%s*$")), (out:gsub("exit:%d+%s*$", ""))
 end
 
-local function rockspec(file)
-  file = file or "rockspec/gptaudio-scm-1.rockspec"
+local function rockspec(path)
   local env = {}
-  assert(loadfile(file, "t", env) or setfenv(assert(loadfile(file)), env))()
+  local chunk = assert(loadfile(path))
+  if setfenv then setfenv(chunk, env) else chunk = assert(load(util.read_file(path), path, "t", env)) end
+  chunk()
   return env
 end
+
+local ROCKSPECS = { "rockspec/gptaudio-scm-1.rockspec", "rockspec/gptaudio-" .. require("gptaudio.core").VERSION
+                    .. "-1.rockspec" }
 
 local function lines(cmd)
   local t = {}
@@ -23,25 +26,18 @@ local function lines(cmd)
   return t
 end
 
-describe("the rockspec", function()
-  it("builds every C file of src/ into gptaudio.core", function()
+describe("the rockspecs", function()
+  for _, path in ipairs(ROCKSPECS) do
+  it("build every C file of src/ into gptaudio.core: " .. path, function()
     local sources = {}
-    for _, f in ipairs(rockspec().build.modules["gptaudio.core"].sources) do sources[#sources + 1] = f end
+    for _, f in ipairs(rockspec(path).build.modules["gptaudio.core"].sources) do sources[#sources + 1] = f end
     table.sort(sources)
     assert.same(lines("ls src/*.c"), sources)
   end)
 
-  it("of gptaudio-ffmpeg builds every C file of src/ffmpeg/ into gptaudio.ffmpeg", function()
-    local sources = {}
-    local module = rockspec("rockspec/gptaudio-ffmpeg-scm-1.rockspec").build.modules["gptaudio.ffmpeg"]
-    for _, f in ipairs(module.sources) do sources[#sources + 1] = f end
-    table.sort(sources)
-    assert.same(lines("ls src/ffmpeg/*.c"), sources)
-  end)
-
-  it("installs every Lua file of lua/ under its module name", function()
+  it("install every Lua file of lua/ under its module name: " .. path, function()
     local installed = {}
-    for name, file in pairs(rockspec().build.modules) do
+    for name, file in pairs(rockspec(path).build.modules) do
       if type(file) == "string" then
         local expected = "lua/" .. name:gsub("%.", "/") .. ".lua"
         if file ~= expected then expected = "lua/" .. name:gsub("%.", "/") .. "/init.lua" end
@@ -52,60 +48,66 @@ describe("the rockspec", function()
     table.sort(installed)
     assert.same(lines("find lua -name '*.lua'"), installed)
   end)
+  end
 end)
 
-describe("luarocks make", function()
-  local multiarch = lines("dpkg-architecture -qDEB_HOST_MULTIARCH")[1]
-  local targets = {
-    { lua = "lua5.4", version = "5.4", config = "" },
-    { lua = "luajit", version = "5.1",
-      -- lua_interpreter: the wrapper luarocks writes for an installed command runs this interpreter.
-      config = 'lua_interpreter = "luajit"\nvariables = { LUA_INCDIR = "' ..
-               lines("pkg-config --variable=includedir luajit")[1] .. '", LUA_INTERPRETER = "luajit" }\n' },
-  }
-  -- Each interpreter's run of the suite checks its own install.
+describe("the rockspec of gptaudio-ffmpeg", function()
+  it("builds every C file of src/ffmpeg/ into gptaudio.ffmpeg", function()
+    local sources = {}
+    local module = rockspec("rockspec/gptaudio-ffmpeg-scm-1.rockspec").build.modules["gptaudio.ffmpeg"]
+    for _, f in ipairs(module.sources) do sources[#sources + 1] = f end
+    table.sort(sources)
+    assert.same(lines("ls src/ffmpeg/*.c"), sources)
+  end)
+end)
+
+describe("a release", function()
   local running = os.getenv("GPTAUDIO_LUA")
-  for _, target in ipairs(targets) do
-    if running and running ~= target.lua then goto continue end
-    it("installs offline for " .. target.lua .. " and loads from a clean directory", function()
-      local tmp = lines("mktemp -d")[1]
-      finally(function() os.execute("rm -rf '" .. tmp .. "'") end)
-      local config = assert(io.open(tmp .. "/config.lua", "w"))
-      config:write('rocks_servers = {}\nrocks_provided = { ["lua-cjson"] = "2.1.0-1" }\n', target.config)
-      config:close()
-      -- luarocks make leaves the built module in the source folder: build in a copy.
-      assert.equal(0, (sh("mkdir -p '" .. tmp .. "/src' '" .. tmp .. "/clean' && cp -r src lua bin rockspec '" ..
-                         tmp .. "/src/'")))
-      local status, out = sh("cd '" .. tmp .. "/src' && env -u LD_PRELOAD LUAROCKS_CONFIG='" .. tmp ..
-        "/config.lua' luarocks --lua-version=" .. target.version .. " --tree='" .. tmp ..
-        "/tree' make rockspec/gptaudio-scm-1.rockspec CURL_INCDIR=/usr/include/" .. multiarch)
+
+  it("has a rockspec of the module's version beside the scm one, and a CHANGELOG entry", function()
+    local core = require "gptaudio.core"
+    assert.same({ "gptaudio-" .. core.VERSION .. "-1.rockspec", "gptaudio-ffmpeg-scm-1.rockspec",
+                  "gptaudio-scm-1.rockspec" }, lines("ls rockspec"))
+    local release = rockspec("rockspec/gptaudio-" .. core.VERSION .. "-1.rockspec")
+    assert.equal(core.VERSION .. "-1", release.version)
+    assert.truthy(release.source.url:find("/gptaudio-" .. core.VERSION .. ".tar.gz", 1, true), release.source.url)
+    assert.truthy(util.read_file("CHANGELOG.md"):find("\n## " .. core.VERSION:gsub("%.", "%%.") .. " "), "CHANGELOG.md")
+  end)
+
+  -- Once: the rock is the same for every Lua.
+  if not running or running == "lua5.4" then
+    it("packs into a source rock that installs offline and runs", function()
+      local core = require "gptaudio.core"
+      local tmp = util.temp_dir()
+      finally(function() util.remove_tree(tmp) end)
+      local status, out = sh("scripts/pack-rock " .. util.shell_quote(tmp))
       assert.equal(0, status, out)
-      local tree = tmp .. "/tree"
-      local lua_path = tree .. "/share/lua/" .. target.version .. "/?.lua;" .. tree .. "/share/lua/" ..
-                       target.version .. "/?/init.lua;;"
-      local cpath = tree .. "/lib/lua/" .. target.version .. "/?.so;;"
-      status, out = sh("cd '" .. tmp .. "/clean' && env -u LD_PRELOAD LUA_PATH='" .. lua_path ..
-        "' LUA_CPATH='" .. cpath .. "' " .. target.lua ..
-        [[ -e 'local g = require "gptaudio"; io.write(g.VERSION, " ", package.searchpath and ]] ..
-        [[package.searchpath("gptaudio.core", package.cpath) or "", "\n")']])
+      local rock = tmp .. "/gptaudio-" .. core.VERSION .. "-1.src.rock"
+      assert.equal(rock .. "\n", out)
+      -- what the rock holds: the rockspec as released, and the archive its url names
+      assert.same({ "gptaudio-" .. core.VERSION .. "-1.rockspec", "gptaudio-" .. core.VERSION .. ".tar.gz" },
+                  lines("unzip -Z1 " .. util.shell_quote(rock)))
+      assert.equal(util.read_file("rockspec/gptaudio-" .. core.VERSION .. "-1.rockspec"),
+                   util.read_command("unzip -p " .. util.shell_quote(rock) .. " '*.rockspec'"))
+      util.write_file(tmp .. "/config.lua", 'rocks_servers = {}\nrocks_provided = { ["lua-cjson"] = "2.1.0-1" }\n'
+        .. "rocks_trees = { " .. ("%q"):format(tmp .. "/tree") .. " }\n")
+      status, out = sh("cd " .. util.shell_quote(tmp) .. " && env -u LD_PRELOAD LUAROCKS_CONFIG=config.lua "
+                       .. "luarocks --lua-version=5.4 install " .. util.shell_quote(rock))
       assert.equal(0, status, out)
-      assert.matches("^%d+%.%d+%.%d+ " .. tree:gsub("%p", "%%%0") .. "/lib/lua/" .. target.version, out)
-      -- The command finds the installed modules through the wrapper luarocks writes, not through LUA_PATH.
-      status, out = sh("cd '" .. tmp .. "/clean' && env -u LD_PRELOAD -u LUA_PATH -u LUA_CPATH '" .. tree ..
-                       "/bin/gptaudio' --help")
+      status, out = sh("env -u LD_PRELOAD -u LUA_PATH -u LUA_CPATH " .. util.shell_quote(tmp .. "/tree/bin/gptaudio")
+                       .. " --version")
       assert.equal(0, status, out)
-      assert.matches("^Usage: gptaudio COMMAND", out)
-      -- The optional rock: gptaudio.ffmpeg into the same tree, found by core on first use.
-      status, out = sh("cd '" .. tmp .. "/src' && env -u LD_PRELOAD LUAROCKS_CONFIG='" .. tmp ..
-        "/config.lua' luarocks --lua-version=" .. target.version .. " --tree='" .. tmp ..
-        "/tree' make rockspec/gptaudio-ffmpeg-scm-1.rockspec FFMPEG_INCDIR=/usr/include/" .. multiarch)
-      assert.equal(0, status, out)
-      status, out = sh("cd '" .. tmp .. "/clean' && env -u LD_PRELOAD LUA_PATH='" .. lua_path ..
-        "' LUA_CPATH='" .. cpath .. "' " .. target.lua ..
-        [[ -e 'local f = require("gptaudio").audio.formats(); io.write(tostring(f.ffmpeg), " ", #f.write, "\n")']])
-      assert.equal(0, status, out)
-      assert.matches("^true 7", out)
+      assert.matches("^gptaudio " .. core.VERSION:gsub("%.", "%%.") .. " %(Lua 5%.4;", out)
     end)
-    ::continue::
+
+    it("runs the specs through luarocks test", function()
+      -- the release's test command is make test; one small spec on one Lua stands for the suite here
+      local status, out = sh("env -u LD_PRELOAD GPTAUDIO_ONLY=lua5.4 GPTAUDIO_SPECS=spec/json_spec.lua "
+                             .. "luarocks --lua-version=5.4 test rockspec/gptaudio-scm-1.rockspec")
+      assert.equal(0, status, out)
+      local passed, failed = out:match("\n(%d+) passed, (%d+) failed\n")
+      assert.equal("0", failed, out)
+      assert.is_true(tonumber(passed) > 0, out)
+    end)
   end
 end)

@@ -2,7 +2,7 @@
 #include "core.h"
 #include "export.h"
 
-#define GPTAUDIO_CORE_VERSION "0.1.0"
+#define GPTAUDIO_CORE_VERSION "0.2.0"
 
 GPTAUDIO_EXPORT int luaopen_gptaudio_core(lua_State *L);
 
@@ -11,6 +11,8 @@ int luaopen_gptaudio_core(lua_State *L)
   lua_newtable(L);
   lua_pushliteral(L, GPTAUDIO_CORE_VERSION);
   lua_setfield(L, -2, "VERSION");
+  lua_pushliteral(L, COMPAT_HEADERS);
+  lua_setfield(L, -2, "HEADERS");
   gptaudio_open_error(L);
   gptaudio_open_codec(L);
   gptaudio_open_audiobuffer(L);

@@ -32,6 +32,7 @@
 -- a turn that fails after tools ran keeps what happened, since what a tool did
 -- is done.
 local json = require "gptaudio.json"
+local pcall = require "gptaudio.engine.protect" -- may wait inside, on every Lua
 local check = require "gptaudio.check"
 local chat = require "gptaudio.calls.chat"
 local models = require "gptaudio.models"

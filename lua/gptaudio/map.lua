@@ -24,6 +24,7 @@
 -- other clients of that engine), or raises when an event loop that must not
 -- block is attached.
 local scheduler = require "gptaudio.engine.scheduler"
+local pcall = require "gptaudio.engine.protect" -- may wait inside, on every Lua
 local check = require "gptaudio.check"
 local core = require "gptaudio.core"
 local errors = require "gptaudio.errors"

@@ -24,6 +24,7 @@
 -- it is (a call stops a stream that way); anything else becomes an error of
 -- type "interrupted" with the raised value as message.
 local scheduler = require "gptaudio.engine.scheduler"
+local pcall = require "gptaudio.engine.protect" -- may wait inside, on every Lua
 local json = require "gptaudio.json"
 local retry = require "gptaudio.retry"
 local errors = require "gptaudio.errors"

@@ -51,6 +51,7 @@
 local json = require "gptaudio.json"
 local check = require "gptaudio.check"
 local scheduler = require "gptaudio.engine.scheduler"
+local pcall = require "gptaudio.engine.protect" -- may wait inside, on every Lua
 local schema = require "gptaudio.schema"
 
 local tools = {}

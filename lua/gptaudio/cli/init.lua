@@ -24,7 +24,7 @@ end
 
 cli.COMMON_OPTIONS = {
   model = { value = "MODEL" }, voice = { value = "VOICE" }, json = {}, progress = {},
-  help = { short = "h" },
+  help = { short = "h" }, version = {},
 }
 
 cli.USAGE = [[
@@ -49,6 +49,7 @@ Options (every command):
   --json             print one JSON object on stdout: the result, or {"error": {...}}
   --progress         show upload/download progress on stderr even when it is not a terminal
   -h, --help         this text (gptaudio COMMAND --help: that command's)
+  --version          the version, the Lua running it and the Lua the module was built for
 
 Environment: OPENAI_API_KEY (required against the real API), OPENAI_BASE_URL
 (another server speaking the same API; then the key may be empty).
@@ -158,6 +159,11 @@ local function run(argv)
   local name, rest = split_command(argv)
   if name == nil or name == "help" then
     local opts = cli.parse(rest, 1, {})
+    if opts.version and name == nil then
+      io.stdout:write(("gptaudio %s (%s; module built on %s headers)\n")
+                      :format(gptaudio.VERSION, rawget(_G, "jit") and jit.version or _VERSION, core.HEADERS))
+      return cli.EXIT.ok
+    end
     io.stdout:write(cli.USAGE)
     return (name or opts.help) and cli.EXIT.ok or cli.EXIT.usage
   end

@@ -36,6 +36,8 @@ local pack = table.pack or function(...) return { n = select("#", ...), ... } en
 local unpack = table.unpack or unpack
 
 local tasks = setmetatable({}, { __mode = "k" }) -- coroutine -> Task
+-- Coroutines run on behalf of a task (engine/protect.lua, on PUC Lua 5.1) -> its coroutine.
+local adopted = setmetatable({}, { __mode = "k" })
 
 --- Writes one line on stderr: where task failures go when no log was given.
 function scheduler.default_log(level, message)
@@ -89,7 +91,12 @@ end
 --- not gptaudio tasks.
 function scheduler.current()
   local co = coroutine.running()
-  return co and tasks[co]
+  return co and (tasks[co] or tasks[adopted[co]])
+end
+
+--- Makes scheduler.current() in coroutine `co` the task of coroutine `outer`.
+function scheduler.adopt(co, outer)
+  adopted[co] = adopted[outer] or outer
 end
 
 --- Runs fn(...) as a task, now, until its first wait; returns the Task.
