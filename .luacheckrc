@@ -2,7 +2,9 @@ std = "max"
 max_line_length = 120
 files["spec"] = { std = "+busted" }
 -- The hosts' own globals, where the code runs inside them.
-files["examples/nvim"] = { globals = { "vim" } }
+files["plugin"] = { globals = { "vim" } }
+files["lua/gptaudio/nvim"] = { globals = { "vim" } }
+files["lua/gptaudio/health.lua"] = { globals = { "vim" } }
 files["spec/support/nvim_driver.lua"] = { globals = { "vim" } }
 files["spec/support/nvim_talk_driver.lua"] = { globals = { "vim" } }
 files["spec/support/nvim_two.lua"] = { globals = { "vim" } }

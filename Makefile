@@ -112,7 +112,7 @@ test: deps-test
 	@scripts/run-tests
 
 lint: deps-test
-	luacheck -q lua spec examples bench
+	luacheck -q lua plugin spec examples bench
 
 # Against the real API when OPENAI_API_KEY is set; otherwise standin.lua starts the
 # local stand-in, runs the demo against it and stops it, whatever the demo did.

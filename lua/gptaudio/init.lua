@@ -52,4 +52,11 @@ function gptaudio.active()
   return engine.default():active()
 end
 
+--- The Neovim plugin's setup (lazy.nvim calls require("gptaudio").setup(opts)):
+--- see lua/gptaudio/nvim/init.lua. Outside Neovim it raises.
+function gptaudio.setup(opts)
+  if type(rawget(_G, "vim")) ~= "table" then error("gptaudio.setup: only inside Neovim (see doc/API.md)", 2) end
+  return require("gptaudio.nvim").setup(opts)
+end
+
 return gptaudio

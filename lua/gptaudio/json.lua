@@ -11,10 +11,22 @@
 --     value would take more memory than a budget is refused before decoding
 --     (nil, message, "too_large"), and nesting deeper than 512 levels too.
 -- A private cjson instance keeps our settings away from the host's own cjson.
-local cjson = require("cjson").new()
--- Deeper nesting than this is refused (cjson's own check, before any table is made).
+-- Without lua-cjson, inside Neovim: vim.json, the cjson Neovim carries (no
+-- new(): its settings are Neovim's; null is vim.NIL).
+local function load_cjson()
+  local found, cjson = pcall(require, "cjson")
+  if found then return cjson.new() end
+  local vim = rawget(_G, "vim")
+  if type(vim) == "table" and type(vim.json) == "table" then
+    return { encode = vim.json.encode, decode = vim.json.decode, null = vim.NIL }
+  end
+  error(cjson, 0)
+end
+local cjson = load_cjson()
+-- Deeper nesting than this is refused (cjson's own check, before any table is made;
+-- vim.json keeps Neovim's limit, 1000).
 local MAX_DEPTH = 512
-cjson.decode_max_depth(MAX_DEPTH)
+if cjson.decode_max_depth then cjson.decode_max_depth(MAX_DEPTH) end
 
 local json = { null = cjson.null }
 
