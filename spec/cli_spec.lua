@@ -152,11 +152,45 @@ describe("the gptaudio command", function()
       assert.equal("connection", cjson.decode(out).error.type)
     end)
 
-    it("exits 1 for a file it cannot read", function()
-      local status, _, err = gptaudio(server.url, { "transcribe", tmp .. ".missing" })
-      assert.equal(1, status)
-      assert.matches(tmp .. ".missing", err, 1, true)
+  end)
+
+  describe("files, standard input and --version", function()
+    it("exits 2 naming a directory, a missing file or an unreadable one, sending nothing", function()
+      local dir = util.temp_dir()
+      finally(function() util.remove_tree(dir) end)
+      local cases = {
+        { { "transcribe", dir }, dir .. " is a directory" },
+        { { "transcribe", dir .. "/missing.wav" }, "transcribe: cannot open " .. dir .. "/missing.wav: No such file" },
+        { { "chat", "What is it?", "--audio", dir }, dir .. " is a directory" },
+      }
+      for _, case in ipairs(cases) do
+        local status, out, err = gptaudio(server.url, case[1])
+        assert.equal(2, status, err)
+        assert.equal("", out)
+        assert.matches(case[2], err, 1, true)
+        assert.is_nil(err:find("traceback", 1, true), err)
+      end
       assert.same({}, server:requests())
+    end)
+
+    it("speak - reads the text from the standard input", function()
+      server:script(openai.SPEECH, { { body = ("\1\0"):rep(480) } })
+      local out_file = tmp .. ".wav"
+      finally(function() os.remove(out_file) end)
+      local status = tonumber(util.read_command(("printf 'Read from\\nstdin.' | %s OPENAI_BASE_URL=%s"
+        .. " OPENAI_API_KEY=sk-dummy %s bin/gptaudio speak - -o %s --model gpt-4o-mini-tts > /dev/null 2>&1; echo $?")
+        :format(util.spawn_env(), quote(server.url), util.LUA, quote(out_file))))
+      assert.equal(0, status)
+      assert.equal("Read from\nstdin.", server:requests(openai.SPEECH)[1].json.input)
+      assert.equal(480, require("gptaudio").audio.load(out_file).frames)
+    end)
+
+    it("--version names the version, the Lua running and the module's headers", function()
+      local status, out = gptaudio(nil, { "--version" })
+      assert.equal(0, status)
+      local core = require "gptaudio.core"
+      assert.equal(("gptaudio %s (%s; module built on %s headers)\n")
+                   :format(core.VERSION, rawget(_G, "jit") and jit.version or _VERSION, core.HEADERS), out)
     end)
   end)
 

@@ -36,7 +36,10 @@ function chat.run(argv, first)
   if opts.output == "-" and opts.json then cli.usage_error("-o - and --json both want stdout") end
   local plan = opts.output and audio_files.output(opts.output)
   local audio_path, done = nil, function() end
-  if opts.audio then audio_path, done = audio_files.input(opts.audio, "chat") end
+  if opts.audio then
+    audio_path, done = audio_files.input(opts.audio, "chat")
+    cli.input_file(opts.audio, "chat --audio")
+  end
   local messages = {}
   if opts.system then messages[1] = { role = "system", content = opts.system } end
   messages[#messages + 1] = chat.message(operands[1], audio_path)

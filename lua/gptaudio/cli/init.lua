@@ -31,7 +31,8 @@ cli.USAGE = [[
 Usage: gptaudio COMMAND [OPTIONS] ARGUMENTS
 
 Commands:
-  speak "text" -o out.wav           text to speech (-o: .wav, or .mp3/.opus/.flac/.aac from a speech model)
+  speak "text"|- -o out.wav         text (-: from stdin) to speech
+                                    (-o: .wav, or .mp3/.opus/.flac/.aac from a speech model)
   transcribe file.wav [-o out.srt]  speech to text, printed on stdout (or text/json/srt/vtt into a file)
   translate file.wav [--to LANG] [-o out.wav]
                                     speech to text in another language; with -o spoken too
@@ -63,6 +64,24 @@ timeout), 130 interrupted (batch).
 --- Raised (as a table) for a usage error; main turns it into exit status 2.
 function cli.usage_error(message)
   error({ usage = message }, 0)
+end
+
+--- Raises a usage error unless path names a readable regular file ("-", the
+--- standard input, passes). what names the argument in the message.
+function cli.input_file(path, what)
+  if path == "-" then return path end
+  local f, err = io.open(path, "rb")
+  if not f then
+    local reason = err:match(": ([^:]+)$") or err
+    cli.usage_error(("%s: cannot open %s: %s"):format(what, path, reason))
+  end
+  local _, read_err = f:read(0)
+  f:close()
+  if read_err then
+    cli.usage_error(("%s: %s is %s"):format(what, path, read_err:find("directory", 1, true) and "a directory"
+                                                        or "not readable (" .. read_err .. ")"))
+  end
+  return path
 end
 
 --- Parses the arguments after the subcommand's name with its options and the common ones.

@@ -8,11 +8,12 @@ local audio_files = require "gptaudio.cli.audio_files"
 local speak = {}
 
 speak.HELP = [[
-Usage: gptaudio speak "text" -o FILE [--model MODEL] [--voice VOICE] [--instructions TEXT] [--json]
+Usage: gptaudio speak "text"|- -o FILE [--model MODEL] [--voice VOICE] [--instructions TEXT] [--json]
 
-Speaks the text into FILE, in the format its extension names: .wav, .mp3,
-.opus or .ogg (Opus in Ogg), .flac, .aac, .m4a, .pcm (s16le), .f32; -o - writes
-WAV to stdout. --json prints {"output", "format", "duration", "model", "usage", "cost"}.
+Speaks the text (-: read from the standard input) into FILE, in the format its
+extension names: .wav, .mp3, .opus or .ogg (Opus in Ogg), .flac, .aac, .m4a,
+.pcm (s16le), .f32; -o - writes WAV to stdout. --json prints
+{"output", "format", "duration", "model", "usage", "cost"}.
 ]]
 
 local OPTIONS = { output = { short = "o", value = "FILE" }, instructions = { value = "TEXT" } }
@@ -26,10 +27,13 @@ function speak.run(argv, first)
   if #operands ~= 1 then cli.usage_error("speak takes one text argument") end
   if not opts.output then cli.usage_error("speak needs -o FILE") end
   if opts.output == "-" and opts.json then cli.usage_error("-o - and --json both want stdout") end
+  local text = operands[1]
+  if text == "-" then text = io.stdin:read("*a") end
+  if text:match("^%s*$") then cli.usage_error("speak: the text is empty") end
   local plan = audio_files.output(opts.output)
   local client = cli.client(opts)
   local sp, err = cli.call(opts, function(on_progress)
-    return client:speak(operands[1], {
+    return client:speak(text, {
       format = plan.ask == "wav" and "pcm" or plan.ask, instructions = opts.instructions, on_progress = on_progress,
     })
   end)
