@@ -119,6 +119,7 @@ build = {
     ["gptaudio.request"] = "lua/gptaudio/request.lua",
     ["gptaudio.retry"] = "lua/gptaudio/retry.lua",
     ["gptaudio.schema"] = "lua/gptaudio/schema.lua",
+    ["gptaudio.sounddata"] = "lua/gptaudio/sounddata.lua",
     ["gptaudio.tools"] = "lua/gptaudio/tools.lua",
     ["gptaudio.transcript"] = "lua/gptaudio/transcript.lua",
     ["gptaudio.usage"] = "lua/gptaudio/usage.lua",

@@ -1,4 +1,5 @@
--- The LÖVE example (examples/love) run headless against the fake server, its
+-- The LÖVE example (examples/love), copied into a game folder with gptaudio
+-- inside it as the README ships it (no LUA_PATH, no LUA_CPATH), run headless against the fake server, its
 -- audio going to OpenAL Soft's wave writer instead of a sound card: the NPC's
 -- streamed reply must come out of the game's queueable source sample for
 -- sample and in order, while love.update kept running during the stream.
@@ -84,11 +85,19 @@ local function play_game(server)
     "drivers = wave", "frequency = 24000", "channels = mono", "sample-type = int16", "resampler = point",
     "output-limiter = false", "dither = false", "[wave]", "file = " .. wav_path, "",
   }, "\n"))
-  local command = ("%s ALSOFT_CONF=%s LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/jit/?.so;;'"
-                   .. " OPENAI_BASE_URL=%s OPENAI_API_KEY=sk-test GPTAUDIO_LOVE_HEADLESS=1 GPTAUDIO_LOVE_TIMEOUT=10"
-                   .. " GPTAUDIO_LOVE_STATS=%s timeout -s KILL 20 love examples/love < /dev/null > %s 2>&1")
-                  :format(util.spawn_env(), shell_quote(conf), server.url, shell_quote(stats_path), shell_quote(log))
+  -- The game as the README ships it: a folder holding the example, gptaudio's Lua
+  -- half as gptaudio/ and its module as gptaudio/core.so; no LUA_PATH or LUA_CPATH.
+  local game = util.temp_dir()
+  assert(util.succeeded(("cp examples/love/*.lua %s/ && mkdir %s/gptaudio && cp -r lua/gptaudio/. %s/gptaudio/"
+                         .. " && cp build/jit/gptaudio/core.so %s/gptaudio/core.so")
+                        :format(shell_quote(game), shell_quote(game), shell_quote(game), shell_quote(game))))
+  local command = ("%s -u LUA_PATH -u LUA_CPATH ALSOFT_CONF=%s OPENAI_BASE_URL=%s OPENAI_API_KEY=sk-test"
+                   .. " GPTAUDIO_LOVE_HEADLESS=1 GPTAUDIO_LOVE_TIMEOUT=10"
+                   .. " GPTAUDIO_LOVE_STATS=%s timeout -s KILL 20 love %s < /dev/null > %s 2>&1")
+                  :format(util.spawn_env(), shell_quote(conf), server.url, shell_quote(stats_path), shell_quote(game),
+                          shell_quote(log))
   os.execute(command)
+  util.remove_tree(game)
   local stats = {}
   for name, value in (read_file(stats_path) or ""):gmatch("(%S+) ([^\n]*)\n") do stats[name] = value end
   local output = read_file(log)

@@ -2,8 +2,9 @@
 -- and each audio chunk goes straight into a queueable source while the game
 -- keeps running. Nothing blocks: love.update drives the client with step(0).
 --
---   LUA_PATH="<gptaudio>/lua/?.lua;<gptaudio>/lua/?/init.lua;;" \
---   LUA_CPATH="<gptaudio>/build/jit/?.so;;" OPENAI_API_KEY=sk-... love examples/love
+--   a game folder with this file and conf.lua, gptaudio/ (lua/gptaudio/ of a
+--   checkout) and gptaudio/core.so (its build/jit/gptaudio/core.so) beside
+--   them: OPENAI_API_KEY=sk-... love game   (README.md, LÖVE)
 --
 -- Optional environment: GPTAUDIO_LOVE_QUESTION (what the player says),
 -- GPTAUDIO_LOVE_TIMEOUT (seconds before the game gives up, default 60),

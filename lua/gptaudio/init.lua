@@ -14,6 +14,9 @@ local sink = require "gptaudio.audio.sink"
 core.audio.capture = capture.capture
 core.audio.playback, core.audio.sink, core.audio.recording_sink = sink.playback, sink.callback, sink.recording
 
+-- LÖVE's SoundData in, beside the C constructors.
+core.audio.from_sounddata = require "gptaudio.sounddata"
+
 local gptaudio = {
   VERSION = core.VERSION,
   Error = core.Error,
