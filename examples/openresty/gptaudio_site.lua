@@ -2,15 +2,22 @@
 -- to the HTTP client as it arrives, transcription of an upload, and a ping
 -- that answers at once however many calls are in flight.
 --
---   POST /speak       body: the text; answer: 24 kHz mono s16le, one chunk per
---                     audio chunk from the API (X-Audio-Format says so)
+--   POST /speak       body: the text; answer: audio/L16;rate=24000;channels=1
+--                     (16-bit big-endian PCM, as RFC 2586 defines L16), one
+--                     chunk per audio chunk from the API
 --   POST /transcribe  body: WAV bytes; answer: {"text", "language", "duration", "model"}
 --   GET  /ping        "pong"
 --
 -- Each worker makes its own client on first use and attaches the ngx driver to
--- it; a call in a handler suspends that nginx request, never the worker.
--- Failures answer 502 with {"error": {"type", "message"}} when nothing was
--- sent yet; a speech stream that breaks midway ends its connection unfinished.
+-- it; a call in a handler suspends that nginx request, never the worker. With
+-- `lua_shared_dict gptaudio_limits` in the config, every worker's client draws
+-- on one rate limit (GPTAUDIO_RPM, GPTAUDIO_TPM) kept in that dict.
+--
+-- Upstream failures answer as a gateway does, with {"error": {"type", "message"}}
+-- when nothing was sent yet (site.gateway_status): 429 stays 429 with its
+-- Retry-After, a timeout is 504, anything else the API or the network did
+-- (401/403: this gateway's key, not the caller's fault) is 502. A speech
+-- stream that breaks midway ends its connection unfinished.
 local gptaudio = require "gptaudio"
 local ngx_loop = require "gptaudio.loop.ngx"
 
@@ -25,7 +32,12 @@ local client -- this worker's
 
 local function worker_client()
   if not client then
-    client = gptaudio.new{ log = function(level, message) ngx.log(LOG_LEVELS[level], message) end }
+    local dict = ngx.shared.gptaudio_limits
+    client = gptaudio.new{
+      log = function(level, message) ngx.log(LOG_LEVELS[level], message) end,
+      rpm = tonumber(os.getenv("GPTAUDIO_RPM")), tpm = tonumber(os.getenv("GPTAUDIO_TPM")),
+      limit_store = dict and require("gptaudio.limiter.shared_dict").new(dict) or nil,
+    }
     ngx_loop.attach() -- the default engine, once per worker, for every client
   end
   return client
@@ -41,8 +53,20 @@ local function refuse(status, message)
   reply_json(status, { error = { type = "request", message = message } })
 end
 
+--- The HTTP status a gateway answers for a failed upstream call, and the
+--- Retry-After to send with it (seconds, or nil).
+function site.gateway_status(err)
+  if err.type == "api" and err.status == 429 then
+    return 429, math.max(1, math.ceil(tonumber(err.retry_after) or 1))
+  end
+  if err.type == "timeout" then return 504 end
+  return 502
+end
+
 local function upstream_failed(err)
-  reply_json(502, { error = { type = err.type, message = tostring(err) } })
+  local status, retry_after = site.gateway_status(err)
+  if retry_after then ngx.header["Retry-After"] = tostring(retry_after) end
+  reply_json(status, { error = { type = err.type, status = err.status, message = tostring(err) } })
 end
 
 -- The request body of a POST; nil after answering 405 or 400.
@@ -56,6 +80,11 @@ local function posted_body(what)
   local body = ngx.req.get_body_data()
   if not body then refuse(400, "send " .. what .. " as the request body") end
   return body
+end
+
+-- L16 is big-endian; the module's pcm16 is little-endian: swap each pair.
+local function big_endian(pcm16)
+  return (pcm16:gsub("(.)(.)", "%2%1"))
 end
 
 function site.ping()
@@ -74,10 +103,9 @@ function site.speak()
     if ev.type == "audio" then
       if not started then
         started = true
-        ngx.header["Content-Type"] = "application/octet-stream"
-        ngx.header["X-Audio-Format"] = ("pcm_s16le; rate=%d; channels=%d"):format(ev.audio.rate, ev.audio.channels)
+        ngx.header["Content-Type"] = ("audio/L16;rate=%d;channels=%d"):format(ev.audio.rate, ev.audio.channels)
       end
-      if not (ngx.print(ev.audio:encode("pcm16")) and ngx.flush(true)) then
+      if not (ngx.print(big_endian(ev.audio:encode("pcm16"))) and ngx.flush(true)) then
         req:cancel() -- the listener left: stop paying for speech nobody hears
         return
       end

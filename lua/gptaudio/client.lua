@@ -128,7 +128,7 @@ local OPTIONS = {
   low_speed_limit = "positive number", low_speed_time = "positive number",
   max_retries = "non-negative integer", max_retry_after = "non-negative number", max_concurrency = "positive integer",
   max_response_bytes = "positive integer", rpm = "positive number", tpm = "positive number",
-  engine = "table",
+  engine = "table", limit_store = "table",
 }
 
 local DEFAULTS = {
@@ -265,7 +265,8 @@ function client.new(options)
   self.transport, self.scheduler = on.transport, on.scheduler
   self.log_function = self.logger and function(level, message) self:log(level, message) end
   self.totals = usage.totals()
-  self.limiter = limiter.new(on.scheduler, { rpm = config.rpm, tpm = config.tpm })
+  self.limiter = limiter.new(on.scheduler, { rpm = config.rpm, tpm = config.tpm }, config.limit_store,
+                             function(level, message) self:log(level, message) end)
   self.live, self.live_count = {}, 0
   self.running, self.queue, self.queue_first, self.queue_last = 0, {}, 1, 0
   return self

@@ -33,6 +33,15 @@
 -- Its waits are timers of the client's scheduler, so client:timeout() counts
 -- them and an outer loop wakes for them; the scheduler's injectable clock
 -- makes its specs run on a fake clock.
+--
+-- Shared limits. With a store (the client's limit_store: limiter/memory.lua
+-- for clients of one process, limiter/shared_dict.lua for the workers of one
+-- nginx, limiter/redis.lua for many machines), rpm and tpm are buckets in the
+-- store rather than here: after the local admission (the server's word and
+-- map's restrictions still apply here), a request reserves its share in each
+-- store bucket in one atomic step (limiter/bucket.lua) and sleeps for the wait
+-- the store gives it. Everybody sharing the store is so paced as one, each in
+-- the order it reserved. A store that fails lets the request go.
 local core = require "gptaudio.core"
 local scheduler = require "gptaudio.engine.scheduler"
 
@@ -156,8 +165,12 @@ local function wait_for(b, need)
 end
 
 --- A limiter on a Scheduler (its clock and timers); limits = {rpm =, tpm =}
---- (each optional: nil does not limit).
-function limiter.new(sched, limits)
+--- (each optional: nil does not limit); store: where rpm and tpm are kept
+--- when shared (nil: here); log(level, message) for a store's failures.
+function limiter.new(sched, limits, store, log)
+  if store ~= nil and (type(store) ~= "table" or type(store.reserve) ~= "function") then
+    error("gptaudio.new: limit_store must be a limit store (an object with a reserve method)", 3)
+  end
   local now = sched:now()
   local self = setmetatable({
     scheduler = sched,
@@ -167,7 +180,12 @@ function limiter.new(sched, limits)
     waiting = {}, first = 1, last = 0,
   }, Limiter)
   self.requests.stamp, self.tokens.stamp = now, now
-  self.base = { rpm = limits and limits.rpm, tpm = limits and limits.tpm }
+  local base = { rpm = limits and limits.rpm, tpm = limits and limits.tpm }
+  if store then
+    self.store, self.shared, self.log, self.base = store, base, log, {}
+  else
+    self.base = base
+  end
   self:apply()
   return self
 end
@@ -201,9 +219,15 @@ function Limiter:apply()
   self:pump()
 end
 
+local function lower(a, b)
+  if a and b then return math.min(a, b) end
+  return a or b
+end
+
 --- The limits in force now: rpm, tpm (nil: not limited).
 function Limiter:limits()
-  return tightest(self, "rpm"), tightest(self, "tpm")
+  local shared = self.shared or {}
+  return lower(tightest(self, "rpm"), shared.rpm), lower(tightest(self, "tpm"), shared.tpm)
 end
 
 --- Tightens the limits ({rpm =, tpm =}) until the returned function is called.
@@ -280,7 +304,38 @@ function Limiter:admit(tokens, gone)
     end
     scheduler.suspend()
   end
+  if self.store then return self:reserve_shared(tokens, gone) end
   return true
+end
+
+-- The store's part of admit: one reservation per shared bucket (all sent at
+-- once), then the longest of their waits.
+function Limiter:reserve_shared(tokens, gone)
+  local per_second = function(per_minute) return per_minute / 60 end
+  local wanted = {}
+  if self.shared.rpm then
+    local rate = per_second(self.shared.rpm)
+    wanted[#wanted + 1] = { "requests", rate, math.max(1, rate * BURST_SECONDS), 1 }
+  end
+  if self.shared.tpm and tokens > 0 then
+    local rate = per_second(self.shared.tpm)
+    wanted[#wanted + 1] = { "tokens", rate, math.max(tokens, rate * BURST_SECONDS), tokens }
+  end
+  local task, pending, longest = scheduler.current(), #wanted, 0
+  for _, w in ipairs(wanted) do
+    self.store:reserve(w[1], w[2], w[3], w[4], function(seconds, err)
+      if seconds then
+        longest = math.max(longest, seconds)
+      elseif self.log then
+        self.log("warn", "rate limit store: " .. tostring(err) .. " (the request goes unpaced)")
+      end
+      pending = pending - 1
+      if pending == 0 then self.scheduler:wake(task) end
+    end)
+  end
+  while pending > 0 do scheduler.suspend() end
+  if longest <= 0 then return true end
+  return self.scheduler:sleep(longest, gone)
 end
 
 --- Corrects the token bucket once the real use of a request is known.
