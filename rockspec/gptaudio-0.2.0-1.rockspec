@@ -102,6 +102,7 @@ build = {
     ["gptaudio.engine.protect"] = "lua/gptaudio/engine/protect.lua",
     ["gptaudio.engine.scheduler"] = "lua/gptaudio/engine/scheduler.lua",
     ["gptaudio.errors"] = "lua/gptaudio/errors.lua",
+    ["gptaudio.gateway"] = "lua/gptaudio/gateway.lua",
     ["gptaudio.health"] = "lua/gptaudio/health.lua",
     ["gptaudio"] = "lua/gptaudio/init.lua",
     ["gptaudio.json"] = "lua/gptaudio/json.lua",

@@ -111,3 +111,93 @@ describe("loop.ngx, one engine attached once for two clients", function()
     assert.same({ "Bearer sk-a", "Bearer sk-b" }, keys)
   end)
 end)
+
+-- The README's config, as written but for the checkout's path and a free
+-- port, serving the example site against the fake server: upstream failures
+-- answered as a gateway does, speech with a real content type.
+describe("the README's nginx.conf", function()
+  local fake = require "spec.support.fake"
+  local gateway = require "gptaudio.gateway"
+  local http = require "socket.http"
+  local ltn12 = require "ltn12"
+  local server, site
+
+  local function readme_template()
+    local readme = assert(util.read_file("README.md"))
+    local conf = readme:match("<!%-%- nginx:[^\n]*%-%->\n```nginx\n(.-)\n```")
+    assert(conf, "README.md has no code block marked <!-- nginx: ... -->")
+    -- a pid file of its own: Debian's nginx would write /run/nginx.pid
+    local template = "pid nginx.pid;\n" .. conf:gsub("/path/to/gptaudio", "@REPO@")
+                                             :gsub("listen 8080;", "listen 127.0.0.1:@PORT@;")
+    local path = os.tmpname()
+    util.write_file(path, template)
+    return path
+  end
+
+  local function post(path, body)
+    local chunks = {}
+    local _, status, headers = http.request{
+      url = site.url .. path, method = "POST", source = ltn12.source.string(body),
+      headers = { ["content-length"] = #body }, sink = ltn12.sink.table(chunks),
+    }
+    return status, headers, table.concat(chunks)
+  end
+
+  setup(function()
+    server = fake.start()
+    local template = readme_template()
+    site = nginx.start(template, { OPENAI_BASE_URL = server.url, OPENAI_API_KEY = "sk-test" })
+    os.remove(template)
+  end)
+  teardown(function()
+    if site then site:stop() end
+    server:stop()
+  end)
+  before_each(function() server:clear() end)
+
+  it("starts with env in the main context, and serves speech as audio/L16, big-endian", function()
+    -- gpt-4o-mini-tts streams server-sent events, two chunks here
+    local core = require "gptaudio.core"
+    local piece = core.base64_encode(("\1\0\2\0\255\127"):rep(800))
+    local delta = '{"type":"speech.audio.delta","audio":"' .. piece .. '"}'
+    server:script("/v1/audio/speech", { { events = { delta, delta, '{"type":"speech.audio.done"}' } } })
+    local status, headers, body = post("/speak", "Hello.")
+    assert.equal(200, status, site:error_log())
+    assert.equal("audio/L16;rate=24000;channels=1", headers["content-type"])
+    assert.equal(("\0\1\0\2\127\255"):rep(1600), body)
+  end)
+
+  it("answers an upstream 401 or 403 with 502 and a JSON error", function()
+    for _, upstream in ipairs{ 401, 403 } do
+      server:script("/v1/audio/speech", { { status = upstream, json = { error = { message = "Incorrect API key",
+                                                                                 type = "invalid_request_error" } } } })
+      local status, headers, body = post("/speak", "Hello.")
+      assert.equal(502, status)
+      assert.equal("application/json", headers["content-type"])
+      local answer = require("gptaudio").json.decode(body)
+      assert.same({ "api", upstream }, { answer.error.type, answer.error.status })
+    end
+  end)
+
+  it("answers an upstream 429 with 429 and Retry-After, once the client's own retries are spent", function()
+    local busy = { status = 429, headers = { ["retry-after"] = "2" },
+                   json = { error = { message = "Rate limit reached", type = "requests" } } }
+    server:script("/v1/audio/speech", { busy, busy, busy })
+    local status, headers = post("/speak", "Hello.")
+    assert.equal(429, status)
+    assert.equal("2", headers["retry-after"])
+    assert.equal(3, #server:requests("/v1/audio/speech"))
+  end)
+
+  it("maps a timeout to 504 and anything else to 502 (gptaudio.gateway)", function()
+    local errors = require "gptaudio.errors"
+    assert.same({ 504 }, { gateway.status(errors.new{ type = "timeout", message = "no answer" }) })
+    assert.same({ 502 }, { gateway.status(errors.new{ type = "connection", message = "refused" }) })
+    assert.same({ 429, 1 }, { gateway.status(errors.new{ type = "api", status = 429, message = "slow down" }) })
+    assert.same({ 429, 3 }, { gateway.status(errors.new{ type = "api", status = 429, retry_after = 2.5,
+                                                        message = "slow down" }) })
+    assert.same({ 502 }, { gateway.status(errors.new{ type = "api", status = 500, message = "oops" }) })
+    assert.has_error(function() gateway.status("x") end,
+                     "bad argument #1 to 'gateway.status' (gptaudio.Error expected, got string)")
+  end)
+end)

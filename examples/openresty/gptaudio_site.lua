@@ -11,15 +11,17 @@
 -- Each worker makes its own client on first use and attaches the ngx driver to
 -- it; a call in a handler suspends that nginx request, never the worker. With
 -- `lua_shared_dict gptaudio_limits` in the config, every worker's client draws
--- on one rate limit (GPTAUDIO_RPM, GPTAUDIO_TPM) kept in that dict.
+-- on one rate limit (GPTAUDIO_RPM, GPTAUDIO_TPM) kept in that dict; with
+-- GPTAUDIO_REDIS (host:port), every nginx using that Redis shares it.
 --
 -- Upstream failures answer as a gateway does, with {"error": {"type", "message"}}
--- when nothing was sent yet (site.gateway_status): 429 stays 429 with its
+-- when nothing was sent yet (gptaudio.gateway): 429 stays 429 with its
 -- Retry-After, a timeout is 504, anything else the API or the network did
 -- (401/403: this gateway's key, not the caller's fault) is 502. A speech
 -- stream that breaks midway ends its connection unfinished.
 local gptaudio = require "gptaudio"
 local ngx_loop = require "gptaudio.loop.ngx"
+local gateway = require "gptaudio.gateway"
 
 local site = {}
 
@@ -30,13 +32,25 @@ local LOG_LEVELS = { debug = ngx.DEBUG, info = ngx.INFO, warn = ngx.WARN, error 
 
 local client -- this worker's
 
+-- Where the rate limit lives: Redis at GPTAUDIO_REDIS ("host:port", shared by
+-- every nginx using it), else the lua_shared_dict gptaudio_limits (this
+-- nginx's workers), else nowhere shared (each worker its own).
+local function limit_store()
+  local redis = os.getenv("GPTAUDIO_REDIS")
+  if redis and redis ~= "" then
+    local host, port = redis:match("^(.-):(%d+)$")
+    return require("gptaudio.limiter.redis").new{ host = host or redis, port = tonumber(port) }
+  end
+  local dict = ngx.shared.gptaudio_limits
+  return dict and require("gptaudio.limiter.shared_dict").new(dict) or nil
+end
+
 local function worker_client()
   if not client then
-    local dict = ngx.shared.gptaudio_limits
     client = gptaudio.new{
       log = function(level, message) ngx.log(LOG_LEVELS[level], message) end,
       rpm = tonumber(os.getenv("GPTAUDIO_RPM")), tpm = tonumber(os.getenv("GPTAUDIO_TPM")),
-      limit_store = dict and require("gptaudio.limiter.shared_dict").new(dict) or nil,
+      limit_store = limit_store(),
     }
     ngx_loop.attach() -- the default engine, once per worker, for every client
   end
@@ -53,20 +67,10 @@ local function refuse(status, message)
   reply_json(status, { error = { type = "request", message = message } })
 end
 
---- The HTTP status a gateway answers for a failed upstream call, and the
---- Retry-After to send with it (seconds, or nil).
-function site.gateway_status(err)
-  if err.type == "api" and err.status == 429 then
-    return 429, math.max(1, math.ceil(tonumber(err.retry_after) or 1))
-  end
-  if err.type == "timeout" then return 504 end
-  return 502
-end
-
 local function upstream_failed(err)
-  local status, retry_after = site.gateway_status(err)
+  local status, retry_after = gateway.status(err)
   if retry_after then ngx.header["Retry-After"] = tostring(retry_after) end
-  reply_json(status, { error = { type = err.type, status = err.status, message = tostring(err) } })
+  reply_json(status, gateway.body(err))
 end
 
 -- The request body of a POST; nil after answering 405 or 400.

@@ -9,7 +9,9 @@
 --
 -- Outside comments, the template's @MODULES@ becomes the load_module lines (ndk first, then
 -- http_lua, from the modules path nginx -V names), @REPO@ the repository's
--- absolute path (the current directory), @PORT@ the port.
+-- absolute path (the current directory), @PORT@ the port. The prefix holds
+-- modules/ (a link to that path, for `load_module modules/...` as in Debian's
+-- own config) and logs/ (where nginx puts its pid file unless told otherwise).
 local socket = require "socket"
 local util = require "spec.support.util"
 
@@ -20,11 +22,17 @@ local STOP_SECONDS = 10
 
 local read_file, shell_quote = util.read_file, util.shell_quote
 
--- The load_module lines, or raises naming what is missing.
-local function load_module_lines()
+-- The folder of nginx's dynamic modules, or raises.
+local function modules_path()
   local version = util.read_command("nginx -V 2>&1")
   local dir = version:match("%-%-modules%-path=(%S+)")
   if not dir then error("nginx is missing (scripts/deps test installs nginx and libnginx-mod-http-lua)", 0) end
+  return dir
+end
+
+-- The load_module lines, or raises naming what is missing.
+local function load_module_lines()
+  local dir = modules_path()
   local lines = {}
   for _, name in ipairs(MODULES) do
     local path = dir .. "/" .. name
@@ -44,7 +52,7 @@ end
 -- Whether the master process is still there. It removes its pid file as it
 -- exits; the process itself may linger as a zombie until init reaps it.
 function Site:running()
-  return util.exists(self.dir .. "/nginx.pid")
+  return util.exists(self.dir .. "/nginx.pid") or util.exists(self.dir .. "/logs/nginx.pid")
 end
 
 function Site:stop()
@@ -64,6 +72,8 @@ end
 function nginx.start(template, env)
   local modules = load_module_lines()
   local dir = util.temp_dir()
+  assert(util.succeeded(("mkdir %s/logs && ln -s %s %s/modules"):format(shell_quote(dir), shell_quote(modules_path()),
+                                                                        shell_quote(dir))))
   local repo = util.read_command("pwd"):gsub("%s+$", "")
   local port = util.closed_port()
   local values = { MODULES = modules, REPO = repo, PORT = tostring(port) }
@@ -80,7 +90,7 @@ function nginx.start(template, env)
     shell_quote(dir .. "/"), shell_quote(dir .. "/nginx.conf"), shell_quote(dir .. "/error.log"))
   local self = setmetatable({ dir = dir, port = port, url = "http://127.0.0.1:" .. port, command = command }, Site)
   local ok = util.succeeded(command .. " 2>> " .. shell_quote(dir .. "/error.log"))
-  local pid = tonumber((read_file(dir .. "/nginx.pid") or ""):match("%d+"))
+  local pid = tonumber((read_file(dir .. "/nginx.pid") or read_file(dir .. "/logs/nginx.pid") or ""):match("%d+"))
   if not ok or not pid then
     local log = self:error_log()
     util.remove_tree(dir)
