@@ -16,6 +16,7 @@ local KNOWN = {
   client = {},
   closed = {},
   voice = {},
+  hosts = {},
 }
 
 local function shell_quote(s)

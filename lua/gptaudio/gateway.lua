@@ -9,7 +9,7 @@ local gateway = {}
 --- The HTTP status for a failed call's gptaudio.Error, and the Retry-After
 --- seconds to send with it (nil when none).
 function gateway.status(err)
-  if type(err) ~= "table" and type(err) ~= "userdata" then
+  if getmetatable(err) ~= require("gptaudio.core").Error then
     error("bad argument #1 to 'gateway.status' (gptaudio.Error expected, got " .. type(err) .. ")", 2)
   end
   if err.type == "api" and err.status == 429 then

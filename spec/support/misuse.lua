@@ -346,6 +346,39 @@ function groups.audio()
   }
 end
 
+-- What the hosts use: LÖVE's SoundData, the gateway's status, the limit stores.
+function groups.hosts()
+  local function not_this() return false end
+  local function sounddata()
+    local b = fresh_buffer()
+    local pointer, size = b:pointer()
+    return { keep = b, getPointer = function() return pointer end, getSize = function() return size end,
+             getSampleRate = function() return RATE end, getBitDepth = function() return 16 end,
+             getChannelCount = function() return 1 end }
+  end
+  local function dict()
+    return { add = function() return true end, get = function() end, set = function() return true end,
+             delete = function() end }
+  end
+  local is_err = function(v) return getmetatable(v) == core.Error end
+  return {
+    { name = "audio.from_sounddata", fn = audio.from_sounddata, params = { arg("sd", not_this) },
+      valid = function() return sounddata() end },
+    { name = "gateway.status", fn = require("gptaudio.gateway").status, params = { arg("err", is_err) },
+      valid = function() return core.error{ type = "timeout", message = "late" } end },
+    { name = "limiter.memory.new", fn = require("gptaudio.limiter.memory").new, params = { opt("clock", "function") },
+      valid = function() return core.now end },
+    { name = "limiter.shared_dict.new", fn = require("gptaudio.limiter.shared_dict").new,
+      params = { arg("dict", not_this), opt("prefix", "lua_string") }, valid = function() return dict(), "x:" end,
+      sweep = { [1] = true } },
+    { name = "limiter.redis.new", fn = require("gptaudio.limiter.redis").new, params = { opt("opts", "table") },
+      valid = function() return { host = "127.0.0.1", port = 6379 } end,
+      fields = { [1] = { opt("host", "lua_string"), opt("port", "nonnegative_integer"),
+                         opt("password", "lua_string"), opt("db", "nonnegative_integer"),
+                         opt("prefix", "lua_string") } } },
+  }
+end
+
 -- AudioBuffer and Resampler methods.
 function groups.buffer()
   local b = fresh_buffer()
@@ -822,7 +855,7 @@ function misuse.count(group)
   return #build(group)
 end
 
-misuse.GROUPS = { "audio", "buffer", "client", "closed", "voice" }
+misuse.GROUPS = { "audio", "buffer", "client", "closed", "voice", "hosts" }
 
 --- Runs a group, printing the protocol described at the top.
 function misuse.run(group)

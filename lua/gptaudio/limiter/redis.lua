@@ -38,7 +38,7 @@ end
 
 --- opts: host (default 127.0.0.1), port (6379), password, db, prefix ("gptaudio:").
 function redis_store.new(opts)
-  opts = opts or {}
+  if opts == nil then opts = {} end
   if type(opts) ~= "table" then
     error("bad argument #1 to 'redis.new' (table expected, got " .. type(opts) .. ")", 2)
   end
@@ -48,8 +48,9 @@ function redis_store.new(opts)
     end
   end
   for _, name in ipairs{ "port", "db" } do
-    if opts[name] ~= nil and (type(opts[name]) ~= "number" or opts[name] % 1 ~= 0) then
-      error(("bad argument #1 to 'redis.new' (%s must be an integer)"):format(name), 2)
+    local v = opts[name]
+    if v ~= nil and (type(v) ~= "number" or v % 1 ~= 0 or v < 0 or v > 65535) then
+      error(("bad argument #1 to 'redis.new' (%s must be an integer from 0 to 65535)"):format(name), 2)
     end
   end
   return setmetatable({ host = opts.host or "127.0.0.1", port = opts.port or 6379, password = opts.password,
