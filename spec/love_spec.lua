@@ -165,3 +165,40 @@ describe("the LÖVE example played headless through OpenAL's wave writer", funct
     assert_run(expected, speech, 1)
   end)
 end)
+
+-- audio.from_sounddata on a real SoundData, inside LÖVE (the microphone
+-- recipe's last step: what RecordingDevice:getData() returns is one).
+describe("audio.from_sounddata in LÖVE", function()
+  it("copies a SoundData's samples, rate and channels", function()
+    local game = util.temp_dir()
+    local out = game .. "/result.txt"
+    finally(function() util.remove_tree(game) end)
+    write_file(game .. "/conf.lua", "function love.conf(t) t.window = false; t.modules.audio = false end\n")
+    write_file(game .. "/main.lua", ([[
+function love.load()
+  local audio = require("gptaudio").audio
+  local sd = love.sound.newSoundData(3, 22050, 16, 2)
+  local values = { 0.5, -0.5, 0.25, -0.25, 1, -1 }
+  for i = 0, 5 do sd:setSample(i, values[i + 1]) end
+  local buf = audio.from_sounddata(sd)
+  local f = io.open(%q, "w")
+  f:write(buf.rate, " ", buf.channels, " ", buf.frames)
+  for i = 1, 3 do for c = 1, 2 do f:write(" ", buf:sample(i, c)) end end
+  f:close()
+  love.event.quit()
+end
+]]):format(out))
+    assert(util.succeeded(("mkdir %s/gptaudio && cp -r lua/gptaudio/. %s/gptaudio/"
+                           .. " && cp build/jit/gptaudio/core.so %s/gptaudio/")
+                          :format(shell_quote(game), shell_quote(game), shell_quote(game))))
+    os.execute(("%s -u LUA_PATH -u LUA_CPATH timeout -s KILL 20 love %s < /dev/null > /dev/null 2>&1")
+               :format(util.spawn_env(), shell_quote(game)))
+    local got = {}
+    for word in (read_file(out) or ""):gmatch("%S+") do got[#got + 1] = tonumber(word) end
+    assert.same({ 22050, 2, 3 }, { got[1], got[2], got[3] })
+    local expected = { 0.5, -0.5, 0.25, -0.25, 32767 / 32768, -1 }
+    for i = 1, 6 do
+      assert.is_true(math.abs(got[3 + i] - expected[i]) < 1e-4, ("sample %d: %s"):format(i, tostring(got[3 + i])))
+    end
+  end)
+end)

@@ -116,6 +116,11 @@ describe("the Neovim plugin in nvim --headless", function()
     assert.truthy(request.body:find(read_file(input_wav), 1, true))
   end)
 
+  it("defines the <Plug> mappings", function()
+    assert.same({ ":GptAudioAsk ", ":GptAudioSpeak<CR>", "<Cmd>.GptAudioSpeak<CR>", "<Cmd>GptAudioDictate<CR>",
+                  "<Cmd>GptAudioStop<CR>" }, results.plug)
+  end)
+
   it("answers :checkhealth gptaudio and :help gptaudio", function()
     local health = table.concat(results.health, "\n")
     assert.matches("OK:? gptaudio %d+%.%d+%.%d+, built on LuaJIT 2%.1 headers", health)

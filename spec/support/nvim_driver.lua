@@ -46,6 +46,10 @@ local loaded, why = pcall(function()
     recorder = { "sh", "-c", 'cp "$GPTAUDIO_NVIM_AUDIO" "$1" && exec sleep 30', "recorder" },
   }
   plugin = require "gptaudio.nvim"
+  results.plug = {}
+  for _, m in ipairs{ { "n", "ask" }, { "x", "speak" }, { "n", "speak-line" }, { "i", "dictate" }, { "n", "stop" } } do
+    results.plug[#results.plug + 1] = vim.fn.maparg("<Plug>(gptaudio-" .. m[2] .. ")", m[1])
+  end
   results.json_backend = require("gptaudio.json").null == vim.NIL and "vim.json" or "cjson"
 end)
 if not loaded then
