@@ -23,6 +23,7 @@ function translate.run(argv, first)
     return cli.EXIT.ok
   end
   if #operands ~= 1 then cli.usage_error("translate takes one audio file") end
+  cli.input_file(operands[1], "translate")
   local client = cli.client(opts)
   local tr, err = cli.call(opts, function(on_progress)
     return client:translate(operands[1], {
