@@ -6,17 +6,21 @@ description = {
   summary = "OpenAI's audio-native model gpt-audio-mini for Lua, without blocking",
   detailed = [[
 Chat with text and audio in and out, transcription, speech and tool calling,
-for Lua 5.4 and LuaJIT 2.1, on a non-blocking libcurl transport that fits game
+for Lua 5.1 to 5.4 and LuaJIT 2.1, on a non-blocking libcurl transport that fits game
 loops (LÖVE), Neovim and OpenResty.]],
   license = "MIT",
 }
 dependencies = { "lua >= 5.1", "lua-cjson" }
+-- libcurl by its library: Debian keeps curl/curl.h in the multiarch include
+-- folder, which the compiler searches anyway.
 external_dependencies = {
-  CURL = { header = "curl/curl.h" },
+  CURL = { library = "curl" },
   SAMPLERATE = { header = "samplerate.h" },
   SPEEXDSP = { header = "speex/speex_preprocess.h" },
   WEBRTC_AUDIO_PROCESSING = { library = "webrtc_audio_processing" },
 }
+-- `luarocks test` in a checkout: the whole suite, as `make test` runs it.
+test = { type = "command", command = "make test" }
 build = {
   type = "builtin",
   install = { bin = { gptaudio = "bin/gptaudio" } },
@@ -62,7 +66,7 @@ build = {
         -- END sources
       },
       defines = { "_GNU_SOURCE" },
-      incdirs = { "src", "$(CURL_INCDIR)", "$(SAMPLERATE_INCDIR)", "$(SPEEXDSP_INCDIR)" },
+      incdirs = { "src", "$(SAMPLERATE_INCDIR)", "$(SPEEXDSP_INCDIR)" },
       libdirs = { "$(CURL_LIBDIR)", "$(SAMPLERATE_LIBDIR)", "$(SPEEXDSP_LIBDIR)", "$(WEBRTC_AUDIO_PROCESSING_LIBDIR)" },
       libraries = { "curl", "samplerate", "speexdsp", "webrtc_audio_processing", "m" },
     },

@@ -21,10 +21,14 @@ end
 
 -- Whether something answers HTTP at url (any status counts), within a few seconds.
 local function reachable(gptaudio, base_url, api_key)
+  -- An engine of its own, not the editor's (attached to its loop, where a call may not block):
+  -- :checkhealth is synchronous, and waits at most a few seconds here.
+  local own = gptaudio.engine.new()
   local client = gptaudio.new{ base_url = base_url, api_key = api_key, timeout = 3, connect_timeout = 3,
-                               max_retries = 0 }
+                               max_retries = 0, engine = own }
   local res, err = client:request{ path = "/models", method = "GET" }
   client:close()
+  own:close()
   if res then return true, res.status end
   if err.type == "api" then return true, err.status end
   return false, tostring(err)
