@@ -28,6 +28,7 @@
 local check = require "gptaudio.check"
 local chunker = require "gptaudio.chunker"
 local errors = require "gptaudio.errors"
+local pcall = require "gptaudio.engine.protect" -- may wait inside, on every Lua
 local models = require "gptaudio.models"
 local recording = require "gptaudio.recording"
 local scheduler = require "gptaudio.engine.scheduler"

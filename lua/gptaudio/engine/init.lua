@@ -29,6 +29,7 @@
 local core = require "gptaudio.core"
 local check = require "gptaudio.check"
 local scheduler = require "gptaudio.engine.scheduler"
+local protected = require "gptaudio.engine.protect" -- pcall that may wait inside, on every Lua
 
 local engine = {}
 
@@ -113,7 +114,7 @@ function Engine:run(fn, cancel, ...)
   self:check_may_block()
   local outcome
   local args = pack(...)
-  scheduler.spawn(function() outcome = pack(pcall(fn, unpack(args, 1, args.n))) end)
+  scheduler.spawn(function() outcome = pack(protected(fn, unpack(args, 1, args.n))) end)
   self:block({ ended = function() return outcome ~= nil end, cancel = cancel })
   if not outcome[1] then error(outcome[2], 0) end
   return unpack(outcome, 2, outcome.n)
