@@ -56,7 +56,8 @@ local MODES = { { "whole", "to the source's rate and channels (audio.load)" },
                 { "stream24", "to 24 kHz mono, streamed 30 s at a time (audio.open)" } }
 
 print(("# decode: %d s of 44.1 kHz stereo speech, best of %d rounds; %s"):format(SECONDS, ROUNDS, machine()))
-print("| file | decoded | ours s | ffmpeg s | ours/ffmpeg | peak RSS ours | decoded MB | RSS/decoded | peak RSS ffmpeg |")
+print("| file | decoded | ours s | ffmpeg s | ours/ffmpeg | peak RSS ours | decoded MB | RSS/decoded "
+      .. "| peak RSS ffmpeg |")
 print("|---|---|---|---|---|---|---|---|---|")
 for _, ext in ipairs{ "m4a", "mp3" } do
   local path = ("%s/long.%s"):format(dir, ext)
