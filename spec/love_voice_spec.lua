@@ -33,7 +33,8 @@ describe("the LÖVE voice NPC, headless", function()
       "output-limiter = false", "dither = false", "[wave]", "file = " .. wav, "",
     }, "\n"))
     assert(util.succeeded(("mkdir -p %s/gptaudio && cp examples/love_voice/*.lua %s/"
-                           .. " && cp -r lua/gptaudio/. %s/gptaudio/ && cp build/jit/gptaudio/core.so %s/gptaudio/core.so")
+                           .. " && cp -r lua/gptaudio/. %s/gptaudio/"
+                           .. " && cp build/jit/gptaudio/core.so %s/gptaudio/core.so")
                           :format(shell_quote(game), shell_quote(game), shell_quote(game), shell_quote(game))))
     local command = ("%s -u LUA_PATH -u LUA_CPATH ALSOFT_CONF=%s OPENAI_BASE_URL=%s OPENAI_API_KEY=sk-test"
                      .. " GPTAUDIO_LOVE_HEADLESS=1 GPTAUDIO_LOVE_TIMEOUT=15 GPTAUDIO_LOVE_INPUT=%s"
