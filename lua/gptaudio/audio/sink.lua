@@ -69,8 +69,13 @@ function Sink:__tostring()
     self:playing() and ", playing" or "")
 end
 
+-- Seconds of the reply sounded by `now`.
+local function heard_at(self, now)
+  return math.max(0, self.sent - math.max(0, self.out_until - now))
+end
+
 function Sink:heard()
-  return math.max(0, self.sent - math.max(0, self.out_until - self.scheduler:now()))
+  return heard_at(self, self.scheduler:now())
 end
 
 function Sink:playing()
@@ -146,8 +151,9 @@ function Sink:finish(on_done)
 end
 
 function Sink:stop()
+  -- One reading of the clock: what is kept and what is reported heard agree.
   local now = self.scheduler:now()
-  local heard = self:heard()
+  local heard = heard_at(self, now)
   local cut = self.out_until > now
   self.queue, self.first, self.last, self.on_done = {}, 1, 0, nil
   if self.timer then self.timer:cancel() end
