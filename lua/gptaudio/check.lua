@@ -1,6 +1,7 @@
 -- Argument checks that raise at once with a message naming the argument: the
 -- programmer-error convention (doc/API.md, Conventions). Messages read
 -- "<where>: <what> '<name>' must be <expected> (got <type>)".
+-- Internal: not part of the API (doc/API.md is the manual); the calls use it.
 local check = {}
 
 local TESTS = {

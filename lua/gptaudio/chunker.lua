@@ -16,6 +16,7 @@
 -- (the smaller of max and 1.5 targets). With no such pause: the longest quiet
 -- run there, else the quietest window; the last piece is what is left once it
 -- fits. No piece is longer than max.
+-- Internal: not part of the API (doc/API.md is the manual); the calls use it.
 local core = require "gptaudio.core"
 local pauses = require "gptaudio.pauses"
 

@@ -5,6 +5,7 @@
 -- retry_after, attempts, partial. For type "api" the API's own error type
 -- ("invalid_request_error", ...) is kept as api_type, since `type` says which
 -- kind of failure this is. A transport failure keeps curl's code as curl_code.
+-- Internal: not part of the API (doc/API.md is the manual); the calls use it.
 local core = require "gptaudio.core"
 local json = require "gptaudio.json"
 local retry = require "gptaudio.retry"

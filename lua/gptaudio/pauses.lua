@@ -5,6 +5,7 @@
 --
 --   db = pauses.threshold(levels, first, last)
 --   runs = pauses.find(levels, first, last, db, min_windows)   { {first, last}, ... } window indices
+-- Internal: not part of the API (doc/API.md is the manual); the calls use it.
 local pauses = {}
 
 -- The quiet floor and the speech level: low and high percentiles, robust to

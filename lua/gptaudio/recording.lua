@@ -12,6 +12,7 @@
 -- parsed here, its samples read a block at a time and decoded by the C WAV
 -- reader), or {data = bytes, format = "wav"}. recording.open returns false
 -- for audio it cannot read in pieces: such audio goes to the API whole.
+-- Internal: not part of the API (doc/API.md is the manual); the calls use it.
 local core = require "gptaudio.core"
 local errors = require "gptaudio.errors"
 

@@ -10,6 +10,7 @@
 --     the call fails at once with err.retry_after set. Without a usable ask,
 --     min(0.5 * 2^n, 8) s for the n-th retry (n from 0) times a jitter factor
 --     in [0.75, 1].
+-- Internal: not part of the API (doc/API.md is the manual); the calls use it.
 local retry = {}
 
 local INITIAL_DELAY = 0.5

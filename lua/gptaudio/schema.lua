@@ -16,6 +16,7 @@
 -- floats (3.0 on Lua 5.4) and count as integers when whole; a decoded empty
 -- table may have been {} or [] and passes as either. Array positions in paths
 -- count from 0, as the model counts them in JSON: args.items[0].
+-- Internal: not part of the API (doc/API.md is the manual); the calls use it.
 local json = require "gptaudio.json"
 
 local schema = {}

@@ -5,6 +5,7 @@
 --   start of the recording), tr.words, tr.language, tr.duration, tr.usage, tr.cost,
 --   tr.model, tr.request_id, tr.raw; with pieces: tr.pieces, tr.missing
 --   tostring(tr) is tr.text; tr:srt() and tr:vtt() are its subtitles.
+-- The Transcript's methods are API; this module's functions are internal (the calls use them).
 local transcript = {}
 
 -- The metatable of every Transcript: its text is its string.

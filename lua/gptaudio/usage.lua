@@ -10,6 +10,7 @@
 --   seconds (audio billed by duration: whisper-1)
 --   characters (input billed by character: tts-1, tts-1-hd; the speech call
 --   counts them, the API reports nothing)
+-- Internal: not part of the API (doc/API.md is the manual); the calls use it.
 local json = require "gptaudio.json"
 local models = require "gptaudio.models"
 

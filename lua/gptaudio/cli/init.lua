@@ -5,6 +5,7 @@
 -- wrong model), 2 usage error (bad arguments or option values, no API key),
 -- 3 API error (the server answered with an error status), 4 network error
 -- (connection or timeout), 130 interrupted (batch: Ctrl-C or SIGTERM).
+-- Internal: doc/API.md documents the command, not this module's functions.
 local core = require "gptaudio.core"
 local gptaudio = require "gptaudio"
 local args = require "gptaudio.cli.args"
