@@ -14,6 +14,7 @@ local progress = require "gptaudio.cli.progress"
 local results = require "gptaudio.cli.results"
 local long = require "gptaudio.calls.long"
 local recording = require "gptaudio.recording"
+local protect = require "gptaudio.engine.protect"
 
 local batch = {}
 
@@ -276,7 +277,7 @@ function batch.run(argv, first)
 
   assert(core.catch_interrupt())
   local task = gptaudio.spawn(function()
-    return pcall(client.map, client, remaining, process, {
+    return protect(client.map, client, remaining, process, {
       concurrency = opts.concurrency, rpm = opts.rpm, tpm = opts.tpm, on_progress = on_progress,
       stop = function() return stopping end,
     })
