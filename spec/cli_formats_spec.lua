@@ -39,7 +39,7 @@ describe("the command's audio formats", function()
     status, out, err = command.run(server.url, { "transcribe", dir })
     assert.equal(2, status)
     assert.equal("", out)
-    assert.matches("transcribe takes one audio file, and " .. dir .. " is a directory", err, 1, true)
+    assert.matches("transcribe: " .. dir .. " is a directory", err, 1, true)
     assert.equal(1, #server:requests(CHAT))
   end)
 

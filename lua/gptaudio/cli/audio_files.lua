@@ -1,11 +1,11 @@
 -- The command's audio files: "-" reads the recording from stdin or writes the
--- answer to stdout, a directory is a usage error, and -o FILE's extension
--- says what format the answer is asked in and written as.
+-- answer to stdout (a missing file or a directory is cli.input_file's usage
+-- error), and -o FILE's extension says what format the answer is asked in and
+-- written as.
 --
---   path, done = audio_files.input(operand, command)   -- done() removes stdin's temporary copy
+--   path, done = audio_files.input(operand, what)      -- done() removes stdin's temporary copy
 --   plan = audio_files.output(path)                     -- { ask =, save = } (usage error for an unknown extension)
 --   ok, err = audio_files.write(path, plan, buf, bytes)
-local core = require "gptaudio.core"
 local cli = require "gptaudio.cli"
 
 local audio_files = {}
@@ -24,15 +24,12 @@ local STDOUT = OUTPUTS.wav
 
 local function nothing() end
 
---- The file to read a recording from: the operand itself, or for "-" a
---- temporary copy of stdin (removed by done()).
-function audio_files.input(operand, command)
+--- The file to read a recording from: the operand itself (checked by
+--- cli.input_file, `what` naming it), or for "-" a temporary copy of stdin
+--- (removed by done()).
+function audio_files.input(operand, what)
   if operand ~= "-" then
-    if core.file_kind(operand) == "directory" then
-      cli.usage_error(("%s takes one audio file, and %s is a directory (every file in it: gptaudio batch %s %s "
-                       .. "-o results.jsonl)"):format(command, operand, command, operand))
-    end
-    return operand, nothing
+    return cli.input_file(operand, what), nothing
   end
   local bytes = io.stdin:read("*a") or ""
   local path = os.tmpname()

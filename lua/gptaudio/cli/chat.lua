@@ -37,8 +37,7 @@ function chat.run(argv, first)
   local plan = opts.output and audio_files.output(opts.output)
   local audio_path, done = nil, function() end
   if opts.audio then
-    audio_path, done = audio_files.input(opts.audio, "chat")
-    cli.input_file(opts.audio, "chat --audio")
+    audio_path, done = audio_files.input(opts.audio, "chat --audio")
   end
   local messages = {}
   if opts.system then messages[1] = { role = "system", content = opts.system } end

@@ -71,7 +71,6 @@ function transcribe.run(argv, first)
   if #operands ~= 1 then cli.usage_error("transcribe takes one audio file") end
   local format = format_of(opts)
   local path, done = audio_files.input(operands[1], "transcribe")
-  cli.input_file(operands[1], "transcribe")
   local client = cli.client(opts)
   local line = progress.wanted(opts.progress) and progress.audio(io.stderr, core.now)
   local tr, err = cli.call(opts, function(on_progress)

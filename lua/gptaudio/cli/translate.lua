@@ -1,6 +1,7 @@
 -- gptaudio translate FILE [--to LANG] [-o out.wav]: speech to text in another
 -- language on stdout; with -o the translation is spoken into that WAV file too.
 local cli = require "gptaudio.cli"
+local audio_files = require "gptaudio.cli.audio_files"
 
 local translate = {}
 
@@ -23,13 +24,14 @@ function translate.run(argv, first)
     return cli.EXIT.ok
   end
   if #operands ~= 1 then cli.usage_error("translate takes one audio file") end
-  cli.input_file(operands[1], "translate")
+  local path, done = audio_files.input(operands[1], "translate")
   local client = cli.client(opts)
   local tr, err = cli.call(opts, function(on_progress)
-    return client:translate(operands[1], {
+    return client:translate(path, {
       to = opts.to, prompt = opts.prompt, speak = opts.output ~= nil or nil, on_progress = on_progress,
     })
   end)
+  done()
   if not tr then return cli.fail(opts, err) end
   if opts.output then
     local saved, save_err = false, "the reply has no audio"
