@@ -151,6 +151,68 @@ describe("gptaudio.phone on OpenResty", function()
     assert.matches("call " .. c.call .. " ended %(stop%): [%d.]+ s, 1 turns, 0 tokens", site:error_log())
   end)
 
+  -- The caller's frames: `offset` s of silence, the question, then silence.
+  local function asking_after(offset)
+    return function(self, now)
+      self.t0 = self.t0 or now
+      local i = math.floor((now - self.t0 - offset) / TICK + 0.5)
+      if i >= 1 and i <= #question then
+        self.question_end = now + TICK
+        return question[i]
+      end
+      return SILENCE
+    end
+  end
+
+  -- Polls the fake server until its first chat request records the client's close, or `limit` s.
+  local function upstream_closed(limit)
+    local deadline = socket.gettime() + limit
+    repeat
+      local first = server:requests("/v1/chat/completions")[1]
+      if first and first.closed_after then return first end
+      socket.sleep(0.02)
+    until socket.gettime() > deadline
+  end
+
+  it("a hung upstream stalls only its own call: another call's turn answers at the usual latency", function()
+    server:script("/v1/chat/completions", { { hold = 20 }, audio_reply(660, 1, "Here you are.", SERVER_DELAY) })
+    local hung = twilio_caller.new(site.port, 5, asking_after(0.5))
+    local other = twilio_caller.new(site.port, 6, asking_after(1.5))
+    run({ hung, other }, function() return #other.media >= 45 end, 15)
+    assert.is_true(#other.media >= 45, "the other call was answered")
+    assert.equal(0, #hung.media)
+    local first = other.media[1].at - (other.question_end + PAUSE + SERVER_DELAY + DRIP)
+    assert.is_true(first < 0.25, ("the other call's first reply frame %.3f s late"):format(first))
+    assert.equal(2, #server:requests("/v1/chat/completions"))
+    -- the hung call still hangs up at once: its request is cancelled, the upstream sees it go
+    local stopped = socket.gettime()
+    hung:stop()
+    other:stop()
+    assert.is_true(closed_by_server(hung, 2))
+    assert.is_true(socket.gettime() - stopped < 1, "the hung call waited for its upstream")
+    assert.is_truthy(upstream_closed(1), "the hung request's connection was not closed")
+    assert.is_true(closed_by_server(other, 5))
+  end)
+
+  it("a caller whose line drops (no stop, the connection closed) cancels its request at once", function()
+    server:script("/v1/chat/completions", { { hold = 20 } })
+    local c = twilio_caller.new(site.port, 7, asking)
+    run({ c }, function() return c.question_end and socket.gettime() > c.question_end + PAUSE + 0.4 end, 10)
+    assert.equal(1, #server:requests("/v1/chat/completions"))
+    local dropped = socket.gettime()
+    c:drop()
+    local request = upstream_closed(3)
+    assert.is_truthy(request, "the request's connection was not closed")
+    assert.is_true(socket.gettime() - dropped < 1, ("cancelled %.2f s after the drop"):format(socket.gettime() - dropped))
+    local log
+    for _ = 1, 50 do
+      log = site:error_log()
+      if log:find("call " .. c.call .. " ended", 1, true) then break end
+      socket.sleep(0.02)
+    end
+    assert.matches("call " .. c.call .. " ended %(read failed: [^)]*%): [%d.]+ s, 1 turns, 0 tokens", log)
+  end)
+
   it("eight calls at once in one worker keep their audio apart", function()
     local tones, replies = {}, {}
     for k = 1, 8 do

@@ -34,6 +34,9 @@ A response is a dict; every key is optional:
   chunk_delay (seconds between pieces), drip {bytes, interval}, delay (before the
   status line), silence (after the headers), cut_after (body bytes sent before the
   connection closes), reset (close with RST), hangup (close without answering),
+  hold (seconds to wait before the status line, watching the client: when it
+  closes the connection, the request's record gets closed_after, the seconds
+  from its arrival, and nothing is sent: a hung upstream its caller gave up on),
   http10 (HTTP/1.0, close-delimited), no_length (chunked encoding), close,
   wire (these exact bytes instead of a status line, headers and body, then the
   connection closes: responses no HTTP library would write).
@@ -49,6 +52,7 @@ import json
 import math
 import os
 import re
+import select
 import shutil
 import socket
 import struct
@@ -1047,6 +1051,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             seen = request["headers"].get(name)
             request["headers"][name] = value if seen is None else seen + ", " + value
         self.server.state.record(request)
+        self.recorded_request = request
         self.respond(self.server.state.response_for(request))
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = dispatch
@@ -1094,8 +1099,29 @@ class Handler(http.server.BaseHTTPRequestHandler):
         sock.close()
         raise ConnectionDone()
 
+    def hold(self, seconds):
+        """Waits up to `seconds` for the client to close the connection; notes when it did."""
+        arrived = time.monotonic()
+        sock = self.connection
+        while time.monotonic() - arrived < seconds:
+            readable, _, _ = select.select([sock], [], [], seconds - (time.monotonic() - arrived))
+            if not readable:
+                continue
+            try:
+                closed = sock.recv(1, socket.MSG_PEEK) == b""
+            except ConnectionError:
+                closed = True
+            if not closed:  # the client sent more (it pipelines): wait out the hold
+                time.sleep(max(0, seconds - (time.monotonic() - arrived)))
+                return
+            with self.server.state.lock:
+                self.recorded_request["closed_after"] = time.monotonic() - arrived
+            raise ConnectionDone()
+
     def respond(self, response):
         time.sleep(response.get("delay", 0))
+        if "hold" in response:
+            self.hold(float(response["hold"]))
         reset = bool(response.get("reset"))
         if response.get("hangup"):
             self.close_socket(reset)

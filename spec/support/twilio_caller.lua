@@ -6,7 +6,7 @@
 --
 --   local c = twilio_caller.new(port, n, next_frame)  -- next_frame(c, now) -> 160 bytes
 --   twilio_caller.run({ c, ... }, done, limit)         -- steps them every 20 ms
---   c.media ({at, bytes}), c.marks, c.echoed, c.clears; c:stop(); twilio_caller.closed_by_server(c, seconds)
+--   c.media ({at, bytes}), c.marks, c.echoed, c.clears; c:stop(); c:drop(); twilio_caller.closed_by_server(c, seconds)
 local cjson = require "cjson"
 local socket = require "socket"
 local core = require "gptaudio.core"
@@ -49,6 +49,7 @@ function Caller:send(msg)
 end
 
 function Caller:step(now)
+  if self.dropped then return end
   if self.stopped then
     self.ws:poll()
     return
@@ -104,6 +105,12 @@ function twilio_caller.run(callers, done, limit)
     local wait = start + tick * TICK - socket.gettime()
     if wait > 0 then socket.sleep(wait) end
   end
+end
+
+--- Hangs up as a dropped line does: the TCP connection closes, no stop is sent.
+function Caller:drop()
+  self.ws.sock:close()
+  self.stopped, self.dropped = true, true
 end
 
 function twilio_caller.closed_by_server(c, limit)
