@@ -213,6 +213,43 @@ describe("gptaudio.phone on OpenResty", function()
     assert.matches("call " .. c.call .. " ended %(read failed: [^)]*%): [%d.]+ s, 1 turns, 0 tokens", log)
   end)
 
+  it("keeps earlier turns as their transcripts: a turn sends only its own audio", function()
+    local said = "Where is my order one two three four?"
+    local heard = { json = { text = said } }
+    server:script("/v1/audio/transcriptions", { heard, heard, heard })
+    server:script("/v1/chat/completions", { audio_reply(450, 0.5, "One.", 0.05), audio_reply(550, 0.5, "Two.", 0.05),
+                                            audio_reply(650, 0.5, "Three.", 0.05) })
+    -- the question three times, 2 s apart (each short reply has played by then)
+    local c = twilio_caller.new(site.port, 8, function(self, now)
+      self.t0 = self.t0 or now
+      local i = math.floor((now - self.t0) / TICK + 0.5) - 25
+      local k = i % (#question + 100)
+      if i >= 1 and i <= 3 * (#question + 100) and k >= 1 and k <= #question then return question[k] end
+      return SILENCE
+    end)
+    run({ c }, function() return #c.media >= 72 end, 20)
+    c:stop()
+    assert.is_true(closed_by_server(c, 5))
+    assert.is_true(#c.media >= 72, "three replies came: " .. #c.media .. " frames")
+    local requests = server:requests("/v1/chat/completions")
+    assert.equal(3, #requests)
+    assert.equal(3, #server:requests("/v1/audio/transcriptions"))
+    local messages = requests[3].json.messages
+    assert.same({ "system", "user", "assistant", "user", "assistant", "user" }, (function()
+      local roles = {}
+      for i, m in ipairs(messages) do roles[i] = m.role end
+      return roles
+    end)())
+    assert.equal(said, messages[2].content)
+    assert.equal("One.", messages[3].content)
+    assert.equal(said, messages[4].content)
+    assert.equal("input_audio", messages[6].content[1].type)
+    -- turn 3 carries one utterance's audio, as turn 1 did: its body grew by the text alone
+    local first, third = #requests[1].body, #requests[3].body
+    print(("\n# phone: request body of turn 1 %d bytes, turn 3 %d bytes"):format(first, third))
+    assert.is_true(third < first * 1.15, ("turn 3 sent %d bytes, turn 1 %d"):format(third, first))
+  end)
+
   it("eight calls at once in one worker keep their audio apart", function()
     local tones, replies = {}, {}
     for k = 1, 8 do

@@ -33,9 +33,11 @@ local phone = {}
 local READ_TIMEOUT_MS = 1000
 -- How long the speaker sleeps with nothing to send (it is woken sooner).
 local IDLE_WAIT = 0.5
+-- Earlier utterances go into the history as text (see gptaudio.voice.agent).
+local TRANSCRIBE_MODEL = "gpt-4o-mini-transcribe"
 
 local OPTIONS = { client = true, system = true, tools = true, voice = true, model = true, vad = true, ahead = true,
-                  on_event = true, max_payload = true }
+                  on_event = true, max_payload = true, transcribe = true }
 
 local Call = {}
 Call.__index = Call
@@ -212,6 +214,7 @@ function phone.handle(opts)
   self.agent = voice_agent.new{
     client = opts.client, sink = line_sink(self), rate = twilio.RATE, system = opts.system, tools = opts.tools,
     voice = opts.voice, model = opts.model, vad = opts.vad, on_event = function(ev) self:emit(ev) end,
+    transcribe = opts.transcribe == nil and TRANSCRIBE_MODEL or opts.transcribe,
   }
   local speaking = ngx.thread.spawn(speaker, self)
   read_loop(self)

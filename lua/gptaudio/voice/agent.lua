@@ -8,7 +8,8 @@
 --
 --   local a = voice.agent{ client =, source =, sink =, system =, tools =, voice =, model =,
 --                          vad = { sensitivity =, pause = }, on_event = fn(ev), max_rounds = 5,
---                          rate = 24000, preroll = 0.2, tail = 0.1, push_to_talk = false }
+--                          rate = 24000, preroll = 0.2, tail = 0.1, push_to_talk = false,
+--                          transcribe = false }
 --   a:start()          the source starts feeding a:hear; or leave `source` out and call
 --                      a:hear(chunk, at) yourself (a phone call's socket, a game's microphone)
 --   a:run()            start, then wait until the source has ended and the last reply
@@ -24,14 +25,21 @@
 -- and stop(); a sink has play, finish, stop, heard, playing, begin and
 -- first_at (gptaudio.audio sinks have them all).
 --
+-- transcribe (a transcription model's name, e.g. "gpt-4o-mini-transcribe"):
+-- each utterance also goes there, started after its chat request and never
+-- waited for; once its transcript is in, the history keeps the utterance as
+-- that text, so a turn sends only its own audio and does not grow with the
+-- conversation (a failed transcription leaves it audio). Its usage and cost
+-- count in the turn's.
+--
 -- Utterances are sent at `rate` (default 24000, the model's own; a phone
 -- line's 8000 keeps uploads small); the VAD runs at it too.
 --
 -- A turn record: number, transcript (what the reply said, cut when
 -- interrupted; received_transcript: all that had come), heard and received
 -- (seconds of reply audio), interrupted, status (the last request's),
--- usage (summed over its rounds), cost, error, and latency: the time from the
--- end of the user's speech to the reply's first sample at the sink (total),
+-- usage (summed over its rounds and its utterance's transcription), cost,
+-- error, and latency: the time from the end of the user's speech to the reply's first sample at the sink (total),
 -- split into endpointing (the VAD's pause and the chunking until the end was
 -- known), tools (earlier rounds that called tools), upload (the request
 -- handed to the transport to the upload's end), server (then to the first audio event: the server's time
@@ -56,7 +64,7 @@ local MAX_ROUNDS = 5
 local WHERE = "voice.agent"
 local OPTIONS = { client = true, source = true, sink = true, system = true, tools = true, voice = true, model = true,
                   vad = true, on_event = true, max_rounds = true, preroll = true, tail = true, push_to_talk = true,
-                  rate = true }
+                  rate = true, transcribe = true }
 local SINK_METHODS = { "play", "finish", "stop", "heard", "playing", "begin" }
 
 local Agent = { __name = "gptaudio.VoiceAgent" }
@@ -88,6 +96,9 @@ local function check_options(opts)
                               on_event = "function", max_rounds = "positive integer",
                               preroll = "non-negative number", tail = "non-negative number",
                               push_to_talk = "boolean", rate = "positive integer" })
+  if opts.transcribe ~= nil and opts.transcribe ~= false and type(opts.transcribe) ~= "string" then
+    error(WHERE .. ": 'transcribe' must be a transcription model's name or false", 0)
+  end
   if opts.rate and (opts.rate < MIN_RATE or opts.rate > MAX_RATE) then
     error(WHERE .. ": 'rate' must be 8000 to 48000", 0)
   end
@@ -106,7 +117,7 @@ function agent.new(opts)
     rate = rate,
     client = client, source = opts.source, sink = opts.sink, tools = opts.tools, voice = opts.voice,
     model = opts.model, on_event = opts.on_event, max_rounds = opts.max_rounds or MAX_ROUNDS,
-    push_to_talk = opts.push_to_talk,
+    push_to_talk = opts.push_to_talk, transcribe = opts.transcribe or nil, transcribing = {},
     engine = client.engine, scheduler = client.engine.scheduler,
     vad = audio.vad{ rate = rate, sensitivity = vad_opts.sensitivity, pause = vad_opts.pause },
     utterance = utterance.new{ rate = rate, preroll = opts.preroll, tail = opts.tail },
@@ -215,7 +226,22 @@ function Agent:reply_done(turn, reply)
   end)
 end
 
+-- The utterances whose transcripts are in become text in the history.
+function Agent:settle_transcripts()
+  for turn, req in pairs(self.transcribing) do
+    if req:ended() then
+      self.transcribing[turn] = nil
+      local transcript = req:result()
+      if transcript then
+        turn.said.content = transcript.text
+        add_usage(turn, transcript)
+      end
+    end
+  end
+end
+
 local function run_turn(self, turn)
+  self:settle_transcripts()
   for _ = 1, self.max_rounds do
     turn.marks = { requested = self:now() }
     turn.first_request = turn.first_request or turn.marks.requested
@@ -228,6 +254,11 @@ local function run_turn(self, turn)
     -- The request is built (its history encoded) and handed to the transport.
     turn.marks.built = self:now()
     turn.request = req
+    if turn.wav then -- the first round: the utterance's transcription starts now
+      self.transcribing[turn] = self.client:start("transcribe", assert(audio.decode(turn.wav, "wav")),
+                                                  { model = self.transcribe })
+      turn.wav = nil
+    end
     local reply, err = req:wait()
     turn.request, turn.status = nil, req:status()
     if self.current ~= turn then return end
@@ -251,12 +282,13 @@ end
 
 function Agent:begin_turn(wav, speech_end)
   local turn = { number = #self.turns + 1, speech_end = speech_end, detected = self:now(), transcript = "",
-                 received = 0, heard = 0, usage = {}, interrupted = false }
+                 received = 0, heard = 0, usage = {}, interrupted = false, wav = self.transcribe and wav }
   self.turns[turn.number] = turn
   self.current = turn
   -- In the API's own shape, base64 once: every later turn sends it again as it is.
-  self.history[#self.history + 1] = { role = "user", content = {
+  turn.said = { role = "user", content = {
     { type = "input_audio", input_audio = { data = core.base64_encode(wav), format = "wav" } } } }
+  self.history[#self.history + 1] = turn.said
   self.sink:begin()
   self:emit{ type = "thinking", turn = turn.number }
   scheduler.spawn(run_turn, self, turn)
@@ -379,6 +411,8 @@ end
 --- Stops now: the source, the reply in flight (cancelled, silenced, cut).
 function Agent:stop()
   if self.source then self.source:stop() end
+  self:settle_transcripts() -- those that are in still count
+  for _, req in pairs(self.transcribing) do req:cancel() end
   if self.current then self:barge_in() end
   self.source_done = true
   self.sink:stop()
