@@ -34,6 +34,8 @@ local ok, err = pcall(function()
     replies[i] = twilio_caller.audio_reply(440, REPLY_SECONDS, "Your order has shipped and arrives on Thursday.", 0.3)
   end
   server:script("/v1/chat/completions", replies)
+  -- each utterance is transcribed too, for the history
+  server:default("/v1/audio/transcriptions", { json = { text = "Where is my order one two three four?" } })
   -- each caller asks, waits for the whole answer to play, asks again
   local function asking(self, now)
     self.t0 = self.t0 or now
