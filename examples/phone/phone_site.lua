@@ -1,7 +1,8 @@
 -- The example phone agent (nginx.conf beside this file): an order desk that
 -- answers on the line Twilio connects to /call, with one tool that looks up
 -- an order. Each worker makes its own client on first use; every call of the
--- worker shares it.
+-- worker shares it, and every worker's client draws on one rate limit
+-- (GPTAUDIO_RPM, GPTAUDIO_TPM) kept in the lua_shared_dict gptaudio_limits.
 local gptaudio = require "gptaudio"
 local ngx_loop = require "gptaudio.loop.ngx"
 local phone = require "gptaudio.phone"
@@ -30,7 +31,10 @@ local client -- this worker's
 
 local function worker_client()
   if not client then
-    client = gptaudio.new{}
+    client = gptaudio.new{
+      rpm = tonumber(os.getenv("GPTAUDIO_RPM")), tpm = tonumber(os.getenv("GPTAUDIO_TPM")),
+      limit_store = require("gptaudio.limiter.shared_dict").new(ngx.shared.gptaudio_limits),
+    }
     ngx_loop.attach() -- the default engine, once per worker, for every client
   end
   return client
