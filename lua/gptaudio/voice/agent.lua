@@ -227,7 +227,7 @@ function Agent:reply_done(turn, reply)
 end
 
 -- The utterances whose transcripts are in become text in the history.
-function Agent:settle_transcripts()
+local function settle_transcripts(self)
   for turn, req in pairs(self.transcribing) do
     if req:ended() then
       self.transcribing[turn] = nil
@@ -241,7 +241,7 @@ function Agent:settle_transcripts()
 end
 
 local function run_turn(self, turn)
-  self:settle_transcripts()
+  settle_transcripts(self)
   for _ = 1, self.max_rounds do
     turn.marks = { requested = self:now() }
     turn.first_request = turn.first_request or turn.marks.requested
@@ -411,7 +411,7 @@ end
 --- Stops now: the source, the reply in flight (cancelled, silenced, cut).
 function Agent:stop()
   if self.source then self.source:stop() end
-  self:settle_transcripts() -- those that are in still count
+  settle_transcripts(self) -- those that are in still count
   for _, req in pairs(self.transcribing) do req:cancel() end
   if self.current then self:barge_in() end
   self.source_done = true
