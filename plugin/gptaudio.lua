@@ -25,6 +25,8 @@ command("GptAudioDictate", function() nvim.dictate() end,
         { desc = "gptaudio: start recording; again: stop and insert the transcript" })
 command("GptAudioStop", function() nvim.stop() end,
         { desc = "gptaudio: cancel every request in flight and a recording" })
+command("GptAudioTalk", function() nvim.talk() end,
+        { desc = "gptaudio: a spoken conversation in a scratch buffer; again: stop it" })
 
 local map = vim.keymap.set
 map("n", "<Plug>(gptaudio-ask)", ":GptAudioAsk ", { desc = "gptaudio: ask" })

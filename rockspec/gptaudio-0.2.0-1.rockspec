@@ -120,6 +120,7 @@ build = {
     ["gptaudio.map"] = "lua/gptaudio/map.lua",
     ["gptaudio.models"] = "lua/gptaudio/models.lua",
     ["gptaudio.nvim"] = "lua/gptaudio/nvim/init.lua",
+    ["gptaudio.nvim.talk"] = "lua/gptaudio/nvim/talk.lua",
     ["gptaudio.pauses"] = "lua/gptaudio/pauses.lua",
     ["gptaudio.phone"] = "lua/gptaudio/phone/init.lua",
     ["gptaudio.phone.playout"] = "lua/gptaudio/phone/playout.lua",

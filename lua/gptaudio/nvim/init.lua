@@ -14,6 +14,10 @@
 --     recorder = nil,                     -- argv that records a WAV into the path appended to it;
 --                                         -- default: parec, else arecord (24 kHz mono)
 --     notify_cost = true,                 -- a vim.notify line with each call's cost
+--     talk_system = nil,                  -- :GptAudioTalk's system prompt
+--     talk_device = nil,                  -- its microphone and speaker (PulseAudio/ALSA name)
+--     talk_input = nil, talk_output = nil, -- a WAV played as the microphone, a WAV kept instead
+--                                         -- of playing (scripted runs)
 --   }
 --
 -- :GptAudioAsk {question}   the answer streams into a scratch buffer; closing it cancels
@@ -21,6 +25,7 @@
 -- :GptAudioTranscribe {file} the transcript inserted at the cursor
 -- :GptAudioDictate          starts recording; again: stops, transcribes, inserts at the cursor
 -- :GptAudioStop             cancels every request in flight and a recording
+-- :GptAudioTalk             a spoken conversation in a scratch buffer (gptaudio.nvim.talk); again: stops it
 local M = {}
 
 local DEFAULTS = {
@@ -33,6 +38,7 @@ local DEFAULTS = {
 local SETUP_OPTIONS = {
   base_url = true, api_key = true, model = true, transcribe_model = true, speech_model = true, voice = true,
   dir = true, player = true, recorder = true, notify_cost = true, cpath = true,
+  talk_system = true, talk_device = true, talk_input = true, talk_output = true,
 }
 
 -- The checkout (or install) this file belongs to: <root>/lua/gptaudio/nvim/init.lua.
@@ -149,6 +155,15 @@ local function start(what, on, kind, ...)
     running = running - 1
   end)
   return req
+end
+
+--- :GptAudioTalk: starts a spoken conversation in a scratch buffer, or stops the one running.
+function M.talk()
+  local c, why = get_client()
+  if not c then return notify(why, vim.log.levels.ERROR) end
+  require("gptaudio.nvim.talk").toggle(c, { system = config.talk_system, voice = config.voice,
+                                            device = config.talk_device, input = config.talk_input,
+                                            output = config.talk_output })
 end
 
 --- Commands still running (a caller that must wait, such as a test, polls this).

@@ -1,0 +1,107 @@
+-- :GptAudioTalk in Neovim: a spoken conversation (gptaudio.voice.agent)
+-- shown in a scratch buffer, started and stopped by the same command. The
+-- microphone and the speaker are child processes read and written from the
+-- engine's timers on the editor's loop, so typing goes on while it talks;
+-- the agent's events are drawn through vim.schedule.
+--
+--   talk.toggle(client, {
+--     system = nil, voice = nil,  -- the agent's
+--     input = nil,                -- a WAV played as the microphone (scripted runs)
+--     output = nil,               -- keep what was played in this WAV instead of playing it
+--     device = nil,               -- the PulseAudio/ALSA device
+--   })
+local M = {}
+
+local session -- { agent, buf, sink, output } while a conversation runs
+
+local function append(buf, text)
+  if not vim.api.nvim_buf_is_valid(buf) then return end
+  local last = vim.api.nvim_buf_line_count(buf)
+  local line = vim.api.nvim_buf_get_lines(buf, last - 1, last, false)[1] or ""
+  local lines = vim.split(line .. text, "\n", { plain = true })
+  vim.api.nvim_buf_set_lines(buf, last - 1, last, false, lines)
+end
+
+local function cost_text(ev)
+  local l = ev.latency
+  return ("(turn %d: %s%s)\n"):format(ev.turn, ev.cost and ("$%.6f"):format(ev.cost) or "cost unknown",
+    l and (", answered %.0f ms after you stopped"):format(l.total * 1000) or "")
+end
+
+local function draw(buf, ev)
+  if ev.type == "user_speech_end" then
+    append(buf, ("You: (%.1f s of speech)\nAssistant: "):format(ev.duration or 0))
+  elseif ev.type == "transcript" then
+    append(buf, ev.delta)
+  elseif ev.type == "interrupted" then
+    append(buf, " [interrupted]\n")
+  elseif ev.type == "turn_done" then
+    append(buf, "\n" .. cost_text(ev))
+  elseif ev.type == "error" then
+    append(buf, "\n(error: " .. tostring(ev.error) .. ")\n")
+  end
+end
+
+-- The conversation is over (stopped, or the input ended): keep the output, say so.
+local function ended(s, err)
+  if session == s then session = nil end
+  if s.output then
+    local _, heard = s.sink.recorded()
+    heard:save(s.output)
+  end
+  s.sink:close()
+  append(s.buf, err and ("(ended: " .. tostring(err) .. ")\n") or "(conversation ended)\n")
+end
+
+--- Starts a conversation in a new scratch buffer, or stops the one running.
+function M.toggle(client, opts)
+  if session then return M.stop() end
+  opts = opts or {}
+  local gptaudio = require "gptaudio"
+  local audio = gptaudio.audio
+  local source, err
+  if opts.input then
+    source, err = audio.capture{ file = opts.input, engine = client.engine }
+  else
+    source = audio.capture{ device = opts.device, engine = client.engine }
+  end
+  if not source then
+    vim.notify("gptaudio: " .. tostring(err), vim.log.levels.ERROR)
+    return
+  end
+  local sink = opts.output and audio.recording_sink{ rate = 24000, engine = client.engine }
+    or audio.playback{ rate = 24000, device = opts.device, engine = client.engine }
+  vim.cmd("botright new")
+  local buf = vim.api.nvim_get_current_buf()
+  vim.bo[buf].buftype, vim.bo[buf].bufhidden, vim.bo[buf].swapfile = "nofile", "wipe", false
+  pcall(vim.api.nvim_buf_set_name, buf, "gptaudio talk")
+  local s = { buf = buf, sink = sink, output = opts.output }
+  s.agent = gptaudio.voice.agent{
+    client = client, source = source, sink = sink, system = opts.system, voice = opts.voice,
+    on_event = function(ev)
+      vim.schedule(function()
+        draw(buf, ev)
+        if ev.type == "stopped" then ended(s, ev.error) end
+      end)
+    end,
+  }
+  session = s
+  append(buf, "(listening: speak; :GptAudioTalk again to stop)\n")
+  local ok, start_err = s.agent:start()
+  if not ok then
+    vim.notify("gptaudio: " .. tostring(start_err), vim.log.levels.ERROR)
+    session = nil
+  end
+end
+
+--- Stops the conversation now (a reply in flight is cancelled and silenced).
+function M.stop()
+  if session then session.agent:stop() end
+end
+
+--- Whether a conversation runs.
+function M.running()
+  return session ~= nil
+end
+
+return M
