@@ -77,6 +77,7 @@ build = {
     ["gptaudio.audio.limits"] = "lua/gptaudio/audio/limits.lua",
     ["gptaudio.audio.received"] = "lua/gptaudio/audio/received.lua",
     ["gptaudio.audio.sink"] = "lua/gptaudio/audio/sink.lua",
+    ["gptaudio.audio.wav_header"] = "lua/gptaudio/audio/wav_header.lua",
     ["gptaudio.calls.chat"] = "lua/gptaudio/calls/chat.lua",
     ["gptaudio.calls.chat_route"] = "lua/gptaudio/calls/chat_route.lua",
     ["gptaudio.calls.long"] = "lua/gptaudio/calls/long.lua",

@@ -19,6 +19,7 @@
 -- Internal: not part of the API (doc/API.md is the manual); the calls use it.
 local core = require "gptaudio.core"
 local pauses = require "gptaudio.pauses"
+local wav_header = require "gptaudio.audio.wav_header"
 
 local chunker = {}
 
@@ -37,21 +38,6 @@ chunker.LONGEST_PIECE = LONGEST_PIECE
 
 local Chunker = {}
 Chunker.__index = Chunker
-
-local function le(n, bytes)
-  local out = {}
-  for i = 1, bytes do
-    out[i] = string.char(n % 256)
-    n = math.floor(n / 256)
-  end
-  return table.concat(out)
-end
-
--- The 44-byte header of a 16-bit mono PCM WAV.
-local function wav_header(rate, data_bytes)
-  return "RIFF" .. le(36 + data_bytes, 4) .. "WAVEfmt " .. le(16, 4) .. le(1, 2) .. le(1, 2) .. le(rate, 4)
-    .. le(rate * 2, 4) .. le(2, 2) .. le(16, 2) .. "data" .. le(data_bytes, 4)
-end
 
 function chunker.new(reader, opts)
   local rate = math.min(PIECE_RATE, reader.rate)

@@ -335,17 +335,26 @@ local function chat_op(client_, audio, opts, model_id)
   end
   params.model = model_id
   params.modalities = json.array{ "text" }
-  params.messages = json.array{
-    { role = "system", content = instruction(opts) },
+  params.messages = transcribe.audio_messages(instruction(opts), audio)
+  return chat_route(client_, params, transcribe.text_as_transcript(opts.on_event), transcript_of, "transcript", WHERE)
+end
+
+--- The chat messages that ask for something of one recording: the
+--- instruction as the system turn, the audio alone as the user's.
+function transcribe.audio_messages(instruction_text, audio)
+  return json.array{
+    { role = "system", content = instruction_text },
     { role = "user", content = json.array{ { type = "input_audio", audio = audio } } },
   }
-  local on_event = opts.on_event
-  -- The chat's text is the transcript.
-  local renamed = on_event and function(ev)
+end
+
+--- on_event for a chat whose text is the call's transcript: text events
+--- become transcript events (nil when there is no on_event).
+function transcribe.text_as_transcript(on_event)
+  return on_event and function(ev)
     if ev.type == "text" then return on_event{ type = "transcript", delta = ev.delta } end
     on_event(ev)
   end
-  return chat_route(client_, params, renamed, transcript_of, "transcript", WHERE)
 end
 
 transcribe.check_audio = check_audio

@@ -106,17 +106,9 @@ local function chat_op(client_, audio, opts, model_id)
   else
     params.modalities = json.array{ "text" }
   end
-  params.messages = json.array{
-    { role = "system", content = instruction(opts) },
-    { role = "user", content = json.array{ { type = "input_audio", audio = audio } } },
-  }
-  local on_event = opts.on_event
+  params.messages = transcribe.audio_messages(instruction(opts), audio)
   -- The translation's text is the call's transcript, spoken or not.
-  local renamed = on_event and function(ev)
-    if ev.type == "text" then return on_event{ type = "transcript", delta = ev.delta } end
-    on_event(ev)
-  end
-  return chat_route(client_, params, renamed, translation_of, "transcript", WHERE)
+  return chat_route(client_, params, transcribe.text_as_transcript(opts.on_event), translation_of, "transcript", WHERE)
 end
 
 --- The "translate" call (client:translate(audio, opts), client:start("translate", audio, opts)).

@@ -10,6 +10,7 @@
 --   u:stop(time) -> wav     the VAD's speech_end time: the WAV bytes from
 --                           time - preroll (at the start) to time + tail
 local audio = require("gptaudio.core").audio
+local wav_header = require "gptaudio.audio.wav_header"
 
 local utterance = {}
 
@@ -51,20 +52,6 @@ function Utterance:start(time)
   self.from = from
   self.pieces = { self.recent:slice(from - self.recent_from + 1):encode("pcm16") }
   self.recent, self.recent_from = audio.new{ rate = self.rate }, self.frames
-end
-
-local function le(n, bytes)
-  local out = {}
-  for i = 1, bytes do
-    out[i] = string.char(n % 256)
-    n = math.floor(n / 256)
-  end
-  return table.concat(out)
-end
-
-local function wav_header(rate, data_bytes)
-  return "RIFF" .. le(36 + data_bytes, 4) .. "WAVEfmt " .. le(16, 4) .. le(1, 2) .. le(1, 2) .. le(rate, 4)
-    .. le(rate * 2, 4) .. le(2, 2) .. le(16, 2) .. "data" .. le(data_bytes, 4)
 end
 
 --- The WAV of the utterance and its duration in seconds; between utterances
