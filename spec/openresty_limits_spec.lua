@@ -113,14 +113,17 @@ describe_once("shared rate limits in nginx", function()
 
   it("two nginx instances and one Redis: 12 requests each at rpm 120 reach the API as 24 at rpm 120", function()
     local store = redis.start()
-    finally(function() store:stop() end)
     local env = { OPENAI_BASE_URL = server.url, OPENAI_API_KEY = "sk-test", GPTAUDIO_RPM = "120",
                   GPTAUDIO_REDIS = "127.0.0.1:" .. store.port }
-    local a, b = start_site(2, env), start_site(2, env)
+    local a, b
+    -- one finally: busted keeps only the last one a test sets
     finally(function()
-      a:stop()
-      b:stop()
+      if a then a:stop() end
+      if b then b:stop() end
+      store:stop()
     end)
+    a = start_site(2, env)
+    b = start_site(2, env)
     local statuses = post_all({ a.url, b.url }, 12, wav)
     local times = arrivals(server)
     assert.equal(24, #times, a:error_log() .. b:error_log())

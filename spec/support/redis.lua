@@ -21,7 +21,7 @@ function redis.start()
   local dir = util.temp_dir()
   local port = util.closed_port()
   local q = util.shell_quote
-  local pid = util.read_command(("cd %s && %s redis-server --bind 127.0.0.1 --port %d --dir %s --save '' "
+  local pid = util.read_command(("cd %s && exec %s redis-server --bind 127.0.0.1 --port %d --dir %s --save '' "
                                  .. "--appendonly no --daemonize no > redis.log 2>&1 & echo $!")
                                 :format(q(dir), util.spawn_env(), port, q(dir))):match("%d+")
   local socket = require "socket"
