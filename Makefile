@@ -27,7 +27,9 @@ CURL_LIBS = $(shell $(PKG_CONFIG) --libs libcurl 2>/dev/null)
 # finds those libraries; its unit tests are test_media_*, its fuzz target
 # fuzz_decode. gptaudio.core never needs it.
 FF_PKGS = libavformat libavcodec libswresample libavutil
-HAVE_FFMPEG := $(shell $(PKG_CONFIG) --exists $(FF_PKGS) 2>/dev/null && echo yes)
+# Asked each time it is used, not once: `make test` installs FFmpeg's -dev
+# packages after this file is read, and must then build gptaudio.ffmpeg too.
+HAVE_FFMPEG = $(shell $(PKG_CONFIG) --exists $(FF_PKGS) 2>/dev/null && echo yes)
 FF_SRC = $(sort $(wildcard src/ffmpeg/*.c))
 FF_HDR = $(wildcard src/ffmpeg/*.h) $(HDR)
 FF_PURE_SRC = $(filter-out src/ffmpeg/lua_%,$(FF_SRC))
