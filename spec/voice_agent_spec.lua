@@ -15,10 +15,7 @@ local voice_script = require "spec.support.voice_script"
 
 local audio = gptaudio.audio
 
-local TTFB = 0.3
 local PAUSE = 0.6
-local ANSWER_1 = "Today it will be sunny in the morning, with clouds and some light rain later in the afternoon."
-local ANSWER_2 = "Why did the chicken cross the road?"
 
 local function types(events)
   local list = {}
@@ -34,26 +31,16 @@ end
 
 describe("voice.agent: a conversation with a barge-in, headless", function()
   local server, dir, clock
-  local q1, q2, a1, a2, marks
+  local q1, q2, a1, a2, marks, ttfb, answers
   local events, summary, sink, requests
 
   setup_.fake_server(function(s) server = s end)
 
   setup(function()
     dir = util.temp_dir()
-    q1 = voice_script.speech("What is the weather like today?", dir, "q1")
-    q2 = voice_script.speech("Stop. Tell me a joke instead.", dir, "q2")
-    a1 = voice_script.speech(ANSWER_1, dir, "a1", "en-gb")
-    a2 = voice_script.speech(ANSWER_2, dir, "a2", "en-gb")
-    -- The second question starts 2 s after the first ends: the first answer
-    -- (about 0.9 s later, some 5 s long, streamed a little faster than it
-    -- plays) is then playing and still arriving.
-    local second = 0.5 + q1.duration + 2.0
-    local path
-    path, marks = voice_script.recording({ { at = 0.5, audio = q1 }, { at = second, audio = q2 } },
-                                         second + q2.duration + 1.0, dir)
-    server:script(openai.CHAT, { voice_script.reply(a1, ANSWER_1, { delay = TTFB, chunk_delay = 0.08 }),
-                                 voice_script.reply(a2, ANSWER_2, { delay = TTFB }) })
+    local c = voice_script.conversation(dir)
+    q1, q2, a1, a2, marks, ttfb, answers = c.q1, c.q2, c.a1, c.a2, c.marks, c.ttfb, c.answers
+    server:script(openai.CHAT, c.replies)
     local client = gptaudio.new{ base_url = server.url, api_key = "sk-test", max_retries = 0 }
     clock = client.engine.scheduler
     local start = clock:now()
@@ -61,7 +48,7 @@ describe("voice.agent: a conversation with a barge-in, headless", function()
     events = {}
     local agent = gptaudio.voice.agent{
       client = client, sink = sink, system = "You are a helpful assistant.", voice = "verse",
-      source = assert(audio.capture{ file = path, realtime = true }), vad = { pause = PAUSE },
+      source = assert(audio.capture{ file = c.input, realtime = true }), vad = { pause = PAUSE },
       on_event = function(ev)
         ev.clock = clock:now() - start
         events[#events + 1] = ev
@@ -112,13 +99,16 @@ describe("voice.agent: a conversation with a barge-in, headless", function()
     assert.is_true(math.abs(heard2.duration - (q2.duration + 0.3)) < 0.2, heard2.duration)
     assert.equal(5, #summary.history)
     for i = 1, 4 do assert.equal(second.messages[i].role, summary.history[i].role) end
-    assert.same({ role = "assistant", content = ANSWER_2 }, summary.history[5])
+    assert.same({ role = "assistant", content = answers[2] }, summary.history[5])
   end)
 
   it("barge-in: playback stops at once, the request is cancelled, the transcript is cut at what was heard", function()
     local turn = summary.turns[1]
     assert.is_true(turn.interrupted)
     assert.equal("cancelled", turn.status)
+    -- The server saw the connection close while it was still sending the answer.
+    assert.is_number(requests[1].closed_after)
+    assert.is_nil(requests[2].closed_after)
     local interrupted
     for _, ev in ipairs(events) do
       if ev.type == "interrupted" then interrupted = ev end
@@ -129,7 +119,7 @@ describe("voice.agent: a conversation with a barge-in, headless", function()
     assert.is_true(turn.received > turn.heard, turn.received)
     -- Cut at a word's end, in proportion to what was heard of what had come.
     local full = turn.received_transcript
-    assert.equal(ANSWER_1:sub(1, #full), full)
+    assert.equal(answers[1]:sub(1, #full), full)
     assert.equal(full:sub(1, #turn.transcript), turn.transcript)
     assert.is_truthy(full:sub(#turn.transcript + 1):match("^%s"))
     local share = turn.heard / turn.received
@@ -170,8 +160,8 @@ describe("voice.agent: a conversation with a barge-in, headless", function()
     for _, turn in ipairs(summary.turns) do
       local l = turn.latency
       assert.is_true(l.endpointing >= PAUSE - 0.01 and l.endpointing < PAUSE + 0.1, l.endpointing)
-      assert.is_true(l.server >= TTFB and l.server < TTFB + 0.2, l.server)
-      assert.is_true(l.first_byte >= TTFB - 0.01 and l.first_byte <= l.server + 1e-9, l.first_byte)
+      assert.is_true(l.server >= ttfb and l.server < ttfb + 0.2, l.server)
+      assert.is_true(l.first_byte >= ttfb - 0.01 and l.first_byte <= l.server + 1e-9, l.first_byte)
       assert.is_true(l.upload >= 0 and l.upload < 0.1, l.upload)
       assert.equal(0, l.tools)
       -- A generous bound (the figure itself is in BENCHMARKS.md).

@@ -36,7 +36,9 @@ A response is a dict; every key is optional:
   connection closes), reset (close with RST), hangup (close without answering),
   hold (seconds to wait before the status line, watching the client: when it
   closes the connection, the request's record gets closed_after, the seconds
-  from its arrival, and nothing is sent: a hung upstream its caller gave up on),
+  from its arrival, and nothing is sent: a hung upstream its caller gave up on;
+  a client that goes away while the body is being sent, as a cancelled stream
+  does, gets closed_after too, noticed at the next piece that cannot be sent),
   http10 (HTTP/1.0, close-delimited), no_length (chunked encoding), close,
   wire (these exact bytes instead of a status line, headers and body, then the
   connection closes: responses no HTTP library would write).
@@ -1051,7 +1053,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             seen = request["headers"].get(name)
             request["headers"][name] = value if seen is None else seen + ", " + value
         self.server.state.record(request)
-        self.recorded_request = request
+        self.recorded_request, self.arrived = request, time.monotonic()
         self.respond(self.server.state.response_for(request))
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = dispatch
@@ -1099,9 +1101,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         sock.close()
         raise ConnectionDone()
 
+    def note_closed(self):
+        with self.server.state.lock:
+            self.recorded_request["closed_after"] = time.monotonic() - self.arrived
+
     def hold(self, seconds):
         """Waits up to `seconds` for the client to close the connection; notes when it did."""
-        arrived = time.monotonic()
+        arrived = self.arrived
         sock = self.connection
         while time.monotonic() - arrived < seconds:
             readable, _, _ = select.select([sock], [], [], seconds - (time.monotonic() - arrived))
@@ -1114,8 +1120,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if not closed:  # the client sent more (it pipelines): wait out the hold
                 time.sleep(max(0, seconds - (time.monotonic() - arrived)))
                 return
-            with self.server.state.lock:
-                self.recorded_request["closed_after"] = time.monotonic() - arrived
+            self.note_closed()
             raise ConnectionDone()
 
     def respond(self, response):
@@ -1156,7 +1161,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         time.sleep(response.get("silence", 0))
         if self.command == "HEAD":
             pieces = []
-        budget = response.get("cut_after")
+        try:
+            self.send_pieces(pieces, interval, chunked, response.get("cut_after"))
+        except ConnectionError:
+            self.note_closed()
+            raise
+        if closing:
+            self.close_socket(reset)
+
+    def send_pieces(self, pieces, interval, chunked, budget):
         for i, piece in enumerate(pieces):
             if budget == 0:
                 break
@@ -1171,8 +1184,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 budget -= len(piece)
         if budget is None and chunked:
             self.wfile.write(b"0\r\n\r\n")
-        if closing:
-            self.close_socket(reset)
 
 
 class Server(http.server.ThreadingHTTPServer):

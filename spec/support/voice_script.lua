@@ -6,6 +6,7 @@
 --   local q = voice_script.speech("What time is it?", dir, "q1")    -- 24 kHz mono AudioBuffer
 --   local input, marks = voice_script.recording({ {at = 0.5, audio = q1}, ... }, 8, dir)
 --   server:script(openai.CHAT, { voice_script.reply(pcm_buffer, "It is noon.", { delay = 0.3 }) })
+--   local c = voice_script.conversation(dir)   -- the two-question one with a barge-in
 local json = require "cjson"
 local core = require "gptaudio.core"
 local util = require "spec.support.util"
@@ -79,6 +80,30 @@ function voice_script.reply(buf, transcript, opts)
   events[#events + 1] = { data = (last:gsub('"choices":{}', '"choices":[]')) }
   events[#events + 1] = "[DONE]"
   return { events = events, delay = opts.delay, chunk_delay = opts.chunk_delay or 0.02, no_length = true }
+end
+
+--- The conversation every host plays (the agent in plain Lua, the LÖVE NPC,
+--- :GptAudioTalk): two questions, the second starting 2 s after the first
+--- ends, while the first answer (about 0.9 s after the question, some 5 s
+--- long, streamed a little faster than it plays) is playing and still
+--- arriving: a barge-in. The server answers each after `ttfb` seconds.
+--- Returns { q1, q2, a1, a2 (24 kHz mono), answers (their two texts), input
+--- (the recording's path), marks (each question's {start, stop}), ttfb,
+--- replies (for server:script(openai.CHAT, ...)) }.
+function voice_script.conversation(dir)
+  local c = { ttfb = 0.3, answers = {
+    "Today it will be sunny in the morning, with clouds and some light rain later in the afternoon.",
+    "Why did the chicken cross the road?" } }
+  c.q1 = voice_script.speech("What is the weather like today?", dir, "q1")
+  c.q2 = voice_script.speech("Stop. Tell me a joke instead.", dir, "q2")
+  c.a1 = voice_script.speech(c.answers[1], dir, "a1", "en-gb")
+  c.a2 = voice_script.speech(c.answers[2], dir, "a2", "en-gb")
+  local second = 0.5 + c.q1.duration + 2.0
+  c.input, c.marks = voice_script.recording({ { at = 0.5, audio = c.q1 }, { at = second, audio = c.q2 } },
+                                            second + c.q2.duration + 1.0, dir)
+  c.replies = { voice_script.reply(c.a1, c.answers[1], { delay = c.ttfb, chunk_delay = 0.08 }),
+                voice_script.reply(c.a2, c.answers[2], { delay = c.ttfb }) }
+  return c
 end
 
 return voice_script
