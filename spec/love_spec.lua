@@ -5,6 +5,7 @@
 -- sample and in order, while love.update kept running during the stream.
 local cjson = require "cjson"
 local core = require "gptaudio.core"
+local love_game = require "spec.support.love_game"
 local setup_ = require "spec.support.setup"
 local util = require "spec.support.util"
 
@@ -76,34 +77,10 @@ local function read_wav(bytes)
   return wav
 end
 
--- Runs the game until it quits: its stats ("name value" lines), the WAV that
--- OpenAL wrote, and what it printed.
+-- Runs the game until it quits: its stats, the WAV that OpenAL wrote, and what it printed.
 local function play_game(server)
-  local base = os.tmpname()
-  local wav_path, conf, stats_path, log = base .. ".wav", base .. ".alsoft.conf", base .. ".stats", base .. ".log"
-  write_file(conf, table.concat({
-    "drivers = wave", "frequency = 24000", "channels = mono", "sample-type = int16", "resampler = point",
-    "output-limiter = false", "dither = false", "[wave]", "file = " .. wav_path, "",
-  }, "\n"))
-  -- The game as the README ships it: a folder holding the example, gptaudio's Lua
-  -- half as gptaudio/ and its module as gptaudio/core.so; no LUA_PATH or LUA_CPATH.
-  local game = util.temp_dir()
-  assert(util.succeeded(("cp examples/love/*.lua %s/ && mkdir %s/gptaudio && cp -r lua/gptaudio/. %s/gptaudio/"
-                         .. " && cp build/jit/gptaudio/core.so %s/gptaudio/core.so")
-                        :format(shell_quote(game), shell_quote(game), shell_quote(game), shell_quote(game))))
-  local command = ("%s -u LUA_PATH -u LUA_CPATH ALSOFT_CONF=%s OPENAI_BASE_URL=%s OPENAI_API_KEY=sk-test"
-                   .. " GPTAUDIO_LOVE_HEADLESS=1 GPTAUDIO_LOVE_TIMEOUT=10"
-                   .. " GPTAUDIO_LOVE_STATS=%s timeout -s KILL 20 love %s < /dev/null > %s 2>&1")
-                  :format(util.spawn_env(), shell_quote(conf), server.url, shell_quote(stats_path), shell_quote(game),
-                          shell_quote(log))
-  os.execute(command)
-  util.remove_tree(game)
-  local stats = {}
-  for name, value in (read_file(stats_path) or ""):gmatch("(%S+) ([^\n]*)\n") do stats[name] = value end
-  local output = read_file(log)
-  local wav = read_wav(assert(read_file(wav_path), "OpenAL wrote no WAV: " .. tostring(output)))
-  for _, path in ipairs{ base, wav_path, conf, stats_path, log } do os.remove(path) end
-  return stats, wav, output
+  local run = love_game.play("examples/love", server, {}, 10)
+  return run.stats, read_wav(assert(run.wav, "OpenAL wrote no WAV: " .. tostring(run.log))), run.log
 end
 
 -- Fails naming the first sample where `got` (from `from` on) is not `expected`, within 1 LSB.
@@ -188,9 +165,7 @@ function love.load()
   love.event.quit()
 end
 ]]):format(out))
-    assert(util.succeeded(("mkdir %s/gptaudio && cp -r lua/gptaudio/. %s/gptaudio/"
-                           .. " && cp build/jit/gptaudio/core.so %s/gptaudio/")
-                          :format(shell_quote(game), shell_quote(game), shell_quote(game))))
+    love_game.bundle(game)
     os.execute(("%s -u LUA_PATH -u LUA_CPATH timeout -s KILL 20 love %s < /dev/null > /dev/null 2>&1")
                :format(util.spawn_env(), shell_quote(game)))
     local got = {}

@@ -1,15 +1,45 @@
--- The LÖVE voice NPC (examples/love_voice), copied into a game folder with
--- gptaudio inside it, run headless: a recorded question plays as the
--- microphone with the talk key held, the fake server answers aloud, and the
--- answer comes out of the game's queueable source into OpenAL Soft's wave
--- writer, sample for sample, while love.update kept running.
+-- The LÖVE voice NPC (examples/love_voice) run headless with the agent's
+-- test conversation (spec/support/voice_script.lua): the recording plays as
+-- the microphone while scripted key events hold T over each question; the
+-- second press comes while the first answer is playing (a barge-in). What
+-- OpenAL Soft's wave writer received must be the first answer up to that
+-- press and then the second answer whole, sample for sample, while
+-- love.update kept running; the game's turns, the requests and the history
+-- must be those of the plain-Lua conversation.
 local gptaudio = require "gptaudio"
+local core = require "gptaudio.core"
 local fake = require "spec.support.fake"
+local love_game = require "spec.support.love_game"
 local openai = require "spec.support.openai"
 local util = require "spec.support.util"
 local voice_script = require "spec.support.voice_script"
 
-local shell_quote = util.shell_quote
+local audio = gptaudio.audio
+local RATE = 24000
+-- How far OpenAL's mixing may run from the agent's clock (its period is some 40 ms).
+local DEVICE_SLACK = 0.15
+
+local function question_of(message)
+  return assert(audio.decode(core.base64_decode(message.content[1].input_audio.data), "wav"))
+end
+
+local function first_sound(buf, from)
+  local i = from or 1
+  while i <= buf.frames and buf:sample(i) == 0 do i = i + 1 end
+  return i
+end
+
+-- How many samples of `expected` (from its first sound) `played` holds from
+-- `at` on before they differ by more than 1 LSB.
+local function same_run(played, at, expected)
+  local lead = first_sound(expected)
+  local n = 0
+  while lead + n <= expected.frames and at + n <= played.frames
+        and math.abs(played:sample(at + n) - expected:sample(lead + n)) <= 1 / 32768 do
+    n = n + 1
+  end
+  return n, expected.frames - lead + 1
+end
 
 describe("the LÖVE voice NPC, headless", function()
   local server, dir
@@ -22,54 +52,74 @@ describe("the LÖVE voice NPC, headless", function()
     util.remove_tree(dir)
   end)
 
-  it("hears the held-key question, answers aloud through the queueable source, and quits", function()
-    local question = voice_script.speech("Do you have a room for the night?", dir, "q")
-    local answer = voice_script.speech("Yes, the room upstairs is free.", dir, "a", "en+f3")
-    local input = voice_script.recording({ { at = 0.2, audio = question } }, question.duration + 0.4, dir)
-    server:script(openai.CHAT, { voice_script.reply(answer, "Yes, the room upstairs is free.", { delay = 0.2 }) })
-    local wav, conf, stats_path, game = dir .. "/out.wav", dir .. "/alsoft.conf", dir .. "/stats", dir .. "/game"
-    util.write_file(conf, table.concat({
-      "drivers = wave", "frequency = 24000", "channels = mono", "sample-type = int16", "resampler = point",
-      "output-limiter = false", "dither = false", "[wave]", "file = " .. wav, "",
-    }, "\n"))
-    assert(util.succeeded(("mkdir -p %s/gptaudio && cp examples/love_voice/*.lua %s/"
-                           .. " && cp -r lua/gptaudio/. %s/gptaudio/"
-                           .. " && cp build/jit/gptaudio/core.so %s/gptaudio/core.so")
-                          :format(shell_quote(game), shell_quote(game), shell_quote(game), shell_quote(game))))
-    local command = ("%s -u LUA_PATH -u LUA_CPATH ALSOFT_CONF=%s OPENAI_BASE_URL=%s OPENAI_API_KEY=sk-test"
-                     .. " GPTAUDIO_LOVE_HEADLESS=1 GPTAUDIO_LOVE_TIMEOUT=15 GPTAUDIO_LOVE_INPUT=%s"
-                     .. " GPTAUDIO_LOVE_STATS=%s timeout -s KILL 30 love %s < /dev/null > %s 2>&1")
-                    :format(fake.spawn_env(), shell_quote(conf), server.url, shell_quote(input),
-                            shell_quote(stats_path), shell_quote(game), shell_quote(dir .. "/love.log"))
-    os.execute(command)
-    local stats = {}
-    for name, value in (util.read_file(stats_path) or ""):gmatch("(%S+) ([^\n]*)\n") do stats[name] = value end
-    local log = util.read_file(dir .. "/love.log")
-    assert.equal("false", stats.timed_out, log)
-    assert.equal("Yes, the room upstairs is free.", stats.subtitle)
-    assert.is_true(math.abs(tonumber(stats.heard) - answer.duration) < 1e-3, stats.heard)
-    assert.is_true(tonumber(stats.latency_ms) > 0)
-    -- the question went up whole: the key was held while it played
-    local sent = server:requests(openai.CHAT)
-    assert.equal(1, #sent)
-    local heard_question = assert(gptaudio.audio.decode(
-      require("gptaudio.core").base64_decode(sent[1].json.messages[2].content[1].input_audio.data), "wav"))
-    assert.is_true(heard_question.duration >= question.duration, heard_question.duration)
+  it("holds the conversation: T over her answer silences it at once and cancels it", function()
+    local c = voice_script.conversation(dir)
+    server:script(openai.CHAT, c.replies)
+    -- T down 0.2 s before each question, up 0.25 s after it.
+    local keys = {}
+    for i, mark in ipairs(c.marks) do keys[i] = ("%.2f-%.2f"):format(mark.start - 0.2, mark.stop + 0.25) end
+    local run = love_game.play("examples/love_voice", server,
+                               { GPTAUDIO_LOVE_INPUT = c.input, GPTAUDIO_LOVE_KEYS = table.concat(keys, ",") }, 30)
+    local stats = run.stats
+    assert.equal("false", stats.timed_out, run.log)
+    assert.same({ "2", "2" }, { stats.turns, stats.key_downs })
     -- a frame loop that waited on the network or the sink would count a handful
-    assert.is_true(tonumber(stats.updates) >= 50, stats.updates)
-    -- OpenAL played the answer, sample for sample after its leading silence
-    local played = assert(gptaudio.audio.load(wav))
-    local first = 1
-    while first <= played.frames and played:sample(first) == 0 do first = first + 1 end
-    local expected = gptaudio.audio.from_pcm16(answer:encode("pcm16"), 24000)
-    assert.is_true(played.frames - first + 1 >= expected.frames, "the WAV ends before the answer does")
-    local lead = 1
-    while expected:sample(lead) == 0 do lead = lead + 1 end
-    for i = lead, expected.frames do
-      local got = played:sample(first + i - lead)
-      if math.abs(got - expected:sample(i)) > 1 / 32768 then
-        error(("sample %d: expected %.6f, got %.6f"):format(i, expected:sample(i), got))
+    assert.is_true(tonumber(stats.updates) >= 100, stats.updates)
+
+    local sent = server:requests(openai.CHAT)
+    assert.equal(2, #sent)
+    -- each question went up whole: the key was held while it played
+    assert.is_true(question_of(sent[1].json.messages[2]).duration >= c.q1.duration)
+    assert.is_true(question_of(sent[2].json.messages[4]).duration >= c.q2.duration)
+
+    -- The barge-in: the first request cancelled (the server saw it go), the
+    -- history holding the first answer cut at a word's end at what was heard.
+    local heard, received = tonumber(stats.turn1_heard), tonumber(stats.turn1_received)
+    assert.same({ "true", "cancelled" }, { stats.turn1_interrupted, stats.turn1_status })
+    assert.is_number(sent[1].closed_after)
+    assert.is_true(heard > 0.5 and heard < c.a1.duration - 2, heard)
+    assert.is_true(received > heard, stats.turn1_received)
+    local cut, full = stats.turn1_transcript, stats.turn1_received_transcript
+    assert.equal(c.answers[1]:sub(1, #full), full)
+    assert.equal(full:sub(1, #cut), cut)
+    assert.is_truthy(full:sub(#cut + 1):match("^%s"))
+    assert.is_true(#cut <= heard / received * #full and #cut > heard / received * #full - 12, cut)
+    assert.same({ role = "assistant", content = cut }, sent[2].json.messages[3])
+    assert.same({ "false", "done" }, { stats.turn2_interrupted, stats.turn2_status })
+    assert.equal(c.answers[2], stats.turn2_transcript)
+    assert.equal(c.answers[2], stats.subtitle)
+    assert.is_true(math.abs(tonumber(stats.turn2_heard) - c.a2.duration) < 1e-3, stats.turn2_heard)
+
+    -- Each turn's latency, split: the key's release is the end of speech.
+    for turn = 1, 2 do
+      local l = {}
+      for _, part in ipairs{ "total", "endpointing", "tools", "upload", "server", "first_byte", "client" } do
+        l[part] = tonumber(stats[("turn%d_latency_%s"):format(turn, part)])
       end
+      assert.is_true(l.endpointing >= 0 and l.endpointing < 0.05, l.endpointing)
+      assert.is_true(l.server >= c.ttfb and l.server < c.ttfb + 0.3, l.server)
+      assert.is_true(l.upload >= 0 and l.upload < 0.1, l.upload)
+      assert.equal(0, l.tools)
+      -- generous bounds: the figures are in BENCHMARKS.md
+      assert.is_true(l.client >= 0 and l.client < 0.2, l.client)
+      assert.is_true(math.abs(l.total - (l.endpointing + l.upload + l.server + l.client)) < 1e-6)
     end
+
+    -- What OpenAL played: the first answer until T went down, silence, the
+    -- second answer whole, silence.
+    local played = assert(audio.decode(assert(run.wav, "OpenAL wrote no WAV: " .. tostring(run.log)), "wav"))
+    assert.same({ RATE, 1 }, { played.rate, played.channels })
+    local a1 = audio.from_pcm16(c.a1:encode("pcm16"), RATE)
+    local a2 = audio.from_pcm16(c.a2:encode("pcm16"), RATE)
+    local start1 = first_sound(played)
+    local first_run = same_run(played, start1, a1)
+    local played1 = (first_run + first_sound(a1) - 1) / RATE
+    assert.is_true(math.abs(played1 - heard) < DEVICE_SLACK, ("played %.3f s, heard %.3f s"):format(played1, heard))
+    -- OpenAL may fade a stopped source out over a few milliseconds.
+    local start2 = first_sound(played, start1 + first_run + math.floor(0.05 * RATE))
+    local second_run, whole = same_run(played, start2, a2)
+    assert.equal(whole, second_run)
+    local after = first_sound(played, start2 + whole)
+    assert.is_true(after > played.frames, "sound after the second answer")
   end)
 end)

@@ -9,9 +9,13 @@
 --   checkout) and gptaudio/core.so (its build/jit/gptaudio/core.so) beside
 --   them: OPENAI_API_KEY=sk-... love game
 --
--- Headless (the spec): GPTAUDIO_LOVE_HEADLESS=1 and GPTAUDIO_LOVE_INPUT=question.wav
--- play that recording as the microphone with T held down while it lasts; the
--- game quits once the answer has been heard, writing the turn to
+-- Headless (the spec): GPTAUDIO_LOVE_HEADLESS=1 and GPTAUDIO_LOVE_INPUT=talk.wav
+-- play that recording as the microphone; GPTAUDIO_LOVE_KEYS="0.3-2.4,4.1-6"
+-- presses T at 0.3 s and lets it go at 2.4 s, and so on (seconds since the
+-- game started; key events through love.event, as a player's), by default
+-- T is held while the recording lasts. The game quits once the recording has
+-- ended and the last answer has been heard, writing its counters and each
+-- turn (turn1_heard, turn1_transcript, turn1_latency_server, ...) to
 -- GPTAUDIO_LOVE_STATS ("name value" lines). GPTAUDIO_LOVE_TIMEOUT: seconds
 -- before it gives up (default 60).
 local gptaudio = require "gptaudio"
@@ -21,12 +25,21 @@ local BUFFERS = 8
 local TALK_KEY = "t"
 local SAFETY_SECONDS = tonumber(os.getenv("GPTAUDIO_LOVE_TIMEOUT")) or 60
 local INPUT = os.getenv("GPTAUDIO_LOVE_INPUT")
+local LATENCY_PARTS = { "total", "endpointing", "tools", "upload", "server", "first_byte", "client" }
 
 local client, agent, mic, speaker
 local pending = {}       -- pieces the queueable source had no free buffer for
 local subtitle, status = "", "hold T and talk"
-local stats = { updates = 0, pieces = 0 }
+local stats = { updates = 0, pieces = 0, key_downs = 0 }
 local elapsed = 0
+local key_script = {} -- headless: { at =, down = }, in time order
+
+local function script_keys(spec)
+  for down, up in spec:gmatch("([%d.]+)%-?([%d.]*)") do
+    key_script[#key_script + 1] = { at = tonumber(down), down = true }
+    if up ~= "" then key_script[#key_script + 1] = { at = tonumber(up), down = false } end
+  end
+end
 
 local function queue_pending()
   while pending[1] do
@@ -39,16 +52,15 @@ end
 
 local function on_event(ev)
   if ev.type == "user_speech_start" then
-    status, subtitle = "listening...", ""
+    status = "listening..."
   elseif ev.type == "thinking" then
-    status = "thinking..."
+    status, subtitle = "thinking...", ""
   elseif ev.type == "transcript" then
     subtitle = subtitle .. ev.delta
   elseif ev.type == "interrupted" then
     subtitle = ev.transcript .. " -"
   elseif ev.type == "turn_done" then
     status = "hold T and talk"
-    stats.cost, stats.latency_ms = ev.cost, ev.latency and math.floor(ev.latency.total * 1000 + 0.5)
   end
 end
 
@@ -78,10 +90,17 @@ function love.load()
       end },
   }
   assert(agent:start())
-  if INPUT then agent:talk(true) end -- the key held while the recording plays
+  if INPUT then script_keys(os.getenv("GPTAUDIO_LOVE_KEYS") or "0") end
 end
 
-function love.keypressed(key) if key == TALK_KEY then agent:talk(true) end end
+-- T down while she speaks silences her at once (the agent stops the sink,
+-- which stops the source) and cancels the rest of her answer.
+function love.keypressed(key)
+  if key ~= TALK_KEY then return end
+  stats.key_downs = stats.key_downs + 1
+  agent:talk(true)
+end
+
 function love.keyreleased(key) if key == TALK_KEY then agent:talk(false) end end
 
 function love.update(dt)
@@ -96,6 +115,10 @@ function love.update(dt)
   gptaudio.step(0)
   if pending[1] then queue_pending() end
   elapsed = elapsed + dt
+  while key_script[1] and key_script[1].at <= elapsed do
+    local press = table.remove(key_script, 1)
+    love.event.push(press.down and "keypressed" or "keyreleased", TALK_KEY, TALK_KEY, false)
+  end
   -- Headless: done once the recording has ended and its answer has been heard
   -- (the agent's clock) and has left the source (OpenAL's own buffering).
   local done = INPUT and agent.done and not pending[1] and not speaker:isPlaying()
@@ -116,11 +139,18 @@ end
 function love.quit()
   local path = os.getenv("GPTAUDIO_LOVE_STATS")
   if path then
-    local turn = agent.turns[1] or {}
     local f = assert(io.open(path, "w"))
     for name, value in pairs(stats) do f:write(name, " ", tostring(value), "\n") end
-    f:write("heard ", tostring(turn.heard), "\n", "received ", tostring(turn.received), "\n")
-    f:write("subtitle ", subtitle, "\n")
+    f:write("subtitle ", subtitle, "\n", "turns ", #agent.turns, "\n")
+    for i, turn in ipairs(agent.turns) do
+      for _, name in ipairs{ "heard", "received", "interrupted", "status", "cost", "transcript",
+                                 "received_transcript" } do
+        f:write("turn", i, "_", name, " ", tostring(turn[name]), "\n")
+      end
+      for _, name in ipairs(LATENCY_PARTS) do
+        f:write("turn", i, "_latency_", name, " ", tostring(turn.latency and turn.latency[name]), "\n")
+      end
+    end
     f:close()
   end
   agent:stop()
