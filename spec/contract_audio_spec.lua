@@ -86,7 +86,7 @@ describe("transcription and speech requests against OpenAI's spec (Prism)", func
 
     it("a streamed transcription", function()
       -- Prism answers a stream with the JSON example; only the request matters here.
-      transcribe(tone(), { model = "gpt-4o-mini-transcribe", stream = true })
+      setup_.assert_accepted_stream(client:transcribe(tone(), { model = "gpt-4o-mini-transcribe", stream = true }))
     end)
 
     it("the chat route's request for gpt-audio-mini", function()

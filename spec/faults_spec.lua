@@ -125,7 +125,8 @@ describe("fault injection", function()
   -- A stream is bounded by its first byte, then by the stall limit, never by its length.
   it("a speech stream that takes longer than timeout completes while bytes keep coming", function()
     local pcm = ("\1\0"):rep(1200) -- 2,400 bytes dripped over about 2.5 s against a 1 s timeout
-    server:script(openai.SPEECH, { { body = pcm, drip = { bytes = 96, interval = 0.1 }, no_length = true } })
+    server:script(openai.SPEECH, { { body = pcm, drip = { bytes = 96, interval = 0.1 }, no_length = true,
+                                       headers = { ["content-type"] = "audio/pcm" } } })
     local started = core.now()
     local speech, err = within(2.5 + PROMPT, function()
       return client:speak("Long.", { model = "tts-1", stream = true, timeout = 1 })

@@ -196,6 +196,73 @@ describe("client:speak", function()
     end)
   end)
 
+  describe("fails a streamed answer that is not the stream it asked for, playing nothing", function()
+    local function streamed(model, response)
+      answer(ENDPOINT, response)
+      local got = {}
+      local sp, err = client:speak("Plain.", { model = model, stream = true,
+                                              on_event = function(ev) got[#got + 1] = ev end })
+      assert.is_nil(sp)
+      return err, got
+    end
+
+    local wav = audio.from_pcm16(pcm_bytes(), 24000, 1):encode("wav")
+    local API_ERROR = { error = { message = "Upstream speech failed.", type = "server_error", code = "upstream" } }
+
+    it("SSE asked, a whole WAV came (protocol)", function()
+      local err, got = streamed("gpt-4o-mini-tts", { body = wav, headers = { ["content-type"] = "audio/wav" } })
+      assert.equal("protocol", err.type)
+      assert.equal("the response is not an event stream (content-type audio/wav)", err.message)
+      assert.equal(0, #got)
+    end)
+
+    it("SSE asked, a JSON object that is no error came (protocol)", function()
+      local err, got = streamed("gpt-4o-mini-tts", { json = { object = "speech", audio = "AAAA" } })
+      assert.equal("protocol", err.type)
+      assert.equal("the response is not an event stream (content-type application/json)", err.message)
+      assert.equal(0, #got)
+    end)
+
+    it("SSE asked, a JSON error came (api, its message)", function()
+      local err, got = streamed("gpt-4o-mini-tts", { json = API_ERROR })
+      assert.same({ "api", 200, "Upstream speech failed.", "upstream" },
+                  { err.type, err.status, err.message, err.code })
+      assert.equal(0, #got)
+    end)
+
+    it("SSE cut before speech.audio.done (protocol, the samples so far in err.partial)", function()
+      local piece = pcm_bytes():sub(1, 200)
+      local err, got = streamed("gpt-4o-mini-tts", { no_length = true, events = {
+        { data = { type = "speech.audio.delta", audio = core.base64_encode(piece) } } } })
+      assert.equal("protocol", err.type)
+      assert.equal("the speech stream ended before speech.audio.done", err.message)
+      assert.equal(100, #err.partial.audio)
+      assert.equal(1, of_type(got, "audio"))
+    end)
+
+    it("a raw stream asked, a whole WAV came (protocol)", function()
+      local err, got = streamed("tts-1", { chunks = { wav }, no_length = true,
+                                           headers = { ["content-type"] = "audio/wav" } })
+      assert.equal("protocol", err.type)
+      assert.equal(("the speech stream is audio/wav, not pcm audio (%d bytes)"):format(#wav), err.message)
+      assert.equal(0, #got)
+    end)
+
+    it("a raw stream asked, a JSON error came (api, its message)", function()
+      local err, got = streamed("acme-tts-2", { json = API_ERROR, headers = { ["content-type"] = "application/json" } })
+      assert.same({ "api", 200, "Upstream speech failed.", "upstream" },
+                  { err.type, err.status, err.message, err.code })
+      assert.equal(0, #got)
+    end)
+
+    it("a raw stream labelled audio/L16 with a rate plays as pcm", function()
+      answer(ENDPOINT, { chunks = pieces(pcm_bytes(), 300), no_length = true,
+                         headers = { ["content-type"] = "Audio/L16; rate=24000; channels=1" } })
+      local sp = assert(client:speak("Labelled.", { model = "tts-1", stream = true }))
+      assert_same_audio(audio.from_pcm16(pcm_bytes(), 24000, 1), sp.audio)
+    end)
+  end)
+
   describe("with a chat-audio model: a Chat Completions request", function()
     local function completion(bytes)
       local message = { role = "assistant", content = gptaudio.json.null, audio = {

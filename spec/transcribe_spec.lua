@@ -218,6 +218,14 @@ describe("client:transcribe", function()
       assert.equal("protocol", err.type)
     end)
 
+    it("fails a 200 that is not an event stream (protocol), never an empty transcript", function()
+      answer(ENDPOINT, { json = { text = "A whole transcription." } })
+      local tr, err = client:transcribe(tone(), { model = "gpt-4o-transcribe", stream = true })
+      assert.is_nil(tr)
+      assert.same({ "protocol", "the response is not an event stream (content-type application/json)" },
+                  { err.type, err.message })
+    end)
+
     it("holds the answer to model_check when a response names a model", function()
       answer(ENDPOINT, { json = { text = "x", model = "gpt-4o-transcribe-2025-03-20" } })
       answer(ENDPOINT, { json = { text = "x", model = "whisper-1" } })

@@ -66,6 +66,7 @@
 --              when it is JSON} or {type = "data", data} or {type = "progress", ...}).
 --              An SSE "[DONE]" is not passed on: it ends the stream (response.ended);
 --              an SSE event whose JSON has "error" fails the request (type "api").
+--   on_headers(op, headers)   a streamed request's successful headers, before its first event
 --   finish(op, response) -> value | nil, err    the result of a successful response:
 --              response = {status, headers, body (buffered mode), json (decoded body, when
 --              JSON), events (how many events were delivered), ended ([DONE] seen)}

@@ -191,7 +191,10 @@ end
 function handle(self, response, ev)
   if ev.type == "headers" then
     response.status, response.headers = ev.status, ev.headers
-    if self.op.stream and succeeded(ev.status) then self.state = "streaming" end
+    if self.op.stream and succeeded(ev.status) then
+      self.state = "streaming"
+      if self.op.on_headers then callback(self, response, self.op.on_headers, ev.headers) end
+    end
   elseif ev.type == "progress" then
     if self.on_progress then callback(self, response, self.on_progress, ev) end
     if self.op.progress and self.op.on_event then callback(self, response, self.op.on_event, ev) end

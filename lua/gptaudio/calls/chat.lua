@@ -303,7 +303,7 @@ function chat.stream(call, config, emit, log)
   local rate = out and out.rate or API_RATE
   return setmetatable({
     call = call, config = config, emit = emit, log = log or function() end,
-    chunks = {}, chunk_count = 0, content = {}, refusal = {}, transcript = {}, calls = {}, completed = 0,
+    chunks = {}, content = {}, refusal = {}, transcript = {}, calls = {}, completed = 0,
     pcm = core.pcm_stream(API_RATE),
     resampler = rate ~= API_RATE and core.audio.resampler{ from = API_RATE, to = rate } or nil,
     audio = core.audio.new{ rate = rate },
@@ -436,7 +436,6 @@ function Stream:event(ev)
   if type(chunk) ~= "table" then
     return errors.fail_excerpt("protocol", "a stream event is not a JSON object: ", ev.data)
   end
-  self.chunk_count = self.chunk_count + 1
   if self.call.keep_raw then self.chunks[#self.chunks + 1] = chunk end
   local model = json.get(chunk, "model")
   if model and not self.model_checked then
@@ -469,10 +468,6 @@ function Stream:finish(response)
   call_stream.end_pcm(self.pcm, self.log, "chat")
   if self.resampler then self:add_audio(self.resampler:flush()) end
   self:complete_calls()
-  if self.chunk_count == 0 then
-    return fail("protocol", "the response is not an event stream (content-type " ..
-                tostring(response.headers["content-type"]) .. ")")
-  end
   -- A close-delimited body cut short looks like a clean end: without [DONE]
   -- and without a finish_reason the reply may be truncated.
   if not response.ended and not self.finish_reason then

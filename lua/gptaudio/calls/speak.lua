@@ -119,8 +119,19 @@ local function decode_response(call, response, config)
   return new_speech(call, fields, config)
 end
 
+-- The media types a raw stream of headerless pcm comes under; none at all counts too.
+local PCM_TYPES = { ["audio/pcm"] = true, ["audio/l16"] = true, ["application/octet-stream"] = true, [""] = true }
+
+local function media_type(headers)
+  local value = headers and headers["content-type"] or ""
+  return value:match("^%s*([^;%s]*)"):lower()
+end
+
 -- Gathers streamed pcm: speech.audio.delta events (base64, each decoded on
--- its own) or the raw chunked body, an odd byte carried to the next piece.
+-- its own) up to speech.audio.done, or the raw chunked body, an odd byte
+-- carried to the next piece. A raw body of another media type (a gateway's
+-- JSON error, a whole WAV) is not played as samples: it is kept whole, and
+-- fails the call at its end.
 local Stream = {}
 Stream.__index = Stream
 
@@ -129,6 +140,11 @@ local function new_stream(call, config, emit, log)
     call = call, config = config, emit = emit, log = log, events = {},
     pcm = core.pcm_stream(API_RATE), audio = core.audio.new{ rate = API_RATE },
   }, Stream)
+end
+
+function Stream:head(headers)
+  local kind = media_type(headers)
+  if not self.call.sse and not PCM_TYPES[kind] then self.not_pcm = { kind = kind } end
 end
 
 function Stream:add(chunk, err)
@@ -141,7 +157,13 @@ function Stream:add(chunk, err)
 end
 
 function Stream:event(ev)
-  if ev.type == "data" then return self:add(self.pcm:feed(ev.data)) end
+  if ev.type == "data" then
+    if self.not_pcm then
+      self.not_pcm[#self.not_pcm + 1] = ev.data
+      return true
+    end
+    return self:add(self.pcm:feed(ev.data))
+  end
   local data = ev.json
   if type(data) ~= "table" then
     return errors.fail_excerpt("protocol", "a speech stream event is not a JSON object: ", ev.data)
@@ -153,6 +175,7 @@ function Stream:event(ev)
     if type(delta) ~= "string" then return fail("protocol", "a speech.audio.delta event has no audio") end
     return self:add(self.pcm:feed_base64(delta))
   elseif kind == "speech.audio.done" then
+    self.done = true
     self.usage = usage_of(json.get(data, "usage"), self.call)
     if self.usage then self.emit{ type = "usage", usage = self.usage } end
   end
@@ -166,8 +189,25 @@ function Stream:partial(headers)
   }, self.config)
 end
 
+-- The error of a raw body that is not pcm: the API error it holds, else
+-- a protocol error naming what came. An error object is small: a body
+-- whose JSON would take more than its size allows is none.
+local MAX_ERROR_BODY = 64 * 1024
+
+local function not_pcm_error(body, kind, response)
+  local err = errors.in_success{ status = response.status, headers = response.headers, body = body,
+                                 json = json.decode(body, MAX_ERROR_BODY) }
+  if err then return nil, err end
+  return fail("protocol", ("the speech stream is %s, not pcm audio (%d bytes)"):format(kind, #body))
+end
+
 function Stream:finish(response)
+  if self.not_pcm then return not_pcm_error(table.concat(self.not_pcm), self.not_pcm.kind, response) end
   call_stream.end_pcm(self.pcm, self.log, "speak")
+  -- A close-delimited stream cut short looks like a clean end.
+  if self.call.sse and not self.done then
+    return fail("protocol", "the speech stream ended before speech.audio.done")
+  end
   local sp = self:partial(response.headers)
   self.emit{ type = "done", speech = sp }
   return sp
@@ -185,6 +225,7 @@ local function endpoint_op(client_, text, opts, model_id, model)
   -- Without a registry entry, nothing says the model streams SSE: its plain body always streams.
   local sse = opts.stream and model ~= nil and not model.refuses.sse
   if sse then body.stream_format = "sse" end
+  call.sse = sse
   return call_stream.op(client_, { method = "POST", path = speak.PATH, json = body }, call, opts,
                         { decode = decode_response, stream = new_stream, mode = sse and "sse" or "raw" })
 end

@@ -3,7 +3,10 @@
 -- reads event by event.
 --
 -- A gatherer has event(ev) -> true | nil, err; partial() -> what err.partial
--- holds; finish(response) -> the call's result | nil, err.
+-- holds; finish(response) -> the call's result | nil, err; and may have
+-- head(headers), called with a successful response's headers.
+local errors = require "gptaudio.errors"
+
 local call_stream = {}
 
 --- A function that adds a result's usage and cost to the client's totals
@@ -25,15 +28,25 @@ end
 
 --- op streamed ("sse" or "raw") into gatherer. The first failure stops the
 --- transfer at once: a hook that raises a gptaudio.Error ends the request
---- with that error.
+--- with that error. A successful SSE response without a single event is a
+--- protocol error, never an empty result: the server sent something else (a
+--- whole body, a page). A gatherer with head(headers) sees the headers of a
+--- successful response before its first event.
 function call_stream.streamed(op, count, gatherer, mode)
   op.stream = mode
   op.on_event = function(_, ev)
     local ok, why = gatherer:event(ev)
     if not ok then error(why, 0) end
   end
+  if gatherer.head then op.on_headers = function(_, headers) gatherer:head(headers) end end
   op.partial = function() return gatherer:partial() end
-  op.finish = function(_, response) return count(gatherer:finish(response)) end
+  op.finish = function(_, response)
+    if mode == "sse" and response.events == 0 then
+      return errors.fail("protocol", "the response is not an event stream (content-type " ..
+                         tostring(response.headers and response.headers["content-type"]) .. ")")
+    end
+    return count(gatherer:finish(response))
+  end
   return op
 end
 
