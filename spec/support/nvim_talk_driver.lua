@@ -1,5 +1,5 @@
 -- Plays the user of :GptAudioTalk inside `nvim --headless` (spec/nvim_talk_spec.lua):
--- the plugin set up against the fake server with a recorded question as the
+-- the plugin set up against the fake server with a recorded conversation as the
 -- microphone and a file as the speaker; one :GptAudioTalk, then the wait
 -- until the conversation ends by itself, with a 20 ms editor timer counting
 -- ticks meanwhile (the editor never froze). Writes the talk buffer's lines

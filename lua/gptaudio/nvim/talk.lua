@@ -12,7 +12,7 @@
 --   })
 local M = {}
 
-local session -- { agent, buf, sink, output } while a conversation runs
+local session -- { agent, buf, sink, output, answer_line } while a conversation runs
 
 local function append(buf, text)
   if not vim.api.nvim_buf_is_valid(buf) then return end
@@ -24,17 +24,35 @@ end
 
 local function cost_text(ev)
   local l = ev.latency
-  return ("(turn %d: %s%s)\n"):format(ev.turn, ev.cost and ("$%.6f"):format(ev.cost) or "cost unknown",
-    l and (", answered %.0f ms after you stopped"):format(l.total * 1000) or "")
+  local answered = ""
+  if l then
+    local ms = function(seconds) return math.floor(seconds * 1000 + 0.5) end
+    answered = (", answered %d ms after you stopped: %d pause, %s%d upload, %d server, %d here")
+      :format(ms(l.total), ms(l.endpointing), l.tools > 0 and ("%d tools, "):format(ms(l.tools)) or "",
+              ms(l.upload), ms(l.server), ms(l.client))
+  end
+  return ("(turn %d: %s%s)\n"):format(ev.turn, ev.cost and ("$%.6f"):format(ev.cost) or "cost unknown", answered)
 end
 
-local function draw(buf, ev)
+-- An answer interrupted (the user spoke over it, or :GptAudioTalk stopped it)
+-- shows what was heard of it, as the history keeps it, not all that had come.
+local function draw_interrupted(s, ev)
+  if not (s.answer_line and vim.api.nvim_buf_is_valid(s.buf)) then return end
+  local text = ("Assistant: %s [interrupted after %.2f s]"):format(ev.transcript, ev.heard)
+  local lines = vim.split(text, "\n", { plain = true })
+  lines[#lines + 1] = ""
+  vim.api.nvim_buf_set_lines(s.buf, s.answer_line - 1, -1, false, lines)
+end
+
+local function draw(s, ev)
+  local buf = s.buf
   if ev.type == "user_speech_end" then
     append(buf, ("You: (%.1f s of speech)\nAssistant: "):format(ev.duration or 0))
+    s.answer_line = vim.api.nvim_buf_line_count(buf)
   elseif ev.type == "transcript" then
     append(buf, ev.delta)
   elseif ev.type == "interrupted" then
-    append(buf, " [interrupted]\n")
+    draw_interrupted(s, ev)
   elseif ev.type == "turn_done" then
     append(buf, "\n" .. cost_text(ev))
   elseif ev.type == "error" then
@@ -80,7 +98,7 @@ function M.toggle(client, opts)
     client = client, source = source, sink = sink, system = opts.system, voice = opts.voice,
     on_event = function(ev)
       vim.schedule(function()
-        draw(buf, ev)
+        draw(s, ev)
         if ev.type == "stopped" then ended(s, ev.error) end
       end)
     end,
