@@ -8,11 +8,16 @@
 -- (PULSE_SERVER, or the user's runtime socket), else "alsa".
 local core = require "gptaudio.core"
 local check = require "gptaudio.check"
+local errors = require "gptaudio.errors"
 
 local device = {}
 
--- The latency asked of the sound server: one 20 ms chunk.
+-- The latency asked of the sound server: one 20 ms chunk. ALSA's own
+-- defaults (125 ms periods in a 500 ms buffer) would hand the microphone over
+-- in 125 ms lumps and start the speaker only once half a second is queued.
 local LATENCY_MS = "20"
+local ALSA_PERIOD_US = "20000"
+local ALSA_BUFFER_US = "100000"
 
 local function exists(path)
   local f = io.open(path, "rb")
@@ -29,7 +34,8 @@ function device.default_backend()
 end
 
 --- The argv that records (direction "capture") or plays ("playback") raw
---- s16le at rate and channels on the backend, on device when given.
+--- s16le at rate and channels on the backend, on device when given (kept
+--- as argv.device, for the messages).
 function device.command(direction, backend, rate, channels, name)
   local argv
   if backend == "pulse" then
@@ -38,9 +44,11 @@ function device.command(direction, backend, rate, channels, name)
     if name then argv[#argv + 1] = "--device=" .. name end
   else
     argv = { direction == "capture" and "arecord" or "aplay", "-q", "-t", "raw", "-f", "S16_LE",
-             "-r", tostring(rate), "-c", tostring(channels) }
+             "-r", tostring(rate), "-c", tostring(channels),
+             "--period-time=" .. ALSA_PERIOD_US, "--buffer-time=" .. ALSA_BUFFER_US }
     if name then argv[#argv + 1], argv[#argv + 2] = "-D", name end
   end
+  argv.device = name
   return argv
 end
 
@@ -72,8 +80,24 @@ function device.failure(child, argv, said)
   local _, code, signal = child:running()
   if code == 0 then return nil end
   local text = table.concat(said):gsub("%s+$", ""):gsub("%s+", " ")
-  return ("%s ended (%s)%s"):format(argv[1], code and ("status " .. code) or tostring(signal),
-    text ~= "" and (": " .. text:sub(1, 200)) or "")
+  -- The end: ALSA's library chatters before arecord says what failed.
+  if #text > 200 then text = "..." .. text:sub(-200) end
+  return ("%s%s ended (%s)%s"):format(argv[1], argv.device and (" (device " .. argv.device .. ")") or "",
+    code and ("status " .. code) or tostring(signal),
+    text ~= "" and (": " .. text) or "")
+end
+
+-- How long a child whose pipe broke may take to finish exiting.
+local EXIT_WAIT = 0.05
+
+--- Ends a child whose stdin broke (it exited, or is exiting): the error
+--- (type "io") its exit and stderr give, or nil when it exited with status 0.
+function device.ended(child, argv)
+  local said = {}
+  device.collect_errors(child, said)
+  child:stop(EXIT_WAIT)
+  local why = device.failure(child, argv, said)
+  return why and errors.new{ type = "io", message = why }
 end
 
 return device

@@ -230,8 +230,7 @@ function sink.playback(opts)
     if pending == "" or not child then return end
     local sent, err = child:write(pending)
     if not sent then
-      self.error = err
-      child:stop(0)
+      self.error = device.ended(child, argv) or err
       child, pending = nil, ""
       return
     end

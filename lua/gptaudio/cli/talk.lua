@@ -106,13 +106,21 @@ function talk.run(argv, first)
   local reader
   if opts["push-to-talk"] then reader = keyboard(client.engine, agent) end
   core.catch_interrupt()
+  -- A speaker that fails (no sound server, an unknown device) ends the talk:
+  -- answers nobody hears are no conversation.
+  local speaker_error
   local function watch()
     if core.interrupted(true) then return agent:stop() end
+    if sink.error then
+      speaker_error = sink.error
+      return agent:stop()
+    end
     client.engine.scheduler:after(0.1, watch)
   end
   watch()
   local summary, run_err = agent:run()
   if reader then reader:stop() end
+  if speaker_error then return cli.fail(opts, speaker_error) end
   if not summary then return cli.fail(opts, run_err) end
   if opts.output then
     local _, heard = sink.recorded()
