@@ -349,4 +349,29 @@ describe("gptaudio.phone on OpenResty", function()
     assert.matches("turn 1 failed", site:error_log(), 1, true)
     assert.matches("call " .. c.call .. " ended %(stop%): [%d.]+ s, 2 turns", site:error_log())
   end)
+
+  it("answers a request that is no WebSocket handshake in a short text: 426 for a plain GET, 400 for a bad one",
+     function()
+    local http = require "socket.http"
+    local ltn12 = require "ltn12"
+    local logged = #site:error_log()
+    local function get(headers)
+      local body = {}
+      local _, status, head = http.request{ url = site.url .. "/call", headers = headers,
+                                            sink = ltn12.sink.table(body) }
+      return status, head, table.concat(body)
+    end
+    local status, head, body = get()
+    assert.equal(426, status)
+    assert.equal("websocket", head.upgrade)
+    assert.equal("text/plain", head["content-type"])
+    assert.equal("a WebSocket endpoint (Twilio Media Streams): connect with Upgrade: websocket\n", body)
+    status, head, body = get{ upgrade = "websocket", connection = "Upgrade" }
+    assert.equal(400, status)
+    assert.is_nil(head.upgrade)
+    assert.equal("bad WebSocket handshake: bad \"sec-websocket-key\" request header\n", body)
+    assert.is_nil(site:error_log():sub(logged + 1):find("[error]", 1, true),
+                  "a stray request is not the server's error")
+    assert.equal(0, #server:requests("/v1/chat/completions"))
+  end)
 end)

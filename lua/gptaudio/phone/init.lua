@@ -16,7 +16,7 @@
 -- request's own context. When the caller speaks over the reply, the agent
 -- cancels the turn's request and stops the sink: the speaker sends `clear`,
 -- and the history keeps the transcript cut at what the marks say was heard.
--- luacheck: read globals ngx
+-- luacheck: globals ngx
 local check = require "gptaudio.check"
 local playout = require "gptaudio.phone.playout"
 local twilio = require "gptaudio.phone.twilio"
@@ -197,15 +197,27 @@ local function check_options(opts)
                                        max_payload = "positive integer" })
 end
 
+-- Answers a request that is no WebSocket handshake with a short text, and
+-- ends it: 426 and the Upgrade it needs when it asked for none (a browser, a
+-- probe), 400 when its handshake is broken. Neither is the server's error.
+local function refuse(why)
+  local asked = ngx.var.http_upgrade ~= nil
+  local status = asked and ngx.HTTP_BAD_REQUEST or 426 -- Upgrade Required
+  ngx.log(ngx.INFO, "gptaudio phone: not a WebSocket handshake: ", why)
+  ngx.status = status
+  if not asked then ngx.header["Upgrade"] = "websocket" end
+  ngx.header["Content-Type"] = "text/plain"
+  ngx.say(asked and ("bad WebSocket handshake: " .. tostring(why))
+          or "a WebSocket endpoint (Twilio Media Streams): connect with Upgrade: websocket")
+  return ngx.exit(status)
+end
+
 --- Runs one call on this nginx request's WebSocket until the caller hangs
 --- up; returns a summary {call_sid, stream_sid, seconds, turns, tokens, cost, why}.
 function phone.handle(opts)
   check_options(opts)
   local ws, err = websocket:new{ timeout = READ_TIMEOUT_MS, max_payload_len = opts.max_payload or 65536 }
-  if not ws then
-    ngx.log(ngx.ERR, "gptaudio phone: not a WebSocket handshake: ", err)
-    return ngx.exit(400)
-  end
+  if not ws then return refuse(err) end
   local self = setmetatable({
     on_event = opts.on_event, ws = ws, wake = assert(semaphore.new()), events = {}, replies = 0,
     started = now(), close_socket = true,
