@@ -68,9 +68,12 @@ describe("the LÖVE voice NPC, headless", function()
 
     local sent = server:requests(openai.CHAT)
     assert.equal(2, #sent)
-    -- each question went up whole: the key was held while it played
-    assert.is_true(question_of(sent[1].json.messages[2]).duration >= c.q1.duration)
-    assert.is_true(question_of(sent[2].json.messages[4]).duration >= c.q2.duration)
+    -- each question went up whole: from the preroll (0.2 s) before T went down to its release
+    for i, message in ipairs{ sent[1].json.messages[2], sent[2].json.messages[4] } do
+      local held = c.marks[i].stop - c.marks[i].start + 0.45
+      local said = question_of(message).duration
+      assert.is_true(said > held + 0.1 and said < held + 0.3, said .. " " .. held)
+    end
 
     -- The barge-in: the first request cancelled (the server saw it go), the
     -- history holding the first answer cut at a word's end at what was heard.

@@ -4,7 +4,8 @@
 -- a fixed 0.3 s; the recording sink keeps what was played. Checked: the
 -- events, the requests and the history, the barge-in (playback stopped at
 -- once, the request cancelled, the transcript cut at what was heard), what
--- the sink played, and the latency split. Then a tool round.
+-- the sink played, and the latency split. Then the same with push-to-talk,
+-- and a tool round.
 local gptaudio = require "gptaudio"
 local core = require "gptaudio.core"
 local json = require "cjson"
@@ -173,6 +174,67 @@ describe("voice.agent: a conversation with a barge-in, headless", function()
     assert.is_true(summary.turns[2].cost > 0)
     assert.equal(150, summary.turns[2].usage.total_tokens)
     assert.equal(summary.turns[2].cost, summary.cost)
+  end)
+end)
+
+describe("voice.agent: push-to-talk", function()
+  local server, client, dir
+  setup_.fake_client({}, function(s, c) server, client = s, c end)
+  setup(function() dir = util.temp_dir() end)
+  teardown(function() util.remove_tree(dir) end)
+
+  it("sends what was said while the key was down; the key down over the answer silences and cancels it", function()
+    local c = voice_script.conversation(dir)
+    server:script(openai.CHAT, c.replies)
+    local sink = audio.recording_sink{ rate = 24000 }
+    local clock = client.engine.scheduler
+    local events, barged = {}, nil
+    local agent = gptaudio.voice.agent{ client = client, sink = sink, push_to_talk = true, system = "Be brief.",
+      source = assert(audio.capture{ file = c.input, realtime = true }),
+      on_event = function(ev)
+        events[#events + 1] = ev
+        if ev.type == "interrupted" then barged = clock:now() end
+      end }
+    -- The key goes down 0.2 s before each question and comes up 0.25 s after it.
+    for _, mark in ipairs(c.marks) do
+      clock:after(mark.start - 0.2, function() agent:talk(true) end)
+      clock:after(mark.stop + 0.25, function() agent:talk(false) end)
+    end
+    local summary = assert(agent:run())
+    assert.same({ "listening", "user_speech_start", "user_speech_end", "thinking", "speaking",
+                  "user_speech_start", "interrupted", "user_speech_end", "thinking", "speaking", "turn_done",
+                  "listening", "stopped" }, types(events))
+    local requests = server:requests(openai.CHAT)
+    assert.equal(2, #requests)
+    -- Each utterance: from the preroll before the key went down to the key's release.
+    for i, message in ipairs{ requests[1].json.messages[2], requests[2].json.messages[4] } do
+      local held = c.marks[i].stop - c.marks[i].start + 0.45
+      local said = wav_of(message).duration
+      assert.is_true(said > held + 0.1 and said < held + 0.3, said .. " " .. held)
+    end
+    local one, two = summary.turns[1], summary.turns[2]
+    assert.same({ true, "cancelled" }, { one.interrupted, one.status })
+    assert.is_number(requests[1].closed_after)
+    assert.is_true(one.heard > 0.5 and one.heard < c.a1.duration - 2, one.heard)
+    assert.equal(c.answers[1]:sub(1, #one.transcript), one.transcript)
+    assert.is_truthy(c.answers[1]:sub(#one.transcript + 1):match("^%s"))
+    assert.same({ role = "assistant", content = one.transcript }, requests[2].json.messages[3])
+    assert.same({ false, "done", c.answers[2] }, { two.interrupted, two.status, two.transcript })
+    -- Nothing of the first answer sounded after the key went down, and what
+    -- sounded before it is what the agent counted as heard.
+    local before = 0
+    for _, piece in ipairs(sink.recorded()) do
+      if piece.time < barged then
+        assert.is_true(piece.time + piece.audio.duration <= barged + 1e-6)
+        before = before + piece.audio.frames
+      end
+    end
+    assert.is_true(math.abs(before - one.heard * 24000) < 2, before)
+    -- The key's release is the end of speech: no endpointing wait.
+    for _, turn in ipairs(summary.turns) do
+      assert.is_true(turn.latency.endpointing >= 0 and turn.latency.endpointing < 0.01, turn.latency.endpointing)
+      assert.is_true(turn.latency.server >= c.ttfb, turn.latency.server)
+    end
   end)
 end)
 

@@ -61,13 +61,12 @@ function Utterance:stop(time)
   local whole = table.concat(self.pieces)
   local last = math.min(self.frames, math.floor((time + self.tail) * self.rate))
   local pcm = whole:sub(1, 2 * math.max(0, last - self.from))
-  -- What came after the cut stays for the next preroll.
+  -- What came after the cut stays for the next preroll (nothing, when the
+  -- stop is at the last frame fed, as push-to-talk's is).
   local after = whole:sub(#pcm + 1)
   self.pieces, self.from = nil, nil
-  if #after >= 2 then
-    self.recent = assert(audio.from_pcm16(after:sub(1, #after - #after % 2), self.rate))
-    self.recent_from = self.frames - self.recent.frames
-  end
+  self.recent = #after >= 2 and assert(audio.from_pcm16(after, self.rate)) or audio.new{ rate = self.rate }
+  self.recent_from = self.frames - self.recent.frames
   return wav_header(self.rate, #pcm) .. pcm, #pcm / 2 / self.rate
 end
 
