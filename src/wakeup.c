@@ -12,14 +12,37 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+/* The socket is <root>/gptaudio-wakeup-XXXXXX/socket, and all of it must fit sun_path. */
+#define DIR_TEMPLATE "/gptaudio-wakeup-XXXXXX"
+#define SOCKET_NAME "/socket"
+#define PATH_ROOM sizeof ((struct sockaddr_un *)0)->sun_path
+#define FALLBACK_ROOT "/tmp"
+
 struct wakeup {
   int watched;     /* the fd whose readability is reported; -1 once it went bad */
   int listener;    /* the unix socket clients connect to */
   int control[2];  /* a pipe: 'p' poke, 's' stop */
   pthread_t thread;
-  char dir[64];
-  char path[96];
+  char dir[PATH_ROOM - (sizeof SOCKET_NAME - 1)];
+  char path[PATH_ROOM];
 };
+
+/* Where the socket's folder goes: $TMPDIR (without trailing slashes) when it is
+   an absolute path short enough for the whole socket path, else /tmp. A
+   relative one would name another place once the process changes directory. */
+static void make_template(char *dir, size_t dir_size)
+{
+  const size_t longest = PATH_ROOM - sizeof DIR_TEMPLATE - sizeof SOCKET_NAME + 1;
+  const char *root = secure_getenv("TMPDIR");
+  size_t len = root ? strlen(root) : 0;
+  while (len > 1 && root[len - 1] == '/')
+    len--;
+  if (len == 0 || root[0] != '/' || len > longest) {
+    root = FALLBACK_ROOT;
+    len = strlen(root);
+  }
+  snprintf(dir, dir_size, "%.*s%s", (int)len, root, DIR_TEMPLATE);
+}
 
 static void send_byte(int *client)
 {
@@ -98,12 +121,16 @@ wakeup *wakeup_start(int watched_fd, char *err, size_t err_size)
   }
   w->watched = watched_fd;
   w->listener = w->control[0] = w->control[1] = -1;
-  snprintf(w->dir, sizeof w->dir, "/tmp/gptaudio-wakeup-XXXXXX");
+  make_template(w->dir, sizeof w->dir);
   if (!mkdtemp(w->dir)) {
+    char what[PATH_ROOM + 16];
+    int why = errno;
+    snprintf(what, sizeof what, "mkdtemp %s", w->dir);
+    errno = why;
     w->dir[0] = '\0';
-    return fail(w, err, err_size, "mkdtemp");
+    return fail(w, err, err_size, what);
   }
-  snprintf(w->path, sizeof w->path, "%s/socket", w->dir);
+  snprintf(w->path, sizeof w->path, "%s" SOCKET_NAME, w->dir);
   snprintf(address.sun_path, sizeof address.sun_path, "%s", w->path);
   w->listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (w->listener < 0) return fail(w, err, err_size, "socket");
