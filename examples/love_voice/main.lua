@@ -77,7 +77,10 @@ function love.load()
   agent = gptaudio.voice.agent{
     client = client, source = source, push_to_talk = true, on_event = on_event,
     system = "You are Maren, a cheerful innkeeper. Answer in one or two short sentences.",
-    sink = gptaudio.audio.sink{ rate = RATE,
+    -- ahead: OpenAL is handed up to 150 ms (most of its 8 buffers), so a
+    -- frame that comes late does not starve her voice; a barge-in still
+    -- silences her at once (stop drops what OpenAL holds).
+    sink = gptaudio.audio.sink{ rate = RATE, ahead = 0.15,
       play = function(piece)
         stats.pieces = stats.pieces + 1
         if not speaker:isPlaying() then speaker:stop() end -- hands back buffers it already played
