@@ -1,5 +1,8 @@
 -- LÖVE 11.4 settings for the NPC you talk to. GPTAUDIO_LOVE_HEADLESS=1 runs
 -- it without a window (the spec does: no display needed, audio still plays).
+-- examples/love/conf.lua is this file but for the names: LÖVE reads conf.lua
+-- from the game's own folder before anything else, and each example is a
+-- folder to copy as it is, so they cannot share one.
 function love.conf(t)
   t.identity = "gptaudio-voice-npc"
   t.version = "11.4"
