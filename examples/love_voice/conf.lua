@@ -2,7 +2,8 @@
 -- it without a window (the spec does: no display needed, audio still plays).
 -- examples/love/conf.lua is this file but for the names: LÖVE reads conf.lua
 -- from the game's own folder before anything else, and each example is a
--- folder to copy as it is, so they cannot share one.
+-- folder to copy as it is, so each carries its own (a link to one file
+-- would break in checkouts without symlinks, as on Windows).
 function love.conf(t)
   t.identity = "gptaudio-voice-npc"
   t.version = "11.4"
