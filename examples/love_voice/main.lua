@@ -1,6 +1,7 @@
 -- A LÖVE 11.4 NPC you talk to: hold T and speak, let go, and the innkeeper
--- answers aloud (gptaudio.voice.agent with push-to-talk). Talking over her
--- answer interrupts it. The microphone is love.audio.getRecordingDevices()'s
+-- answers aloud (gptaudio.voice.agent with push-to-talk). Pressing T while
+-- she speaks interrupts her: she falls silent at once, the rest of her answer
+-- is cancelled, and she remembers only what you heard. The microphone is love.audio.getRecordingDevices()'s
 -- first, fed to agent:hear each frame; the answer plays through a queueable
 -- source behind audio.sink, which paces it so the agent knows what was
 -- heard. Nothing blocks: love.update steps the engine with gptaudio.step(0).
@@ -12,7 +13,7 @@
 -- Headless (the spec): GPTAUDIO_LOVE_HEADLESS=1 and GPTAUDIO_LOVE_INPUT=talk.wav
 -- play that recording as the microphone; GPTAUDIO_LOVE_KEYS="0.3-2.4,4.1-6"
 -- presses T at 0.3 s and lets it go at 2.4 s, and so on (seconds since the
--- game started; key events through love.event, as a player's), by default
+-- game started; key events through love.event, as a player's); by default
 -- T is held while the recording lasts. The game quits once the recording has
 -- ended and the last answer has been heard, writing its counters and each
 -- turn (turn1_heard, turn1_transcript, turn1_latency_server, ...) to
