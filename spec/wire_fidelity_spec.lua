@@ -128,6 +128,40 @@ describe("on the wire", function()
       assert.is_nil(speech)
       assert.same({ "api", 200, "upstream quota" }, { err.type, err.status, err.message })
     end)
+
+    -- An error object with a message is the call's error whatever else the body
+    -- holds, unless the body is an API resource (a string id and a string object
+    -- other than "error") that records its own failure.
+    local function answered(body)
+      server:script("/v1/thing", { { json = body } })
+      return client:request{ path = "/thing" }
+    end
+
+    it("is one beside an object field, when the body is no resource", function()
+      for _, body in ipairs{
+        { object = "chat.completion", error = { message = "gateway: upstream timed out", code = "timeout" } },
+        { object = "error", id = "err_1", error = { message = "gateway: upstream timed out", code = "timeout" } },
+        { id = "chatcmpl-1", error = { message = "gateway: upstream timed out", code = "timeout" } },
+      } do
+        local value, err = answered(body)
+        assert.is_nil(value)
+        assert.same({ "api", 200, "gateway: upstream timed out", "timeout" },
+                    { err.type, err.status, err.message, err.code })
+      end
+    end)
+
+    it("is none in a resource that failed, in a null error, or in an error without a message", function()
+      local failed = { object = "response", id = "resp_1", status = "failed",
+                       error = { code = "server_error", message = "The model failed to answer." } }
+      local body = assert(answered(failed)).json
+      assert.same({ "resp_1", "failed", "The model failed to answer." }, { body.id, body.status, body.error.message })
+      body = assert(answered{ object = "batch", id = "batch_1", status = "completed", error = json.null }).json
+      assert.same({ "batch_1", json.null }, { body.id, body.error })
+      for _, plain in ipairs{ { error = json.null, ok = true }, { error = { code = "x" }, ok = true },
+                              { error = "text", ok = true }, { error = { message = 3 }, ok = true } } do
+        assert.is_true(assert(answered(plain)).json.ok)
+      end
+    end)
   end)
 
   describe("streamed audio that ends in the middle of a sample", function()

@@ -195,12 +195,16 @@ end
 
 --- The error that a successful status carries in its body, or nil: gateways
 --- and proxies answer 200 with {"error": {"message": ...}}. A body counts when
---- its "error" is an object with a string message and it is no API resource
---- (no "object" field: a resource may hold an "error" of its own).
+--- its "error" is an object with a string message, whatever else it holds,
+--- unless it is an API resource: a string "id" and a string "object" other
+--- than "error". A response or a fine-tuning job that failed records that in
+--- its own "error", and fetching it succeeded; a null "error" is none.
 function errors.in_success(response)
-  local object = json.get(response.json, "error")
+  local body = response.json
+  local object = json.get(body, "error")
   if type(object) ~= "table" or type(json.get(object, "message")) ~= "string" then return nil end
-  if json.get(response.json, "object") ~= nil then return nil end
+  local kind = json.get(body, "object")
+  if type(kind) == "string" and kind ~= "error" and type(json.get(body, "id")) == "string" then return nil end
   return errors.from_response(response)
 end
 
