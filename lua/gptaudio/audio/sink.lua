@@ -16,6 +16,8 @@
 --   sink:playing()      whether anything is queued or still sounding
 --   sink:begin()        a new reply starts (counts from 0; sink.first_at = nil)
 --   sink.first_at       engine-clock time when the reply's first frame went out
+--   sink:played(from, to)  what sounded between two engine-clock times, mono (silence
+--                       where nothing did): an echo canceller's reference
 --   sink:close()
 --
 -- Pacing: the queue goes out in `period` pieces (20 ms) no further than
@@ -23,6 +25,12 @@
 -- out_until is when everything handed out will have sounded, so what was
 -- heard is what went out less what is still ahead of the clock. A piece
 -- handed out while the output was idle starts sounding at once.
+--
+-- What went out is kept as `history`: each piece with its engine-clock start
+-- (time) and its first frame on the grid of the clock at the sink's rate
+-- (frame: the clock's seconds times the rate; a piece that follows another
+-- without a gap continues its frames exactly). A stop cuts it at what had
+-- sounded. The last HISTORY seconds are kept, everything by a recording sink.
 local core = require "gptaudio.core"
 local check = require "gptaudio.check"
 local engine = require "gptaudio.engine"
@@ -33,6 +41,10 @@ local sink = {}
 
 local PERIOD = 0.02
 local AHEAD = 0.06
+-- Longer than a microphone chunk can be late to ask for its reference.
+local HISTORY = 2
+-- The longest span played() gives (a microphone chunk after a long stall).
+local MAX_SPAN = 60
 
 local Sink = { __name = "gptaudio.Sink" }
 Sink.__index = Sink
@@ -54,12 +66,14 @@ local function check_common(where, opts, own)
   if opts.ahead and opts.ahead > 10 then error(where .. ": 'ahead' must be at most 10 seconds", 0) end
 end
 
--- output = { deliver = fn(piece, at), halt = fn(now), close = fn() }
-local function new(opts, output)
+-- output = { deliver = fn(piece, at), halt = fn(now), close = fn() };
+-- keep_all: the history is never shortened.
+local function new(opts, output, keep_all)
   local self = setmetatable({
     rate = opts.rate, channels = opts.channels or 1, ahead = opts.ahead or AHEAD, output = output,
     scheduler = (opts.engine or engine.default()).scheduler,
     queue = {}, first = 1, last = 0, out_until = 0, sent = 0,
+    history = {}, history_first = 1, history_last = 0, keep_all = keep_all,
   }, Sink)
   return self
 end
@@ -80,6 +94,39 @@ end
 
 function Sink:playing()
   return self.last >= self.first or self.out_until > self.scheduler:now()
+end
+
+local function frame_at(self, time)
+  return math.floor(time * self.rate + 0.5)
+end
+
+local function remember(self, piece, at, now)
+  local history, last = self.history, self.history_last
+  local previous = history[last]
+  local frame = previous and at == previous.time + previous.audio.duration and previous.frame + previous.audio.frames
+    or frame_at(self, at)
+  last = last + 1
+  history[last], self.history_last = { time = at, frame = frame, audio = piece }, last
+  if self.keep_all then return end
+  local first = self.history_first
+  while history[first].time + history[first].audio.duration < now - HISTORY do
+    history[first] = nil
+    first = first + 1
+  end
+  self.history_first = first
+end
+
+-- Drops from the history what had not sounded by now.
+local function cut_history(self, now)
+  local history = self.history
+  while self.history_last >= self.history_first and history[self.history_last].time >= now do
+    history[self.history_last] = nil
+    self.history_last = self.history_last - 1
+  end
+  local last = history[self.history_last]
+  if last and last.time + last.audio.duration > now then
+    last.audio = last.audio:slice(1, math.floor((now - last.time) * self.rate + 0.5))
+  end
 end
 
 local pump
@@ -110,6 +157,7 @@ function pump(self)
     if not self.first_at then self.first_at = now end
     self.out_until = at + piece.duration
     self.sent = self.sent + piece.duration
+    remember(self, piece, at, now)
     self.output.deliver(piece, at)
   end
   if self.last >= self.first then
@@ -159,8 +207,42 @@ function Sink:stop()
   if self.timer then self.timer:cancel() end
   self.timer = nil
   self.sent, self.out_until = heard, now
-  if cut then self.output.halt(now) end
+  if cut then
+    cut_history(self, now)
+    self.output.halt(now)
+  end
   return heard
+end
+
+--- The audio that sounded from engine-clock time `from` to `to`: mono at the
+--- sink's rate, silence where nothing did, as many frames as the clock's grid
+--- holds between them (asking for spans end to end gives every frame once).
+--- Only the last HISTORY seconds are kept; a span is at most MAX_SPAN seconds.
+function Sink:played(from, to)
+  check.value("sink:played", "from", from, "number")
+  check.value("sink:played", "to", to, "number")
+  -- (NaN compares false: refused too)
+  local span = to - from
+  if not (span >= 0 and span <= MAX_SPAN) then
+    error(("sink:played: 'to' must be 0 to %d seconds after 'from'"):format(MAX_SPAN), 0)
+  end
+  local first, last = frame_at(self, from), frame_at(self, to)
+  local out = audio.new{ rate = self.rate }
+  local history, at = self.history, first
+  for i = self.history_first, self.history_last do
+    local piece = history[i]
+    if piece.frame >= last then break end
+    local piece_end = piece.frame + piece.audio.frames
+    if piece_end > at then
+      if piece.frame > at then out:append(audio.new{ rate = self.rate, frames = piece.frame - at }) end
+      local from_frame = math.max(at, piece.frame)
+      at = math.min(last, piece_end)
+      local part = piece.audio:slice(from_frame - piece.frame + 1, at - piece.frame)
+      out:append(self.channels == 1 and part or part:to_channels(1))
+    end
+  end
+  if last > at then out:append(audio.new{ rate = self.rate, frames = last - at }) end
+  return out
 end
 
 function Sink:begin()
@@ -194,20 +276,13 @@ end
 --- A stop cuts the pieces at what had sounded.
 function sink.recording(opts)
   check_common("audio.recording_sink", opts, {})
-  local pieces = {}
-  local self = new(opts, {
-    deliver = function(piece, at) pieces[#pieces + 1] = { time = at, audio = piece } end,
-    halt = function(now)
-      while pieces[#pieces] and pieces[#pieces].time >= now do pieces[#pieces] = nil end
-      local last = pieces[#pieces]
-      if last and last.time + last.audio.duration > now then
-        last.audio = last.audio:slice(1, math.floor((now - last.time) * last.audio.rate))
-      end
-    end,
-  })
+  local self = new(opts, { deliver = function() end, halt = function() end }, true)
   function self.recorded()
-    local whole = audio.new{ rate = self.rate, channels = self.channels }
-    for _, p in ipairs(pieces) do whole:append(p.audio) end
+    local pieces, whole = {}, audio.new{ rate = self.rate, channels = self.channels }
+    for i, p in ipairs(self.history) do
+      pieces[i] = { time = p.time, audio = p.audio }
+      whole:append(p.audio)
+    end
     return pieces, whole
   end
   return self

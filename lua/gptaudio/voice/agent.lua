@@ -9,7 +9,7 @@
 --   local a = voice.agent{ client =, source =, sink =, system =, tools =, voice =, model =,
 --                          vad = { sensitivity =, pause = }, on_event = fn(ev), max_rounds = 5,
 --                          rate = 24000, preroll = 0.2, tail = 0.1, push_to_talk = false,
---                          transcribe = false }
+--                          transcribe = false, echo_cancel = false }
 --   a:start()          the source starts feeding a:hear; or leave `source` out and call
 --                      a:hear(chunk, at) yourself (a phone call's socket, a game's microphone)
 --   a:run()            start, then wait until the source has ended and the last reply
@@ -35,6 +35,13 @@
 -- Utterances are sent at `rate` (default 24000, the model's own; a phone
 -- line's 8000 keeps uploads small); the VAD runs at it too.
 --
+-- echo_cancel (true, or { tail = seconds }, for audio.echo_canceller): for a
+-- speaker the microphone hears (no headphones), every chunk the agent hears
+-- goes through an echo canceller before the VAD and the utterance, fed what
+-- the sink sounded over the same stretch of the clock (sink:played; see
+-- gptaudio.voice.echo_path), so the reply coming back is not taken for the
+-- user barging in.
+--
 -- A turn record: number, transcript (what the reply said, cut when
 -- interrupted; received_transcript: all that had come), heard and received
 -- (seconds of reply audio), interrupted, status (the last request's),
@@ -51,6 +58,7 @@ local core = require "gptaudio.core"
 local check = require "gptaudio.check"
 local scheduler = require "gptaudio.engine.scheduler"
 local tools = require "gptaudio.tools"
+local echo_path = require "gptaudio.voice.echo_path"
 local utterance = require "gptaudio.voice.utterance"
 
 local audio = core.audio
@@ -60,11 +68,14 @@ local agent = {}
 local RATE = 24000
 local MIN_RATE, MAX_RATE = 8000, 48000
 local MAX_ROUNDS = 5
+-- echo_cancel's guard: while the reply sounds, speech within this many dB of
+-- the user's own level (BENCHMARKS.md has the margins on the test room).
+local GUARD_DB = 6
 
 local WHERE = "voice.agent"
 local OPTIONS = { client = true, source = true, sink = true, system = true, tools = true, voice = true, model = true,
                   vad = true, on_event = true, max_rounds = true, preroll = true, tail = true, push_to_talk = true,
-                  rate = true, transcribe = true }
+                  rate = true, transcribe = true, echo_cancel = true }
 local SINK_METHODS = { "play", "finish", "stop", "heard", "playing", "begin" }
 
 local Agent = { __name = "gptaudio.VoiceAgent" }
@@ -105,6 +116,24 @@ local function check_options(opts)
   if opts.preroll and opts.preroll > 1 then error(WHERE .. ": 'preroll' must be at most 1 second", 0) end
   if opts.tail and opts.tail > 1 then error(WHERE .. ": 'tail' must be at most 1 second", 0) end
   if opts.vad then check.known(WHERE .. ": vad", opts.vad, { sensitivity = true, pause = true }, "option") end
+  local echo = opts.echo_cancel
+  if echo ~= nil and type(echo) ~= "boolean" and type(echo) ~= "table" then
+    error(WHERE .. ": 'echo_cancel' must be true, false or { tail = seconds }", 0)
+  end
+  if type(echo) == "table" then
+    check.known(WHERE .. ": echo_cancel", echo, { tail = true, guard = true }, "option")
+    check.fields(WHERE .. ": echo_cancel", echo, { tail = "positive number" })
+    if echo.tail and (echo.tail < 0.01 or echo.tail > 1) then
+      error(WHERE .. ": echo_cancel: 'tail' must be 0.01 to 1 second", 0)
+    end
+    local guard = echo.guard
+    if guard ~= nil and guard ~= false and not (type(guard) == "number" and guard >= 0 and guard <= 60) then
+      error(WHERE .. ": echo_cancel: 'guard' must be 0 to 60 dB or false", 0)
+    end
+  end
+  if echo and not has_methods(opts.sink, { "played" }) then
+    error(WHERE .. ": 'echo_cancel' needs a sink with played(from, to): what it sounded when", 0)
+  end
 end
 
 --- A new agent (see the top); nothing starts before start, run or hear.
@@ -113,6 +142,8 @@ function agent.new(opts)
   local client = opts.client
   local vad_opts = opts.vad or {}
   local rate = opts.rate or RATE
+  local echo = type(opts.echo_cancel) == "table" and opts.echo_cancel or {}
+  if echo.guard == nil then echo = { tail = echo.tail, guard = GUARD_DB } end
   local self = setmetatable({
     rate = rate,
     client = client, source = opts.source, sink = opts.sink, tools = opts.tools, voice = opts.voice,
@@ -121,6 +152,8 @@ function agent.new(opts)
     engine = client.engine, scheduler = client.engine.scheduler,
     vad = audio.vad{ rate = rate, sensitivity = vad_opts.sensitivity, pause = vad_opts.pause },
     utterance = utterance.new{ rate = rate, preroll = opts.preroll, tail = opts.tail },
+    echo = opts.echo_cancel and echo_path.new{ rate = rate, sink = opts.sink, tail = echo.tail,
+                                               guard = echo.guard },
     history = {}, turns = {},
   }, Agent)
   if opts.system then self.history[1] = { role = "system", content = opts.system } end
@@ -315,12 +348,27 @@ function Agent:barge_in()
              transcript = cut }
 end
 
+-- The user started speaking at `time` (seconds of stream).
+local function speech_started(self, time)
+  self:emit{ type = "user_speech_start", time = time }
+  if self.echo then self.echo:user(true) end
+  if self.current then self:barge_in() end
+end
+
 function Agent:vad_event(ev, at, stream_now)
   if ev.type == "speech_start" then
     self.utterance:start(ev.time)
-    self:emit{ type = "user_speech_start", time = ev.time }
-    if self.current then self:barge_in() end
+    -- While the reply sounds, speech may be its echo: held until it is loud enough.
+    if self.echo and not self.push_to_talk and not self.echo:is_user(at) then
+      self.held = ev.time
+      return
+    end
+    speech_started(self, ev.time)
+  elseif self.held then -- it was the reply's echo: forgotten
+    self.held = nil
+    self.utterance:stop(ev.time)
   else
+    if self.echo then self.echo:user(false) end
     local wav, duration = self.utterance:stop(ev.time)
     self:emit{ type = "user_speech_end", time = ev.time, duration = duration }
     if wav then self:begin_turn(wav, at - (stream_now - ev.time)) end
@@ -344,10 +392,17 @@ function Agent:hear(chunk, at)
     end
     chunk = self.resampler:process(chunk)
   end
+  if self.echo then chunk = self.echo:process(chunk, at) end
   self.utterance:feed(chunk)
   if self.push_to_talk then return end
-  local stream_now = self.utterance:time()
+  -- The stream's time at `at`: what the canceller still holds counts too.
+  local stream_now = self.utterance:time() + (self.echo and self.echo:held() or 0)
   for _, ev in ipairs(assert(self.vad:process(chunk))) do self:vad_event(ev, at, stream_now) end
+  if self.held and self.echo:is_user(at) then
+    local time = self.held
+    self.held = nil
+    speech_started(self, time)
+  end
 end
 
 --- Push-to-talk (an agent made with push_to_talk = true): talk(true) when the

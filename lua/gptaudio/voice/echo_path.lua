@@ -1,0 +1,117 @@
+-- The voice agent's echo canceller in place (internal: the agent's option
+-- echo_cancel), and the guard that tells the user from what the canceller
+-- leaves of the reply.
+--
+--   local path = echo_path.new{ rate = 24000, sink = sink, tail = 0.25, guard = 6 }
+--   local clean = path:process(chunk, at)  -- at: the clock time of the chunk's last frame
+--   path:held()                            -- seconds taken in, not given out yet (< 10 ms)
+--   path:user(speaking)                    -- a confirmed utterance starts (true) or ends (false)
+--   path:is_user(now)                      -- whether speech heard now can be the user's
+--
+-- Each microphone chunk, mono at the agent's rate, goes through
+-- audio.echo_canceller with, as its reference, what the sink sounded over the
+-- same stretch of the engine's clock (sink:played). The sink hands audio out
+-- ahead of the clock and a host may queue more; asking by the clock gives the
+-- canceller each played frame no later than its echo can reach the
+-- microphone, so the echo's delay stays within the canceller's tail.
+--
+-- The microphone's place on the clock: its frames laid end to end from the
+-- earliest start a chunk's `at` gives (at less its frames). A chunk handed
+-- over late only looks later, so the earliest is the truest; a chunk that
+-- starts more than LOST seconds after its place (the recorder dropped audio)
+-- moves the line up to it.
+--
+-- The guard: the canceller learns the room from the reply's own sound, so at
+-- the start of the first reply (about its first second; BENCHMARKS.md) some
+-- echo comes through, loud enough for the VAD. While the sink sounds (and a
+-- tail after), speech is the user's only once the cleaned audio over the last
+-- WINDOW seconds comes within `guard` dB of the user's own level: the
+-- loudest WINDOW of their last utterance. The user speaks before any reply,
+-- so that level is known; the reply's echo, cancelled, stays well under it.
+local audio = require("gptaudio.core").audio
+
+local echo_path = {}
+
+local LOST = 0.1
+local WINDOW = 0.1
+
+local EchoPath = {}
+EchoPath.__index = EchoPath
+
+function echo_path.new(opts)
+  local self = setmetatable({
+    rate = opts.rate, sink = opts.sink, tail = opts.tail or 0.25, guard = opts.guard, taken = 0, given = 0,
+    canceller = audio.echo_canceller{ rate = opts.rate, tail = opts.tail },
+    recent = {}, recent_energy = 0, recent_frames = 0, sounded_until = -math.huge,
+  }, EchoPath)
+  if opts.sink.rate ~= opts.rate then
+    -- The sink's audio, one stream at the agent's rate; frames wait in `pending`
+    -- until a chunk takes as many as it has.
+    self.resampler = audio.resampler{ from = opts.sink.rate, to = opts.rate }
+    self.pending = audio.new{ rate = opts.rate }
+  end
+  return self
+end
+
+-- What sounded over the frames [first, first + n) of the clock at the agent's rate.
+function EchoPath:reference(first, n)
+  local rate = self.rate
+  local played = self.sink:played(first / rate, (first + n) / rate)
+  if not self.resampler then return played end
+  local pending = self.pending:append(self.resampler:process(played))
+  if pending.frames < n then
+    self.pending = audio.new{ rate = rate }
+    return pending:append(audio.new{ rate = rate, frames = n - pending.frames })
+  end
+  self.pending = pending:slice(n + 1)
+  return pending:slice(1, n)
+end
+
+-- The cleaned audio's rms over about the last WINDOW seconds.
+function EchoPath:loudness()
+  return self.recent_frames > 0 and math.sqrt(math.max(0, self.recent_energy) / self.recent_frames) or 0
+end
+
+function EchoPath:listen(clean)
+  local recent = self.recent
+  recent[#recent + 1] = { clean.frames * clean:rms() ^ 2, clean.frames }
+  self.recent_energy, self.recent_frames = self.recent_energy + recent[#recent][1], self.recent_frames + clean.frames
+  while self.recent_frames - recent[1][2] >= WINDOW * self.rate do
+    local oldest = table.remove(recent, 1)
+    self.recent_energy, self.recent_frames = self.recent_energy - oldest[1], self.recent_frames - oldest[2]
+  end
+  if self.speaking then self.peak = math.max(self.peak, self:loudness()) end
+end
+
+function EchoPath:process(chunk, at)
+  local n = chunk.frames
+  local start = math.floor(at * self.rate + 0.5) - n
+  local place = self.next_frame
+  if not place or start < place or start > place + LOST * self.rate then place = start end
+  self.next_frame = place + n
+  self.canceller:playback(self:reference(place, n))
+  local clean = assert(self.canceller:capture(chunk))
+  self.taken, self.given = self.taken + n, self.given + clean.frames
+  if self.sink:playing() then self.sounded_until = at + self.tail end
+  if clean.frames > 0 then self:listen(clean) end
+  return clean
+end
+
+function EchoPath:held()
+  return (self.taken - self.given) / self.rate
+end
+
+function EchoPath:user(speaking)
+  if speaking then
+    self.speaking, self.peak = true, 0
+  elseif self.speaking then
+    self.speaking, self.level = false, self.peak
+  end
+end
+
+function EchoPath:is_user(now)
+  if not self.guard or not self.level or now > self.sounded_until then return true end
+  return self:loudness() >= self.level * 10 ^ (-self.guard / 20)
+end
+
+return echo_path
