@@ -92,6 +92,9 @@ describe("AudioBuffer basics", function()
     assert.equal(0, buf:rms())
     assert.equal(0, buf:sample(120000, 2))
     assert.equal(#buf:encode("pcm16"), 120000 * 2 * 2)
+    -- methods and fields only: no metamethod, no other key
+    assert.is_function(buf.peak)
+    for _, key in ipairs{ "__gc", "__index", "no_such_field", 1, true } do assert.is_nil(buf[key]) end
   end)
 
   it("channels default to 1 and frames to 0; a 0-frame buffer works everywhere", function()

@@ -57,6 +57,9 @@ describe("reading every format", function()
         local ok, message = pcall(reader.read, reader)
         assert.is_false(ok)
         assert.matches("AudioReader is closed", message, 1, true)
+        -- a closed reader's methods are still found; no metamethod or other key is
+        assert.is_function(reader.close)
+        for _, key in ipairs{ "__gc", "__index", "no_such_field", 1, true } do assert.is_nil(reader[key]) end
       end)
   end
 

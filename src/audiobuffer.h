@@ -79,4 +79,12 @@ gptaudio_audiobuffer *gptaudio_audio_checkchunk(lua_State *L, int arg, unsigned 
    `known` (a NULL-terminated list): a misspelt option never passes silently. */
 void gptaudio_audio_checkfields(lua_State *L, int arg, const char *const known[]);
 
+/* The __index of a userdata whose methods are in its metatable and whose
+   fields are named in `fields` (NULL-terminated), for the key at 2: a method
+   of that name is pushed (GPTAUDIO_INDEX_METHOD; metamethods are not
+   methods); else the field's position in `fields`, or GPTAUDIO_INDEX_NONE. */
+#define GPTAUDIO_INDEX_METHOD (-1)
+#define GPTAUDIO_INDEX_NONE (-2)
+int gptaudio_index_lookup(lua_State *L, const char *const fields[]);
+
 #endif

@@ -17,6 +17,7 @@ typedef struct gptaudio_core_api {
   lua_Integer (*checkint)(lua_State *L, int idx, int arg, const char *what, lua_Integer lo, lua_Integer hi);
   void (*checkfields)(lua_State *L, int arg, const char *const known[]);
   int (*fail)(lua_State *L, const char *type, const char *fmt, ...);
+  int (*index_lookup)(lua_State *L, const char *const fields[]);
 } gptaudio_core_api;
 
 #endif

@@ -437,26 +437,36 @@ static int audio_from_pointer(lua_State *L)
 
 static const char *const FIELDS[] = {"rate", "channels", "frames", "duration", NULL};
 
-/* Methods first (so a closed buffer's method is found and raises itself), then fields. */
-static int buf_index(lua_State *L)
+int gptaudio_index_lookup(lua_State *L, const char *const fields[])
 {
-  gptaudio_audiobuffer *b;
   const char *key;
   int field;
-  luaL_checkudata(L, 1, GPTAUDIO_AUDIOBUFFER_MT);
   if (lua_type(L, 2) != LUA_TSTRING)
-    return 0;
+    return GPTAUDIO_INDEX_NONE;
   key = lua_tostring(L, 2);
   if (strncmp(key, "__", 2) != 0) {
     lua_getmetatable(L, 1);
     lua_pushvalue(L, 2);
     lua_rawget(L, -2);
     if (!lua_isnil(L, -1))
-      return 1;
+      return GPTAUDIO_INDEX_METHOD;
+    lua_pop(L, 2);
   }
-  for (field = 0; FIELDS[field] && strcmp(FIELDS[field], key) != 0; field++)
+  for (field = 0; fields[field] && strcmp(fields[field], key) != 0; field++)
     ;
-  if (!FIELDS[field])
+  return fields[field] ? field : GPTAUDIO_INDEX_NONE;
+}
+
+/* Methods first (so a closed buffer's method is found and raises itself), then fields. */
+static int buf_index(lua_State *L)
+{
+  gptaudio_audiobuffer *b;
+  int field;
+  luaL_checkudata(L, 1, GPTAUDIO_AUDIOBUFFER_MT);
+  field = gptaudio_index_lookup(L, FIELDS);
+  if (field == GPTAUDIO_INDEX_METHOD)
+    return 1;
+  if (field == GPTAUDIO_INDEX_NONE)
     return 0;
   b = gptaudio_audiobuffer_check(L, 1);
   switch (field) {
@@ -783,15 +793,11 @@ static const char *format_of_path(const char *path)
   return "wav";
 }
 
-/* Writes len bytes to path: true, or nil, err. */
-static int write_file(lua_State *L, const char *path, const char *bytes, size_t len)
+/* Closes f, which the writes to path filled (ok: all of them succeeded):
+   true, or nil, err naming the first failure, the close's included. */
+static int close_written(lua_State *L, FILE *f, int ok, const char *path)
 {
-  FILE *f = fopen(path, "wb");
-  int ok, write_errno;
-  if (!f)
-    return gptaudio_fail(L, "audio", "cannot write %s: %s", path, strerror(errno));
-  ok = fwrite(bytes, 1, len, f) == len;
-  write_errno = ok ? 0 : errno;
+  int write_errno = ok ? 0 : errno;
   if (fclose(f) != 0 && ok) {
     ok = 0;
     write_errno = errno;
@@ -802,13 +808,22 @@ static int write_file(lua_State *L, const char *path, const char *bytes, size_t 
   return 1;
 }
 
+/* Writes len bytes to path: true, or nil, err. */
+static int write_file(lua_State *L, const char *path, const char *bytes, size_t len)
+{
+  FILE *f = fopen(path, "wb");
+  if (!f)
+    return gptaudio_fail(L, "audio", "cannot write %s: %s", path, strerror(errno));
+  return close_written(L, f, fwrite(bytes, 1, len, f) == len, path);
+}
+
 /* A 16-bit WAV file, converted in blocks on the stack; nothing between fopen
    and fclose can raise. */
 static int save_wav(lua_State *L, const gptaudio_audiobuffer *b, const char *path)
 {
   unsigned char header[WAV_HEADER_BYTES], block[8192];
   size_t n = b->frames * b->channels, done = 0;
-  int ok, write_errno;
+  int ok;
   FILE *f;
   if (wav_write_header(header, b->rate, b->channels, 0, n * 2) != 0)
     return gptaudio_fail(L, "audio", "%zu samples do not fit a WAV file", n);
@@ -822,15 +837,7 @@ static int save_wav(lua_State *L, const gptaudio_audiobuffer *b, const char *pat
     ok = fwrite(block, 2, count, f) == count;
     done += count;
   }
-  write_errno = ok ? 0 : errno;
-  if (fclose(f) != 0 && ok) {
-    ok = 0;
-    write_errno = errno;
-  }
-  if (!ok)
-    return gptaudio_fail(L, "audio", "cannot write %s: %s", path, strerror(write_errno));
-  lua_pushboolean(L, 1);
-  return 1;
+  return close_written(L, f, ok, path);
 }
 
 /* save(path[, format[, options]]): the format given, else the one the

@@ -13,7 +13,7 @@
 
 static const gptaudio_core_api API = {
   gptaudio_audiobuffer_new, gptaudio_audiobuffer_check, gptaudio_audiobuffer_reserve,
-  gptaudio_audio_checkint, gptaudio_audio_checkfields, gptaudio_fail,
+  gptaudio_audio_checkint, gptaudio_audio_checkfields, gptaudio_fail, gptaudio_index_lookup,
 };
 
 /* Pushes the module's table and returns 1, or pushes why it cannot be loaded

@@ -1,8 +1,6 @@
 /* gptaudio.AudioReader: a file decoded as it is read, an AudioBuffer of the
    length asked for at a time (audio.open). Only the decoder's few buffers are
    in memory, however long the recording. */
-#include <string.h>
-
 #include "ffmpeg_module.h"
 
 typedef struct reader {
@@ -76,22 +74,12 @@ static const char *const FIELDS[] = {"rate", "channels", "duration", "format", "
 static int reader_index(lua_State *L)
 {
   const media_info *info;
-  const char *key;
   int field;
   to_reader(L, 1);
-  if (lua_type(L, 2) != LUA_TSTRING)
-    return 0;
-  key = lua_tostring(L, 2);
-  if (strncmp(key, "__", 2) != 0) {
-    lua_getmetatable(L, 1);
-    lua_pushvalue(L, 2);
-    lua_rawget(L, -2);
-    if (!lua_isnil(L, -1))
-      return 1;
-  }
-  for (field = 0; FIELDS[field] && strcmp(FIELDS[field], key) != 0; field++)
-    ;
-  if (!FIELDS[field])
+  field = gptaudio_ffmpeg_api->index_lookup(L, FIELDS);
+  if (field == GPTAUDIO_INDEX_METHOD)
+    return 1;
+  if (field == GPTAUDIO_INDEX_NONE)
     return 0;
   info = media_decoder_info(gptaudio_ffmpeg_check_reader(L, 1));
   switch (field) {
