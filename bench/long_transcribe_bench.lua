@@ -22,14 +22,6 @@ local MODEL = arg[3] or "gpt-audio-mini"
 local IN_FLIGHT = tonumber(arg[4])
 local BASE_MINUTES = 5
 
-local TEXTS = {
-  "Good morning everyone.",
-  "Let us begin the weekly meeting now.",
-  "The first item on the agenda is the budget for next year.",
-  "Sales grew by twelve percent in the third quarter which is better than we planned for.",
-  "Thank you.",
-  "Any questions before we move on to the hiring plan?",
-}
 local PAUSES = { 1.0, 1.6, 0.7, 2.2, 1.2, 0.5, 3.0 }
 
 local function peak_rss_mb()
@@ -43,7 +35,7 @@ local dir = util.temp_dir()
 local started = core.now()
 local sentences, seconds = {}, 0
 while seconds < BASE_MINUTES * 60 do
-  for _, text in ipairs(TEXTS) do
+  for _, text in ipairs(long_audio.MEETING) do
     sentences[#sentences + 1] = { text = text }
     seconds = seconds + 0.1 * #text / 1.5 + 1.5
   end

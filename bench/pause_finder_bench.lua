@@ -22,12 +22,6 @@ local MIN_SILENCE = 0.3
 -- The chunker judges at most 45 s at a time: the energy threshold is set per such stretch.
 local STRETCH = 45
 
-local TEXTS = {
-  "Good morning everyone.", "Let us begin the weekly meeting now.",
-  "The first item on the agenda is the budget for next year.",
-  "Sales grew by twelve percent in the third quarter which is better than we planned for.",
-  "Thank you.", "Any questions before we move on to the hiring plan?",
-}
 local BABBLE = {
   "The weather tomorrow looks cold and rainy in the north.", "Did you see the match last night it was amazing.",
   "I will be late for dinner so please start without me.", "Where did you park the car this morning.",
@@ -88,9 +82,8 @@ local function score(rec, runs)
 end
 
 local dir = util.temp_dir()
-local sentences = {}
-for _ = 1, 4 do for _, t in ipairs(TEXTS) do sentences[#sentences + 1] = { text = t } end end
-local rec = long_audio.build(dir, { sentences = sentences, pauses = { 1.0, 1.6, 0.7, 2.2, 1.2, 0.5 }, noise = 0.004 })
+local rec = long_audio.build(dir, { sentences = long_audio.rounds(long_audio.MEETING, 4),
+                                    pauses = { 1.0, 1.6, 0.7, 2.2, 1.2, 0.5 }, noise = 0.004 })
 
 -- Babble: other voices saying other things, looped over the recording, 10 dB down.
 local babble = {}

@@ -2,11 +2,9 @@
 -- recording of two espeak-ng voices taking turns (built once for the file):
 -- diarized segments with their speakers at the true times, in pieces and
 -- streamed, known speakers named from reference clips sent as data URLs.
-local busted = require "busted"
 local gptaudio = require "gptaudio"
 local long_audio = require "spec.support.long_audio"
 local setup_ = require "spec.support.setup"
-local util = require "spec.support.util"
 
 local ENDPOINT = "/v1/audio/transcriptions"
 local MODEL = "gpt-4o-transcribe-diarize"
@@ -31,24 +29,10 @@ local function field_values(body, name)
 end
 
 describe("speakers (gpt-4o-transcribe-diarize)", function()
-  local dir, rec
-  local server, client
+  local rec, server, client
 
-  busted.setup(function()
-    dir = util.temp_dir()
-    local sentences = {}
-    for _ = 1, 2 do
-      for _, turn in ipairs(TURNS) do sentences[#sentences + 1] = turn end
-    end
-    rec = long_audio.build(dir, { sentences = sentences, pauses = { 0.9, 1.4, 0.7 } })
-  end)
-  busted.teardown(function() util.remove_tree(dir) end)
-
-  setup_.fake_client(nil, function(s, c)
-    server, client = s, c
-    server:standin(true)
-    server:ear(long_audio.ear(rec))
-  end)
+  setup_.recording_client({ sentences = long_audio.rounds(TURNS, 2), pauses = { 0.9, 1.4, 0.7 } },
+                          function(r, s, c) rec, server, client = r, s, c end)
 
   local function assert_speakers(tr, names)
     assert.equal(#rec.sentences, #tr.segments)

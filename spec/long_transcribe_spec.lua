@@ -3,7 +3,7 @@
 -- for the file), cut at its pauses, sent in pieces, joined in order, with
 -- segments at the true sentence times, subtitles, progress, and a named gap
 -- where a piece keeps failing.
-local busted = require "busted"
+local command_ = require "spec.support.command"
 local gptaudio = require "gptaudio"
 local long_audio = require "spec.support.long_audio"
 local models = require "gptaudio.models"
@@ -13,15 +13,6 @@ local util = require "spec.support.util"
 local ENDPOINT = "/v1/audio/transcriptions"
 local CHAT = "/v1/chat/completions"
 
--- Lengths that differ by at least 0.3 s (the ear tells sentences by length).
-local TEXTS = {
-  "Good morning everyone.",
-  "Let us begin the weekly meeting now.",
-  "The first item on the agenda is the budget for next year.",
-  "Sales grew by twelve percent in the third quarter which is better than we planned for.",
-  "Thank you.",
-  "Any questions before we move on to the hiring plan?",
-}
 local PAUSES = { 1.0, 1.6, 0.7, 2.2, 1.2 }
 
 local function script_text(rec, first, last)
@@ -43,21 +34,12 @@ local function nearest_start(rec, t)
   return best
 end
 
--- The pieces as on_event's "piece" events give them, in order.
 -- Runs bin/gptaudio against the fake server; returns its exit status, stdout and stderr.
 local function command(base_url, arguments)
-  local out, err = os.tmpname(), os.tmpname()
-  local words = {}
-  for i, a in ipairs(arguments) do words[i] = util.shell_quote(a) end
-  local line = "%s OPENAI_BASE_URL=%s OPENAI_API_KEY=sk-dummy %s bin/gptaudio %s > %s 2> %s; echo $?"
-  local status = tonumber(util.read_command(line:format(util.spawn_env(), util.shell_quote(base_url), util.LUA,
-                                                        table.concat(words, " "), out, err)))
-  local stdout, stderr = util.read_file(out), util.read_file(err)
-  os.remove(out)
-  os.remove(err)
-  return status, stdout, stderr
+  return command_.start(base_url, arguments).wait()
 end
 
+-- The pieces as on_event's "piece" events give them, in order.
 local function piece_events(opts)
   local pieces = {}
   opts.on_event = function(ev)
@@ -92,24 +74,10 @@ local function parse_cues(text, vtt)
 end
 
 describe("long recordings", function()
-  local dir, rec
-  local server, client
+  local rec, server, client
 
-  busted.setup(function()
-    dir = util.temp_dir()
-    local sentences = {}
-    for _ = 1, 3 do
-      for _, text in ipairs(TEXTS) do sentences[#sentences + 1] = { text = text } end
-    end
-    rec = long_audio.build(dir, { sentences = sentences, pauses = PAUSES })
-  end)
-  busted.teardown(function() util.remove_tree(dir) end)
-
-  setup_.fake_client(nil, function(s, c)
-    server, client = s, c
-    server:standin(true)
-    server:ear(long_audio.ear(rec))
-  end)
+  setup_.recording_client({ sentences = long_audio.rounds(long_audio.MEETING, 3), pauses = PAUSES },
+                          function(r, s, c) rec, server, client = r, s, c end)
 
   describe("on the chat route (no times from the model)", function()
     it("cuts inside pauses near the target, within the limits, and joins the texts in order", function()
@@ -235,7 +203,7 @@ describe("long recordings", function()
       for _, request in ipairs(server:requests(ENDPOINT)) do
         assert.truthy(request.body:find('name="response_format"\r\n\r\nverbose_json', 1, true))
       end
-      assert.equal(math.ceil, math.ceil) -- whisper bills whole seconds per piece:
+      -- whisper bills whole seconds per piece:
       assert.is_true(tr.usage.seconds >= math.floor(rec.duration))
     end)
 
@@ -292,7 +260,7 @@ describe("long recordings", function()
 
   describe("the command", function()
     it("writes subtitles by the output's extension, cut at the pauses, with the audio progress", function()
-      local out = dir .. "/meeting.srt"
+      local out = rec.dir .. "/meeting.srt"
       local status, stdout, stderr = command(server.url, { "transcribe", rec.path, "-o", out, "--progress" })
       assert.equal(0, status, stderr)
       assert.equal("", stdout)
@@ -319,7 +287,7 @@ describe("long recordings", function()
     end)
 
     it("runs a batch of long recordings: one line each, subtitles, progress in seconds of audio", function()
-      local list, results, srt = dir .. "/inputs.txt", dir .. "/results.jsonl", dir .. "/subtitles"
+      local list, results, srt = rec.dir .. "/inputs.txt", rec.dir .. "/results.jsonl", rec.dir .. "/subtitles"
       util.write_file(list, rec.path .. "\n")
       assert(util.succeeded("mkdir -p " .. util.shell_quote(srt)))
       local status, _, stderr = command(server.url, { "batch", "transcribe", list, "-o", results, "--srt", srt,
@@ -335,7 +303,7 @@ describe("long recordings", function()
     end)
 
     it("translates into a language and speaks it into a WAV file", function()
-      local out = dir .. "/french.wav"
+      local out = rec.dir .. "/french.wav"
       local status, stdout, stderr = command(server.url, { "translate", rec.sentences[2].path, "--to", "French",
                                                            "-o", out })
       assert.equal(0, status, stderr)
@@ -355,7 +323,7 @@ describe("long recordings", function()
         pending("gptaudio.ffmpeg is not built")
         return
       end
-      local m4a = dir .. "/meeting.m4a"
+      local m4a = rec.dir .. "/meeting.m4a"
       assert(util.succeeded(("ffmpeg -loglevel error -y -i %s -c:a aac -b:a 64k %s"):format(
         util.shell_quote(rec.path), util.shell_quote(m4a))))
       local opts = { chunk = { target_seconds = 8, max_seconds = 12 } }

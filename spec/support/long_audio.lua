@@ -8,12 +8,35 @@
 --     pauses = { 1.2, 0.8, ... },   -- seconds after each sentence (cycled)
 --     lead = 0.5, noise = 0.004,    -- silence before the first; white noise amplitude
 --   })
---   rec.path, rec.duration, rec.sentences[i] = { text, speaker, start, stop, seconds, path }
+--   rec.path, rec.duration, rec.sentences[i] = { text, speaker, start, stop, seconds, path }, rec.dir (dir)
 --   long_audio.ear(rec)   the sentences as the fake server's ear takes them
 --   long_audio.repeated(dir, rec, times)   rec played `times` times over (a longer recording)
+--   long_audio.rounds(list, times)   list (texts or sentence tables) `times` times over, as sentences
+--   long_audio.MEETING   the texts of a weekly meeting, each 0.3 s or more longer or shorter than the others
+--                        (the fake server's ear tells sentences by length)
+-- A spec's recording and a fake client whose ear knows it: setup_.recording_client.
 local util = require "spec.support.util"
 
 local long_audio = {}
+
+long_audio.MEETING = {
+  "Good morning everyone.",
+  "Let us begin the weekly meeting now.",
+  "The first item on the agenda is the budget for next year.",
+  "Sales grew by twelve percent in the third quarter which is better than we planned for.",
+  "Thank you.",
+  "Any questions before we move on to the hiring plan?",
+}
+
+function long_audio.rounds(list, times)
+  local sentences = {}
+  for _ = 1, times do
+    for _, item in ipairs(list) do
+      sentences[#sentences + 1] = type(item) == "string" and { text = item } or item
+    end
+  end
+  return sentences
+end
 
 local RATE = 16000
 local q = util.shell_quote
@@ -60,7 +83,7 @@ function long_audio.build(dir, spec)
   local duration = seconds_of(speech)
   run(("sox -n %s %s synth %.3f whitenoise vol %g"):format(FORMAT, q(noise), duration, spec.noise or 0.004))
   run(("sox -m -v 1 %s -v 1 %s %s"):format(q(speech), q(noise), q(path)))
-  return { path = path, duration = duration, sentences = sentences }
+  return { path = path, duration = duration, sentences = sentences, dir = dir }
 end
 
 --- The sentences as the fake server's ear takes them: {text, seconds, speaker}.

@@ -10,6 +10,7 @@ local busted = require "busted"
 local luassert = require "luassert"
 local gptaudio = require "gptaudio"
 local fake = require "spec.support.fake"
+local long_audio = require "spec.support.long_audio"
 local prism = require "spec.support.prism"
 local util = require "spec.support.util"
 
@@ -46,6 +47,24 @@ function setup_.fake_client(options, ready)
     ready(server, client)
   end)
   busted.after_each(function() client:close() end)
+end
+
+--- In a describe block: a recording long_audio.build makes from spec once for
+--- the block (in a temporary folder removed after it), and the client of
+--- setup_.fake_client whose server plays the stand-in with an ear that knows
+--- the recording; ready(rec, server, client) gets them before each test.
+function setup_.recording_client(spec, ready)
+  local dir, rec
+  busted.setup(function()
+    dir = util.temp_dir()
+    rec = long_audio.build(dir, spec)
+  end)
+  busted.teardown(function() util.remove_tree(dir) end)
+  setup_.fake_client(nil, function(server, client)
+    server:standin(true)
+    server:ear(long_audio.ear(rec))
+    ready(rec, server, client)
+  end)
 end
 
 --- In a describe block: Prism serving OpenAI's spec and one client on it
