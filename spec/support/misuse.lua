@@ -346,7 +346,25 @@ function groups.audio()
   }
 end
 
--- What the hosts use: LÖVE's SoundData, the gateway's status, the limit stores.
+-- gptaudio.phone.handle outside OpenResty: the modules it takes from there are
+-- stand-ins, and the WebSocket's constructor, the first thing handle does past
+-- its own checks and its agent's, ends the call as a success.
+local PAST_CHECKS = "phone.handle got past its checks"
+
+local function phone_handle(...)
+  if not package.loaded["gptaudio.phone"] then
+    package.preload["ngx.semaphore"] = function() return {} end
+    package.preload["resty.websocket.server"] = function()
+      return { new = function() error(PAST_CHECKS, 0) end }
+    end
+  end
+  local ok, err = pcall(require("gptaudio.phone").handle, ...)
+  if ok or err == PAST_CHECKS then return true end
+  error(err, 0)
+end
+
+-- What the hosts use: LÖVE's SoundData, the gateway's status, the limit stores,
+-- the phone's handler.
 function groups.hosts()
   local function not_this() return false end
   local function sounddata()
@@ -376,6 +394,13 @@ function groups.hosts()
       fields = { [1] = { opt("host", "lua_string"), opt("port", "nonnegative_integer"),
                          opt("password", "lua_string"), opt("db", "nonnegative_integer"),
                          opt("prefix", "lua_string") } } },
+    { name = "phone.handle", fn = phone_handle, params = { arg("options", "table") },
+      valid = function() return { client = new_client(), system = "be brief", tools = tool_box() } end,
+      fields = { [1] = { arg("client", not_this), opt("system", "lua_string"), opt("voice", "lua_string"),
+                         opt("model", "lua_string"), opt("tools", not_this),
+                         opt("vad", "table", { accepts_table = true }),
+                         opt("ahead", "positive_number"), opt("on_event", "function"),
+                         opt("max_payload", "positive_integer"), opt("transcribe", "string_or_false") } } },
   }
 end
 

@@ -20,7 +20,6 @@
 local check = require "gptaudio.check"
 local playout = require "gptaudio.phone.playout"
 local twilio = require "gptaudio.phone.twilio"
-local tools = require "gptaudio.tools"
 local voice_agent = require "gptaudio.voice.agent"
 local semaphore = require "ngx.semaphore"
 -- OpenResty ships lua-resty-websocket as resty.*; Debian's lua-nginx-websocket as nginx.*.
@@ -183,17 +182,12 @@ local function read_loop(self)
   end
 end
 
+-- The call's own options; those of its turns voice.agent checks, as the
+-- call makes its agent before it touches the request.
 local function check_options(opts)
   check.value("phone.handle", "options", opts, "table")
   check.known("phone.handle", opts, OPTIONS, "option")
-  if type(opts.client) ~= "table" or type(opts.client.start) ~= "function" then
-    error("phone.handle: 'client' must be a gptaudio client", 0)
-  end
-  if opts.tools ~= nil and not tools.is_toolbox(opts.tools) then
-    error("phone.handle: 'tools' must be a toolbox (gptaudio.tools.new)", 0)
-  end
-  check.fields("phone.handle", opts, { system = "string", voice = "string", model = "string", vad = "table",
-                                       ahead = "positive number", on_event = "function",
+  check.fields("phone.handle", opts, { ahead = "positive number", on_event = "function",
                                        max_payload = "positive integer" })
 end
 
@@ -216,18 +210,18 @@ end
 --- up; returns a summary {call_sid, stream_sid, seconds, turns, tokens, cost, why}.
 function phone.handle(opts)
   check_options(opts)
-  local ws, err = websocket:new{ timeout = READ_TIMEOUT_MS, max_payload_len = opts.max_payload or 65536 }
-  if not ws then return refuse(err) end
-  local self = setmetatable({
-    on_event = opts.on_event, ws = ws, wake = assert(semaphore.new()), events = {}, replies = 0,
-    started = now(), close_socket = true,
-  }, Call)
-  self.playout = playout.new{ send = function(text) return ws:send_text(text) end, now = now, ahead = opts.ahead }
+  local self = setmetatable({ on_event = opts.on_event, events = {}, replies = 0, close_socket = true }, Call)
+  self.playout = playout.new{ send = function(text) return self.ws:send_text(text) end, now = now,
+                              ahead = opts.ahead }
+  -- Made before the handshake: a bad option raises while the request can still answer 500.
   self.agent = voice_agent.new{
     client = opts.client, sink = line_sink(self), rate = twilio.RATE, system = opts.system, tools = opts.tools,
     voice = opts.voice, model = opts.model, vad = opts.vad, on_event = function(ev) self:emit(ev) end,
     transcribe = opts.transcribe == nil and TRANSCRIBE_MODEL or opts.transcribe,
   }
+  local ws, err = websocket:new{ timeout = READ_TIMEOUT_MS, max_payload_len = opts.max_payload or 65536 }
+  if not ws then return refuse(err) end
+  self.ws, self.wake, self.started = ws, assert(semaphore.new()), now()
   local speaking = ngx.thread.spawn(speaker, self)
   read_loop(self)
   ngx.thread.wait(speaking)
