@@ -220,4 +220,29 @@ describe("a real sound server (PulseAudio, null sink)", function()
     assert.same({}, children())
     assert.same({}, server:clients())
   end)
+
+  it("a missing recorder or player: nil, err naming the package that has it", function()
+    local path = uv.os_getenv("PATH")
+    local engine = gptaudio.engine.new()
+    finally(function()
+      uv.os_setenv("PATH", path)
+      engine:close()
+    end)
+    -- A PATH holding none of them.
+    uv.os_setenv("PATH", dir)
+    for backend, program in pairs{ pulse = { "parec", "pulseaudio-utils" }, alsa = { "arecord", "alsa-utils" } } do
+      local mic = assert(audio.capture{ backend = backend, engine = engine })
+      local ok, err = mic:start(function() end)
+      assert.is_nil(ok)
+      assert.equal("io", err.type)
+      assert.equal(("cannot start %s: No such file or directory (%s is in the package %s)"):format(program[1],
+                   program[1], program[2]), err.message)
+      assert.is_false(mic:running())
+    end
+    local speaker = audio.playback{ rate = RATE, backend = "pulse", engine = engine }
+    speaker:play(audio.new{ rate = RATE, frames = 240 })
+    assert.equal("cannot start pacat: No such file or directory (pacat is in the package pulseaudio-utils)",
+                 speaker.error.message)
+    speaker:close()
+  end)
 end)

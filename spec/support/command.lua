@@ -13,7 +13,8 @@ local quote = util.shell_quote
 --- Starts `gptaudio arguments...` with OPENAI_BASE_URL = base_url and
 --- OPENAI_API_KEY = options.key (default "sk-dummy"); options.limits is shell
 --- text run first in the child's shell (a ulimit, a trap); options.stdin a
---- file the command reads as its stdin (default: none). Returns {pid,
+--- file the command reads as its stdin (default: none); options.env more
+--- arguments of env(1), as shell text ("-u NAME", "NAME=value"). Returns {pid,
 --- wait() -> exit status, stdout, stderr}.
 function command.start(base_url, arguments, options)
   options = options or {}
@@ -23,8 +24,8 @@ function command.start(base_url, arguments, options)
   local inner = ("echo $$; %s exec %s bin/gptaudio %s < %s"):format(
     options.limits and (options.limits .. ";") or "", util.LUA, table.concat(words, " "),
     quote(options.stdin or "/dev/null"))
-  local line = ("%s OPENAI_BASE_URL=%s OPENAI_API_KEY=%s sh -c %s 2>%s; echo exit:$?"):format(
-    util.spawn_env(), quote(base_url), quote(options.key or "sk-dummy"), quote(inner), quote(stderr))
+  local line = ("%s %s OPENAI_BASE_URL=%s OPENAI_API_KEY=%s sh -c %s 2>%s; echo exit:$?"):format(
+    util.spawn_env(), options.env or "", quote(base_url), quote(options.key or "sk-dummy"), quote(inner), quote(stderr))
   local p = assert(io.popen(line))
   local pid = assert(tonumber(p:read("*l")))
   return {

@@ -4,6 +4,7 @@
 -- 8 kHz: a sound server's resampling and mixing leave the speech band alone).
 --
 --   local at, similarity = locate.find(recording, sound)   -- seconds into recording; 1 = identical
+--   local parts = locate.parts(recording, sound, 4)        -- each quarter: { {at =, similarity =}, ... }
 local locate = {}
 
 local RATE = 8000
@@ -56,6 +57,17 @@ function locate.find(recording, sound)
   local coarse = best(ea, eb, 0, math.max(0, #ea - #eb))
   local lag, score = best(a, b, math.max(0, coarse * STEP - SEARCH), coarse * STEP + SEARCH)
   return lag / RATE, score
+end
+
+--- sound cut in n equal parts, each found in recording as find does: a
+--- brief gap (a player's underrun) spoils one part, not the whole.
+function locate.parts(recording, sound, n)
+  local found, size = {}, math.floor(sound.frames / n)
+  for k = 1, n do
+    local at, score = locate.find(recording, sound:slice((k - 1) * size + 1, k * size))
+    found[k] = { at = at, similarity = score }
+  end
+  return found
 end
 
 return locate

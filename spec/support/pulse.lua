@@ -1,14 +1,19 @@
--- A PulseAudio daemon of the spec's own, needing no sound card: a null sink
--- (module-null-sink) is the speaker and its monitor the microphone, so what
--- pacat or `aplay -D pulse` plays, parec or `arecord -D pulse` records, through
--- the real server and its resampler. Everything lives in a temporary folder:
+-- A PulseAudio daemon of the spec's own, needing no sound card: null sinks
+-- (module-null-sink) stand for the devices, so what pacat or `aplay -D pulse`
+-- plays, parec or `arecord -D pulse` records from a sink's monitor, through
+-- the real server and its resampler. Two of them: the speaker (the default
+-- sink: where players go) and the room (its monitor is the default source,
+-- the microphone: what a spec plays into the room, a recorder hears), so a
+-- program's own answers on the speaker never reach its microphone.
+-- Everything lives in a temporary folder:
 -- the socket (folder/pulse/native, where a client looks when XDG_RUNTIME_DIR
 -- is the folder), the state, the log. No system-wide configuration is read
 -- (PULSE_CONFIG=/dev/null, -n: no default.pa), it never exits by itself, and
 -- it runs as root too (it warns, and works).
 --
 --   local server = pulse.start()      -- server.address ("unix:<folder>/pulse/native"),
---                                     -- server.runtime (the folder), server.sink, server.monitor
+--                                     -- server.runtime (the folder), server.sink and
+--                                     -- server.monitor (the speaker's), server.room
 --   server:use()                      -- PULSE_SERVER set in this process, for the children it starts
 --   server:clients()                  -- the programs connected to it now, e.g. { "parec" }
 --   server:stop()                     -- in the test's one finally: kills it, waits until it is gone
@@ -19,6 +24,7 @@ local pulse = {}
 
 local STARTUP_SECONDS = 10
 local SINK = "gptaudio_speaker"
+local ROOM = "gptaudio_room"
 
 local q = util.shell_quote
 
@@ -93,22 +99,27 @@ function pulse.start(opts)
   opts = opts or {}
   local dir = util.temp_dir()
   local self = setmetatable({ runtime = dir, address = "unix:" .. dir .. "/pulse/native", sink = SINK,
-                              monitor = SINK .. ".monitor" }, Server)
+                              monitor = SINK .. ".monitor", room = ROOM }, Server)
   local env = ("HOME=%s XDG_RUNTIME_DIR=%s PULSE_RUNTIME_PATH=%s/pulse PULSE_STATE_PATH=%s/state "
                .. "PULSE_CONFIG=/dev/null"):format(q(dir), q(dir), q(dir), q(dir))
+  local sink = "--load=module-null-sink sink_name=%s rate=" .. (opts.rate or 48000) .. " channels="
+               .. (opts.channels or 2)
   local daemon = table.concat({
     "pulseaudio", "-n", "--daemonize=no", "--use-pid-file=no", "--exit-idle-time=-1", "--realtime=no",
     "--high-priority=no", "--log-target=stderr", "--log-level=notice",
     q(("--load=module-native-protocol-unix auth-anonymous=1 socket=%s/pulse/native"):format(dir)),
-    q(("--load=module-null-sink sink_name=%s rate=%d channels=%d"):format(SINK, opts.rate or 48000,
-                                                                          opts.channels or 2)),
+    -- The first sink loaded is the default one.
+    q(sink:format(SINK)), q(sink:format(ROOM)),
   }, " ")
   self.pid = util.read_command(("cd %s && exec %s %s %s > pulseaudio.log 2>&1 & echo $!")
                                :format(q(dir), util.spawn_env(), env, daemon)):match("%d+")
   local socket = require "socket"
   local deadline = socket.gettime() + STARTUP_SECONDS
   while socket.gettime() < deadline and alive(self.pid) do
-    if self:pactl("info"):match("Default Sink: " .. SINK) then return self end
+    if self:pactl("info"):match("Default Sink: " .. SINK) then
+      self:pactl("set-default-source " .. ROOM .. ".monitor")
+      if self:pactl("info"):match("Default Source: " .. ROOM .. "%.monitor") then return self end
+    end
     socket.sleep(0.05)
   end
   local log = self:log()

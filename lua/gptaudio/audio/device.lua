@@ -60,9 +60,19 @@ function device.check_command(where, command)
   for i, arg in ipairs(command) do check.value(where, "command[" .. i .. "]", arg, "string") end
 end
 
---- Starts argv as a child: the Child, or nil, err (type "io").
+-- Where the programs come from (Debian), for the message when one is missing.
+local PACKAGE = { parec = "pulseaudio-utils", pacat = "pulseaudio-utils", arecord = "alsa-utils",
+                  aplay = "alsa-utils" }
+
+--- Starts argv as a child: the Child, or nil, err (type "io"; for a
+--- missing player or recorder of ours, naming the package that has it).
 function device.start(argv, with_stdin)
-  return core.spawn(argv, { stdin = with_stdin })
+  local child, err = core.spawn(argv, { stdin = with_stdin })
+  if not child and PACKAGE[argv[1]] and err.message:match("No such file") then
+    err = errors.new{ type = "io", message = ("%s (%s is in the package %s)"):format(err.message, argv[1],
+                                                                                  PACKAGE[argv[1]]) }
+  end
+  return child, err
 end
 
 --- What the child wrote on stderr so far (kept in said, a list), read without waiting.

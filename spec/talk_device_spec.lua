@@ -1,0 +1,117 @@
+-- `gptaudio talk` as the README shows it, hands-free, with a real sound
+-- server as the microphone and the speaker: a PulseAudio daemon of the
+-- spec's own (spec/support/pulse.lua). talk is run from the checkout with no
+-- option, finding the server as on a desktop (XDG_RUNTIME_DIR/pulse/native);
+-- its parec records the room's monitor (the default source) and its pacat
+-- plays into the speaker (the default sink). The spec says the question into
+-- the room through pacat and records the speaker through parec; the fake
+-- server answers aloud.
+local gptaudio = require "gptaudio"
+local core = require "gptaudio.core"
+local command = require "spec.support.command"
+local locate = require "spec.support.locate"
+local openai = require "spec.support.openai"
+local pulse = require "spec.support.pulse"
+local setup_ = require "spec.support.setup"
+local util = require "spec.support.util"
+local voice_script = require "spec.support.voice_script"
+
+local audio = gptaudio.audio
+
+local RATE = 24000
+local ANSWER = "Paris is the capital of France."
+
+-- Steps the engine until done() or `limit` seconds; whether done() came.
+local function drive(engine, done, limit)
+  local deadline = engine.scheduler:now() + limit
+  while not done() and engine.scheduler:now() < deadline do engine:step(0.01) end
+  return done() and true or false
+end
+
+-- The recordings open on a sink's monitor now (pactl list short source-outputs).
+local function recorders(server)
+  local count = 0
+  for _ in server:pactl("list short source-outputs"):gmatch("[^\n]+") do count = count + 1 end
+  return count
+end
+
+describe("gptaudio talk on a real sound server", function()
+  local fake, dir
+  setup_.fake_server(function(s) fake = s end)
+  setup(function() dir = util.temp_dir() end)
+  teardown(function() util.remove_tree(dir) end)
+
+  it("hears a spoken question from the microphone, prints the transcript and cost, answers through the speaker",
+     function()
+    local question = voice_script.speech("What is the capital of France?", dir, "q")
+    local answer = voice_script.speech(ANSWER, dir, "a")
+    fake:script(openai.CHAT, { voice_script.reply(answer, ANSWER, { delay = 0.1 }) })
+    local server = pulse.start()
+    local engine = gptaudio.engine.new()
+    local talk
+    finally(function()
+      if talk then
+        os.execute("kill " .. talk.pid .. " 2>/dev/null")
+        talk.wait()
+      end
+      engine:close()
+      server:stop()
+    end)
+    server:use()
+    -- What the speaker plays and what the room hears, recorded from before talk starts (an idle
+    -- null sink wakes up only up to 2 s after its monitor is opened: both are awake by then).
+    local heard = { speaker = audio.new{ rate = RATE }, room = audio.new{ rate = RATE } }
+    local ears = {
+      speaker = assert(audio.capture{ rate = RATE, device = server.monitor, engine = engine }),
+      room = assert(audio.capture{ rate = RATE, device = server.room .. ".monitor", engine = engine }),
+    }
+    for name, ear in pairs(ears) do
+      assert(ear:start(function(chunk) heard[name]:append(chunk) end))
+    end
+    assert.is_true(drive(engine, function() return heard.speaker.frames > 0 and heard.room.frames > 0 end, 5))
+
+    -- As on a desktop: no PULSE_SERVER, the server's socket in the user's runtime folder.
+    talk = command.start(fake.url, { "talk" }, { env = "-u PULSE_SERVER XDG_RUNTIME_DIR=" .. server.runtime })
+    assert.is_true(drive(engine, function() return recorders(server) == 3 end, 10), "talk's parec never came")
+    local voice = audio.playback{ rate = RATE, device = server.room, engine = engine }
+    voice:play(question)
+    local said
+    voice:finish(function() said = true end)
+    assert.is_true(drive(engine, function() return said end, 10))
+    -- The answer: once asked for, it plays within a few seconds; then Ctrl-C, as a user ends talk.
+    assert.is_true(drive(engine, function() return #fake:requests(openai.CHAT) > 0 end, 10), "no question asked")
+    local answered = engine.scheduler:now()
+    assert.is_true(drive(engine, function()
+      return engine.scheduler:now() - answered > answer.duration + 1.5
+    end, answer.duration + 2))
+    os.execute("kill -INT " .. talk.pid)
+    local status, stdout, stderr = talk.wait()
+    talk = nil
+    for _, ear in pairs(ears) do ear:stop() end
+    voice:close()
+
+    assert.equal(0, status, stderr)
+    assert.equal(ANSWER .. "\n", stdout)
+    assert.matches("turn 1, 50 tokens in, 100 out, cost %$%d+%.%d+, latency %d+ ms %(endpointing %d+, upload %d+, "
+                   .. "server %d+, client %d+%)", stderr)
+    assert.matches("1 turns, cost %$%d", stderr)
+    -- What talk sent is the question the room heard, cut from the microphone's stream.
+    local sent = fake:requests(openai.CHAT)
+    assert.equal(1, #sent)
+    local messages = sent[1].json.messages
+    local utterance = assert(audio.decode(core.base64_decode(messages[#messages].content[1].input_audio.data), "wav"))
+    local _, question_similarity = locate.find(utterance, question)
+    assert.is_true(question_similarity > 0.9, question_similarity)
+    -- The answer went out through talk's pacat: the speaker played all of it, in order (a
+    -- quarter at a time: a player's underrun on a busy machine shifts what follows it).
+    local parts = locate.parts(heard.speaker, answer, 4)
+    for k, part in ipairs(parts) do
+      assert.is_true(part.similarity > 0.9, ("quarter %d: %.3f"):format(k, part.similarity))
+      local expected = parts[1].at + (k - 1) * answer.duration / 4
+      assert.is_true(part.at >= expected - 0.01 and part.at < expected + 0.5, ("quarter %d at %.3f s, not %.3f s")
+                     :format(k, part.at, expected))
+    end
+    -- Nobody is left connected: talk's recorder and player ended with it, and so did the spec's.
+    assert.same({}, server:clients())
+  end)
+end)
