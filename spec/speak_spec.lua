@@ -240,11 +240,22 @@ describe("client:speak", function()
       assert.equal(1, of_type(got, "audio"))
     end)
 
-    it("a raw stream asked, a whole WAV came (protocol)", function()
-      local err, got = streamed("tts-1", { chunks = { wav }, no_length = true,
-                                           headers = { ["content-type"] = "audio/wav" } })
+    it("a raw stream asked, a whole WAV came, however labelled (protocol)", function()
+      for _, label in ipairs{ "audio/wav", "audio/pcm" } do
+        local err, got = streamed("tts-1", { chunks = { wav }, no_length = true,
+                                             headers = { ["content-type"] = label } })
+        assert.equal("protocol", err.type)
+        assert.equal(("the speech is a WAV file, not pcm audio (%d bytes)"):format(#wav), err.message)
+        assert.equal(0, #got)
+      end
+    end)
+
+    it("a raw stream asked, an HTML page came (protocol)", function()
+      local page = "<html><body>Down for maintenance</body></html>"
+      local err, got = streamed("tts-1", { chunks = { page }, no_length = true,
+                                           headers = { ["content-type"] = "text/html; charset=utf-8" } })
       assert.equal("protocol", err.type)
-      assert.equal(("the speech stream is audio/wav, not pcm audio (%d bytes)"):format(#wav), err.message)
+      assert.equal(("the speech is text/html, not pcm audio (%d bytes)"):format(#page), err.message)
       assert.equal(0, #got)
     end)
 
@@ -255,11 +266,42 @@ describe("client:speak", function()
       assert.equal(0, #got)
     end)
 
-    it("a raw stream labelled audio/L16 with a rate plays as pcm", function()
-      answer(ENDPOINT, { chunks = pieces(pcm_bytes(), 300), no_length = true,
-                         headers = { ["content-type"] = "Audio/L16; rate=24000; channels=1" } })
-      local sp = assert(client:speak("Labelled.", { model = "tts-1", stream = true }))
-      assert_same_audio(audio.from_pcm16(pcm_bytes(), 24000, 1), sp.audio)
+    it("a raw stream of pcm plays whatever its audio label: gateways mislabel it", function()
+      for _, label in ipairs{ "Audio/L16; rate=24000; channels=1", "audio/mpeg", "text/plain" } do
+        answer(ENDPOINT, { chunks = pieces(pcm_bytes(), 300), no_length = true,
+                           headers = { ["content-type"] = label } })
+        local sp = assert(client:speak("Labelled.", { model = "tts-1", stream = true }))
+        assert_same_audio(audio.from_pcm16(pcm_bytes(), 24000, 1), sp.audio)
+      end
+    end)
+  end)
+
+  describe("fails a whole pcm answer that is no pcm", function()
+    local function whole(response)
+      answer(ENDPOINT, response)
+      local sp, err = client:speak("Whole.", { model = "gpt-4o-mini-tts" })
+      assert.is_nil(sp)
+      return err
+    end
+
+    it("a JSON object that is no error, an HTML page, a WAV file (protocol)", function()
+      local object = '{"object":"speech","audio":"AAAA"}'
+      local page = "<html>maintenance</html>"
+      local wav = audio.from_pcm16(pcm_bytes(), 24000, 1):encode("wav")
+      for _, case in ipairs{
+        { { body = object, headers = { ["content-type"] = "application/json" } }, "application/json", #object },
+        { { body = page, headers = { ["content-type"] = "text/html" } }, "text/html", #page },
+        { { body = wav, headers = { ["content-type"] = "audio/pcm" } }, "a WAV file", #wav },
+      } do
+        local err = whole(case[1])
+        assert.same({ "protocol", ("the speech is %s, not pcm audio (%d bytes)"):format(case[2], case[3]) },
+                    { err.type, err.message })
+      end
+    end)
+
+    it("a JSON error (api, its message)", function()
+      local err = whole{ json = { error = { message = "Upstream speech failed.", code = "upstream" } } }
+      assert.same({ "api", 200, "Upstream speech failed." }, { err.type, err.status, err.message })
     end)
   end)
 

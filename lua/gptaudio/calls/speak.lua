@@ -97,12 +97,42 @@ local function new_speech(call, fields, config)
   return fields
 end
 
+local function media_type(headers)
+  local value = headers and headers["content-type"] or ""
+  return value:match("^%s*([^;%s]*)"):lower()
+end
+
+-- What an answer meant to be pcm is instead, or nil: a body labelled JSON or
+-- HTML (a gateway's answer, a maintenance page), or one whose bytes (from
+-- `start`) begin a WAV file. No other label is trusted to say more: gateways
+-- label pcm audio/mpeg, text/plain or nothing.
+local function not_pcm(headers, start)
+  local kind = media_type(headers)
+  if kind:find("json", 1, true) or kind:find("html", 1, true) then return kind end
+  if start and start:sub(1, 4) == "RIFF" and start:sub(9, 12) == "WAVE" then return "a WAV file" end
+end
+
+-- The error of a body that is not pcm: the API error it holds, else a
+-- protocol error naming what came. An error object is small: a body whose
+-- JSON would take more than its size allows is none.
+local MAX_ERROR_BODY = 64 * 1024
+
+local function not_pcm_error(body, what, response)
+  local err = errors.in_success{ status = response.status, headers = response.headers, body = body,
+                                 json = json.decode(body, MAX_ERROR_BODY) }
+  if err then return nil, err end
+  return fail("protocol", ("the speech is %s, not pcm audio (%d bytes)"):format(what, #body),
+              { request_id = response.headers and response.headers["x-request-id"] })
+end
+
 -- The Speech of a whole (not streamed) response: the body is the audio.
 local function decode_response(call, response, config)
   local bytes = response.body
   local fields = { request_id = response.headers and response.headers["x-request-id"], usage = usage_of(nil, call) }
   local buf, err
   if call.format == "pcm" then
+    local what = not_pcm(response.headers, bytes)
+    if what then return not_pcm_error(bytes, what, response) end
     buf, err = core.audio.from_pcm16(bytes, API_RATE, 1)
   elseif call.format == "wav" then
     buf, err = core.audio.decode(bytes, "wav")
@@ -119,19 +149,11 @@ local function decode_response(call, response, config)
   return new_speech(call, fields, config)
 end
 
--- The media types a raw stream of headerless pcm comes under; none at all counts too.
-local PCM_TYPES = { ["audio/pcm"] = true, ["audio/l16"] = true, ["application/octet-stream"] = true, [""] = true }
-
-local function media_type(headers)
-  local value = headers and headers["content-type"] or ""
-  return value:match("^%s*([^;%s]*)"):lower()
-end
-
 -- Gathers streamed pcm: speech.audio.delta events (base64, each decoded on
 -- its own) up to speech.audio.done, or the raw chunked body, an odd byte
--- carried to the next piece. A raw body of another media type (a gateway's
--- JSON error, a whole WAV) is not played as samples: it is kept whole, and
--- fails the call at its end.
+-- carried to the next piece. A raw body that is not pcm (a gateway's JSON
+-- error, a whole WAV: see not_pcm) is not played as samples: it is kept
+-- whole, and fails the call at its end.
 local Stream = {}
 Stream.__index = Stream
 
@@ -143,8 +165,8 @@ local function new_stream(call, config, emit, log)
 end
 
 function Stream:head(headers)
-  local kind = media_type(headers)
-  if not self.call.sse and not PCM_TYPES[kind] then self.not_pcm = { kind = kind } end
+  local what = not self.call.sse and not_pcm(headers)
+  if what then self.not_pcm = { what = what } end
 end
 
 function Stream:add(chunk, err)
@@ -158,6 +180,11 @@ end
 
 function Stream:event(ev)
   if ev.type == "data" then
+    if not self.started then
+      self.started = true
+      local what = not_pcm(nil, ev.data)
+      if what then self.not_pcm = self.not_pcm or { what = what } end
+    end
     if self.not_pcm then
       self.not_pcm[#self.not_pcm + 1] = ev.data
       return true
@@ -189,20 +216,8 @@ function Stream:partial(headers)
   }, self.config)
 end
 
--- The error of a raw body that is not pcm: the API error it holds, else
--- a protocol error naming what came. An error object is small: a body
--- whose JSON would take more than its size allows is none.
-local MAX_ERROR_BODY = 64 * 1024
-
-local function not_pcm_error(body, kind, response)
-  local err = errors.in_success{ status = response.status, headers = response.headers, body = body,
-                                 json = json.decode(body, MAX_ERROR_BODY) }
-  if err then return nil, err end
-  return fail("protocol", ("the speech stream is %s, not pcm audio (%d bytes)"):format(kind, #body))
-end
-
 function Stream:finish(response)
-  if self.not_pcm then return not_pcm_error(table.concat(self.not_pcm), self.not_pcm.kind, response) end
+  if self.not_pcm then return not_pcm_error(table.concat(self.not_pcm), self.not_pcm.what, response) end
   call_stream.end_pcm(self.pcm, self.log, "speak")
   -- A close-delimited stream cut short looks like a clean end.
   if self.call.sse and not self.done then
