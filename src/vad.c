@@ -212,11 +212,14 @@ static int classify(vad *v, const char **why)
 static int step(vad *v, const char **why)
 {
   int voiced = classify(v, why);
-  double start = (double)v->index * FRAME_SECONDS, end = start + FRAME_SECONDS;
+  double end;
   if (voiced < 0)
     return -1;
   v->history = (v->history << 1 | (unsigned)voiced) & 0xFFFF;
   v->index++;
+  /* Times from whole frame counts: sums of 0.01 s drift off the grid (a start
+     at the first frame came out as 7e-18 s). */
+  end = (double)v->index * FRAME_SECONDS;
   if (!v->in_speech) {
     if (voiced_among(v->history, ONSET_WINDOW) >= ONSET_VOICED) {
       /* It began at the earliest voiced frame of the window. */
@@ -225,7 +228,7 @@ static int step(vad *v, const char **why)
         i--;
       v->in_speech = 1;
       v->last_voiced_end = end;
-      if (push_event(v, VAD_SPEECH_START, end - (i + 1) * FRAME_SECONDS, end) != 0)
+      if (push_event(v, VAD_SPEECH_START, (double)(v->index - (unsigned)i - 1) * FRAME_SECONDS, end) != 0)
         goto no_memory;
     }
   } else {

@@ -42,6 +42,12 @@ static int events_of(vad *v, vad_event *out, int max)
   return n;
 }
 
+/* t is k frames of 10 ms, computed as k * 0.01 (what a user prints is 1.53, not 1.5299999999999998). */
+static int on_frame_grid(double t)
+{
+  return t == (double)lround(t / 0.01) * 0.01;
+}
+
 static void test_silence(void)
 {
   const char *why;
@@ -73,6 +79,8 @@ static void test_one_utterance(unsigned rate, size_t chunk, const char *name)
     CHECK(fabs(ev[1].time - 2.5) < 0.1, "speech_end within 100 ms of the end");
     CHECK(ev[1].at - ev[1].time >= 0.6 - 1e-9 && ev[1].at - ev[1].time < 0.62,
           "speech_end is reported once the 0.6 s pause has passed");
+    CHECK(on_frame_grid(ev[0].time) && on_frame_grid(ev[1].time) && on_frame_grid(ev[1].at),
+          "times are whole 10 ms frames, with no rounding left over");
   }
   free(x);
   vad_free(v);
