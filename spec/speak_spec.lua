@@ -266,6 +266,19 @@ describe("client:speak", function()
       assert.equal(0, #got)
     end)
 
+    it("a retried raw stream is judged by its own answer, not the failed attempt's", function()
+      server:script(ENDPOINT, {
+        { body = '{"error":{"message":"cut"}}', headers = { ["content-type"] = "application/json" }, cut_after = 0 },
+        { chunks = pieces(pcm_bytes(), 300), no_length = true, headers = { ["content-type"] = "audio/pcm" } },
+      })
+      local retrying = gptaudio.new{ api_key = "sk-test", base_url = server.url, max_retries = 1 }
+      local sp, err = retrying:speak("Again.", { model = "tts-1", stream = true })
+      retrying:close()
+      assert.is_nil(err)
+      assert.equal(2, #server:requests(ENDPOINT))
+      assert_same_audio(audio.from_pcm16(pcm_bytes(), 24000, 1), sp.audio)
+    end)
+
     it("a raw stream of pcm plays whatever its audio label: gateways mislabel it", function()
       for _, label in ipairs{ "Audio/L16; rate=24000; channels=1", "audio/mpeg", "text/plain" } do
         answer(ENDPOINT, { chunks = pieces(pcm_bytes(), 300), no_length = true,

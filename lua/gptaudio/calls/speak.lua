@@ -164,9 +164,10 @@ local function new_stream(call, config, emit, log)
   }, Stream)
 end
 
+-- Each attempt's headers: a retried stream starts over.
 function Stream:head(headers)
   local what = not self.call.sse and not_pcm(headers)
-  if what then self.not_pcm = { what = what } end
+  self.not_pcm = what and { what = what } or nil
 end
 
 function Stream:add(chunk, err)
