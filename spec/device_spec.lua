@@ -245,4 +245,52 @@ describe("a real sound server (PulseAudio, null sink)", function()
                  speaker.error.message)
     speaker:close()
   end)
+
+  -- Sets (a string) or unsets (false) environment variables of this process;
+  -- returns the function that puts back what was there.
+  local function set_env(vars)
+    local saved = {}
+    for name, value in pairs(vars) do
+      saved[name] = uv.os_getenv(name) or false
+      if value then uv.os_setenv(name, value) else uv.os_unsetenv(name) end
+    end
+    return function()
+      for name, value in pairs(saved) do
+        if value then uv.os_setenv(name, value) else uv.os_unsetenv(name) end
+      end
+    end
+  end
+
+  it("picks PulseAudio when a server is there to reach (PULSE_SERVER, the runtime socket), else ALSA", function()
+    local server = pulse.start()
+    local engine = gptaudio.engine.new()
+    local restore = set_env{ PULSE_SERVER = false, PULSE_RUNTIME_PATH = false, XDG_RUNTIME_DIR = false }
+    finally(function()
+      restore()
+      engine:close()
+      server:stop()
+    end)
+    local function program()
+      return tostring(audio.capture{ engine = engine }):match("^gptaudio.Source%((%w+)")
+    end
+    assert.equal("arecord", program())
+    -- A desktop's session: the socket in the runtime folder.
+    uv.os_setenv("XDG_RUNTIME_DIR", server.runtime)
+    assert.equal("parec", program())
+    local mic = assert(audio.capture{ engine = engine, device = server.monitor })
+    local chunks = 0
+    assert(mic:start(function() chunks = chunks + 1 end))
+    drive(engine, function() return chunks > 0 end, FIRST_CHUNK_SECONDS)
+    mic:stop()
+    assert.is_true(chunks > 0)
+    uv.os_setenv("PULSE_RUNTIME_PATH", server.runtime .. "/pulse")
+    uv.os_setenv("XDG_RUNTIME_DIR", dir)
+    assert.equal("parec", program())
+    -- PipeWire without pipewire-pulse: no socket parec could reach.
+    uv.os_unsetenv("PULSE_RUNTIME_PATH")
+    util.write_file(dir .. "/pipewire-0", "")
+    assert.equal("arecord", program())
+    server:use()
+    assert.equal("parec", program())
+  end)
 end)

@@ -72,7 +72,10 @@ describe("gptaudio talk on a real sound server", function()
 
     -- As on a desktop: no PULSE_SERVER, the server's socket in the user's runtime folder.
     talk = command.start(fake.url, { "talk" }, { env = "-u PULSE_SERVER XDG_RUNTIME_DIR=" .. server.runtime })
-    assert.is_true(drive(engine, function() return recorders(server) == 3 end, 10), "talk's parec never came")
+    assert.is_true(drive(engine, function() return recorders(server) == 3 end, 10), "talk's recorder never came")
+    -- talk found the server by its socket: its recorder is parec (which the server knows as pacat,
+    -- as it knows the spec's), not arecord through ALSA's pulse plugin.
+    assert.same({ "pacat", "pacat", "pacat" }, server:clients())
     local voice = audio.playback{ rate = RATE, device = server.room, engine = engine }
     voice:play(question)
     local said

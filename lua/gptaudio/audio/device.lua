@@ -5,7 +5,8 @@
 -- gptaudio.audio.playback read and write the pipe from the engine's timers.
 --
 -- The backend: "pulse" when a PulseAudio or PipeWire server is reachable
--- (PULSE_SERVER, or the user's runtime socket), else "alsa".
+-- (PULSE_SERVER, or the user's runtime socket: $PULSE_RUNTIME_PATH/native or
+-- $XDG_RUNTIME_DIR/pulse/native), else "alsa".
 local core = require "gptaudio.core"
 local check = require "gptaudio.check"
 local errors = require "gptaudio.errors"
@@ -19,17 +20,22 @@ local LATENCY_MS = "20"
 local ALSA_PERIOD_US = "20000"
 local ALSA_BUFFER_US = "100000"
 
-local function exists(path)
-  local f = io.open(path, "rb")
+-- open(2) on a socket fails with ENXIO: that error says the socket is there.
+local ENXIO = 6
+
+local function socket_exists(path)
+  local f, _, code = io.open(path, "rb")
   if f then f:close() end
-  return f ~= nil
+  return f ~= nil or code == ENXIO
 end
 
---- "pulse" or "alsa", as above.
+--- "pulse" or "alsa", as above. The runtime socket is PulseAudio's or
+--- pipewire-pulse's (PipeWire alone has none: parec could not reach it).
 function device.default_backend()
   if os.getenv("PULSE_SERVER") then return "pulse" end
-  local runtime = os.getenv("XDG_RUNTIME_DIR")
-  if runtime and (exists(runtime .. "/pulse/native") or exists(runtime .. "/pipewire-0")) then return "pulse" end
+  local runtime = os.getenv("PULSE_RUNTIME_PATH")
+  if not runtime and os.getenv("XDG_RUNTIME_DIR") then runtime = os.getenv("XDG_RUNTIME_DIR") .. "/pulse" end
+  if runtime and socket_exists(runtime .. "/native") then return "pulse" end
   return "alsa"
 end
 
