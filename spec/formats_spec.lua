@@ -252,14 +252,17 @@ describe("bad input to the decoder", function()
 end)
 
 describe("without gptaudio.ffmpeg", function()
-  -- A child whose C path holds gptaudio.core alone.
+  -- A child whose C path holds gptaudio.core alone. It runs in that folder:
+  -- the default path's ./?.so would find a gptaudio/ffmpeg.so that `luarocks
+  -- make` left in the checkout.
   local function child(code)
     local cdir = util.temp_dir()
     finally(function() util.remove_tree(cdir) end)
-    local core_path = package.searchpath("gptaudio.core", package.cpath)
+    local core_path = util.absolute_paths(package.searchpath("gptaudio.core", package.cpath))
     os.execute("mkdir -p " .. cdir .. "/gptaudio && cp " .. util.shell_quote(core_path) .. " " .. cdir .. "/gptaudio/")
-    return util.read_command(("%s LUA_PATH=%s LUA_CPATH=%s %s -e %s 2>&1"):format(util.spawn_env(),
-      util.shell_quote(package.path), util.shell_quote(cdir .. "/?.so;;"), util.LUA, util.shell_quote(code)))
+    return util.read_command(("cd %s && %s LUA_PATH=%s LUA_CPATH=%s %s -e %s 2>&1"):format(util.shell_quote(cdir),
+      util.spawn_env(), util.shell_quote(util.absolute_paths(package.path)), util.shell_quote(cdir .. "/?.so;;"),
+      util.LUA, util.shell_quote(code)))
   end
 
   it("WAV works, and every other format says what is missing and how to get it", function()

@@ -7,6 +7,7 @@
 -- longer happens (remove it then).
 local core = require "gptaudio.core"
 local misuse = require "spec.support.misuse"
+local util = require "spec.support.util"
 
 -- group -> { { pattern of "<case>: <why>", why it is still open[, jit = true when it
 -- happens on LuaJIT alone] } }
@@ -23,17 +24,6 @@ local function shell_quote(s)
   return "'" .. s:gsub("'", [['\'']]) .. "'"
 end
 
--- The search paths with relative entries made absolute: the child runs in a
--- scratch folder, where the files the sweep writes (paths such as "0" or
--- "nan") can land.
-local function absolute(path, cwd)
-  local entries = {}
-  for entry in path:gmatch("[^;]+") do
-    entries[#entries + 1] = entry:sub(1, 1) == "/" and entry or (cwd .. "/" .. entry)
-  end
-  return table.concat(entries, ";") .. ";;"
-end
-
 local function read_all(command)
   local pipe = assert(io.popen(command))
   local out = pipe:read("*a")
@@ -43,13 +33,13 @@ end
 
 -- Runs one group in a child; returns its output lines and exit status.
 local function run_group(group)
-  local cwd = read_all("pwd"):match("^(.-)\n")
   local scratch = read_all("mktemp -d"):match("^(.-)\n")
   local lua = os.getenv("GPTAUDIO_LUA") or "lua5.4"
   -- Under check-valgrind the child is checked too.
   local runner = os.getenv("GPTAUDIO_VALGRIND") and "valgrind -q --error-exitcode=99 " or ""
   local command = ("cd %s && LUA_PATH=%s LUA_CPATH=%s timeout 600 %s%s -e %s 2>&1; echo \"exit $?\""):format(
-    shell_quote(scratch), shell_quote(absolute(package.path, cwd)), shell_quote(absolute(package.cpath, cwd)),
+    shell_quote(scratch), shell_quote(util.absolute_paths(package.path)),
+    shell_quote(util.absolute_paths(package.cpath)),
     runner, lua, shell_quote(("require('spec.support.misuse').run(%q)"):format(group)))
   local out = read_all(command)
   os.execute("rm -rf " .. shell_quote(scratch))

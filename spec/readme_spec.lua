@@ -156,18 +156,9 @@ local function block_with(blocks, line)
   return assert(found, "no README block holds: " .. line)
 end
 
--- package.path/cpath entries made absolute: the scripts run in a folder of their own.
-local function absolute(paths, root)
-  return (paths:gsub("[^;]+", function(entry)
-    if entry:sub(1, 1) == "/" then return entry end
-    return root .. "/" .. entry:gsub("^%./", "")
-  end))
-end
-
 describe("the README's Lua examples", function()
   local blocks = lua_blocks()
   local server, dir
-  local root = util.read_command("pwd"):gsub("%s+$", "")
   local has_ffmpeg = require("gptaudio").audio.formats().ffmpeg
 
   setup(function()
@@ -196,7 +187,8 @@ describe("the README's Lua examples", function()
     util.write_file(script, source)
     local command = ("cd %s && %s LUA_PATH=%s LUA_CPATH=%s OPENAI_BASE_URL=%s OPENAI_API_KEY=sk-test "
       .. "timeout 60 %s %s 2>%s.err; echo \"exit:$?\"")
-      :format(quote(dir), util.spawn_env(), quote(absolute(package.path, root)), quote(absolute(package.cpath, root)),
+      :format(quote(dir), util.spawn_env(), quote(util.absolute_paths(package.path)),
+              quote(util.absolute_paths(package.cpath)),
               quote(server.url), util.LUA, quote(script), quote(script))
     local out = util.read_command(command)
     return tonumber(out:match("exit:(%d+)%s*$")), (out:gsub("exit:%d+%s*$", "")), util.read_file(script .. ".err")

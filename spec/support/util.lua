@@ -59,6 +59,16 @@ function util.succeeded(command)
   return status == true or status == 0
 end
 
+--- A search path (package.path, package.cpath) with its relative entries made
+--- absolute, for a child that runs in a folder of its own.
+function util.absolute_paths(paths)
+  local cwd = util.read_command("pwd"):gsub("%s+$", "")
+  return (paths:gsub("[^;]+", function(entry)
+    if entry:sub(1, 1) == "/" then return entry end
+    return cwd .. "/" .. entry:gsub("^%./", "")
+  end))
+end
+
 --- A new empty directory; util.remove_tree removes it with all it holds.
 function util.temp_dir()
   return (util.read_command("mktemp -d"):gsub("%s+$", ""))
