@@ -33,6 +33,7 @@ local SITE = [[
 worker_processes 1;
 pid nginx.pid;
 env FAKE_URL;
+env TMPDIR;
 events { worker_connections 64; }
 http {
   access_log off;
@@ -71,19 +72,24 @@ http {
 describe("loop.ngx, one engine attached once for two clients", function()
   local fake = require "spec.support.fake"
   local http = require "socket.http"
-  local server, site, template
+  local server, site, template, tmpdir
 
   setup(function()
     server = fake.start()
     template = os.tmpname()
+    -- as /tmp is: the workers run as another user than the one starting nginx
+    tmpdir = util.temp_dir()
+    assert(util.succeeded("chmod 1777 " .. util.shell_quote(tmpdir)))
     util.write_file(template, SITE)
-    site = nginx.start(template, { FAKE_URL = server.url })
+    site = nginx.start(template, { FAKE_URL = server.url, TMPDIR = tmpdir })
   end)
   teardown(function()
     if site then site:stop() end
     if template then os.remove(template) end
+    util.remove_tree(tmpdir)
     server:stop()
   end)
+  before_each(function() server:clear() end)
 
   it("runs on_event in the handler: ngx.print from it streams the whole reply", function()
     local events = {}
@@ -95,6 +101,25 @@ describe("loop.ngx, one engine attached once for two clients", function()
     assert.is_nil(site:error_log():find("no co ctx", 1, true))
     -- the driver waited on the wake-up helper, not by polling
     assert.is_nil(site:error_log():find("the driver polls", 1, true), site:error_log())
+  end)
+
+  it("keeps the wake-up helper's socket under the TMPDIR nginx hands its workers", function()
+    server:default("/v1/slow", { delay = 1, json = {} })
+    local socket = require "socket"
+    local function sockets()
+      local listed = util.read_command("ls " .. util.shell_quote(tmpdir) .. "/gptaudio-wakeup-*/socket 2>/dev/null")
+      return select(2, listed:gsub("\n", ""))
+    end
+    local request = io.popen("curl -s " .. util.shell_quote(site.url .. "/two"))
+    local deadline, seen = socket.gettime() + 0.9, 0
+    while seen == 0 and socket.gettime() < deadline do
+      seen = sockets()
+      socket.sleep(0.02)
+    end
+    local body = request:read("*a")
+    request:close()
+    assert.equal("200 200 gptaudio.loop.ngx.Handle(attached)", body)
+    assert.equal(1, seen, "one wake-up socket under TMPDIR while the requests ran")
   end)
 
   it("drives both clients' requests from one handler, concurrently", function()

@@ -27,21 +27,26 @@ struct wakeup {
   char path[PATH_ROOM];
 };
 
-/* Where the socket's folder goes: $TMPDIR (without trailing slashes) when it is
-   an absolute path short enough for the whole socket path, else /tmp. A
-   relative one would name another place once the process changes directory. */
-static void make_template(char *dir, size_t dir_size)
+/* Makes the socket's folder in w->dir: under $TMPDIR (without trailing
+   slashes) when it is an absolute path short enough for the whole socket
+   path, and under /tmp when it is not or the folder cannot be made there (an
+   nginx worker runs as another user than the one whose TMPDIR it was handed).
+   A relative one would name another place once the process changes directory.
+   0, or -1 with errno set. */
+static int make_dir(wakeup *w)
 {
   const size_t longest = PATH_ROOM - sizeof DIR_TEMPLATE - sizeof SOCKET_NAME + 1;
   const char *root = secure_getenv("TMPDIR");
   size_t len = root ? strlen(root) : 0;
   while (len > 1 && root[len - 1] == '/')
     len--;
-  if (len == 0 || root[0] != '/' || len > longest) {
-    root = FALLBACK_ROOT;
-    len = strlen(root);
+  if (len > 0 && root[0] == '/' && len <= longest) {
+    snprintf(w->dir, sizeof w->dir, "%.*s%s", (int)len, root, DIR_TEMPLATE);
+    if (mkdtemp(w->dir))
+      return 0;
   }
-  snprintf(dir, dir_size, "%.*s%s", (int)len, root, DIR_TEMPLATE);
+  snprintf(w->dir, sizeof w->dir, "%s%s", FALLBACK_ROOT, DIR_TEMPLATE);
+  return mkdtemp(w->dir) ? 0 : -1;
 }
 
 static void send_byte(int *client)
@@ -121,8 +126,7 @@ wakeup *wakeup_start(int watched_fd, char *err, size_t err_size)
   }
   w->watched = watched_fd;
   w->listener = w->control[0] = w->control[1] = -1;
-  make_template(w->dir, sizeof w->dir);
-  if (!mkdtemp(w->dir)) {
+  if (make_dir(w) != 0) {
     char what[PATH_ROOM + 16];
     int why = errno;
     snprintf(what, sizeof what, "mkdtemp %s", w->dir);

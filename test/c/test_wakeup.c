@@ -88,6 +88,7 @@ static void socket_folders(void)
   snprintf(too_long, sizeof too_long, "%s0", longest);
   CHECK(mkdir(too_long, 0700) == 0 && lives_under(too_long, "/tmp"), "TMPDIR of 78 bytes: under /tmp");
   CHECK(lives_under("relative/folder", "/tmp"), "a relative TMPDIR: under /tmp");
+  CHECK(lives_under("/nonexistent/folder", "/tmp"), "a TMPDIR where no folder can be made: under /tmp");
   CHECK(lives_under("", "/tmp"), "an empty TMPDIR: under /tmp");
   CHECK(lives_under(NULL, "/tmp"), "no TMPDIR: under /tmp");
   CHECK(rmdir(too_long) == 0 && rmdir(longest) == 0 && rmdir(root) == 0, "nothing left in TMPDIR");
