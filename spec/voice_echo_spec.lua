@@ -64,6 +64,15 @@ local function converse(server, user, seconds, replies, echo_cancel)
   return run
 end
 
+-- What happened, for a failure's message.
+local function story(run)
+  local lines = {}
+  for _, ev in ipairs(run.events) do
+    if ev.type ~= "transcript" then lines[#lines + 1] = ev.type .. (ev.time and ("@%.2f"):format(ev.time) or "") end
+  end
+  return table.concat(lines, " ")
+end
+
 -- Seconds into the input when a turn's reply began to sound.
 local function sounded_at(run, turn)
   return turn.first_sample - run.room.started
@@ -122,10 +131,10 @@ describe("voice.agent in a room without headphones", function()
     end)
 
     it("hears each question once and sends three requests, no more", function()
-      assert.equal(3, #run.requests)
+      assert.equal(3, #run.requests, story(run))
       assert.equal(3, #run.summary.turns)
       local starts = speech_starts(run.events)
-      assert.equal(3, #starts)
+      assert.equal(3, #starts, story(run))
       for i, at in ipairs(marks) do assert.is_true(math.abs(starts[i] - at) < 0.15, i .. ": " .. starts[i]) end
       assert.equal(3, count(run.events, "user_speech_end"))
     end)
@@ -142,7 +151,7 @@ describe("voice.agent in a room without headphones", function()
       local two, three = run.summary.turns[2], run.summary.turns[3]
       assert.is_true(two.interrupted)
       assert.equal("cancelled", two.status)
-      assert.equal(1, count(run.events, "interrupted"))
+      assert.equal(1, count(run.events, "interrupted"), story(run))
       assert.is_true(two.heard < two.received and two.received < a2.duration, two.received)
       -- Stopped within about the VAD's onset (and the guard's window) of the question.
       local late = sounded_at(run, two) + two.heard - marks[3]

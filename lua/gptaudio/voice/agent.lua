@@ -68,9 +68,10 @@ local agent = {}
 local RATE = 24000
 local MIN_RATE, MAX_RATE = 8000, 48000
 local MAX_ROUNDS = 5
--- echo_cancel's guard: while the reply sounds, speech within this many dB of
--- the user's own level (BENCHMARKS.md has the margins on the test room).
-local GUARD_DB = 6
+-- echo_cancel's guard: while the canceller learns the room, speech over a
+-- reply is the user's within this many dB of their own level (BENCHMARKS.md
+-- has the margins on the test room).
+local GUARD_DB = 3
 
 local WHERE = "voice.agent"
 local OPTIONS = { client = true, source = true, sink = true, system = true, tools = true, voice = true, model = true,
@@ -359,7 +360,7 @@ function Agent:vad_event(ev, at, stream_now)
   if ev.type == "speech_start" then
     self.utterance:start(ev.time)
     -- While the reply sounds, speech may be its echo: held until it is loud enough.
-    if self.echo and not self.push_to_talk and not self.echo:is_user(at) then
+    if self.echo and not self.push_to_talk and self.echo:doubtful(at) and not self.echo:loud_enough() then
       self.held = ev.time
       return
     end
@@ -398,7 +399,7 @@ function Agent:hear(chunk, at)
   -- The stream's time at `at`: what the canceller still holds counts too.
   local stream_now = self.utterance:time() + (self.echo and self.echo:held() or 0)
   for _, ev in ipairs(assert(self.vad:process(chunk))) do self:vad_event(ev, at, stream_now) end
-  if self.held and self.echo:is_user(at) then
+  if self.held and self.echo:loud_enough() then
     local time = self.held
     self.held = nil
     speech_started(self, time)

@@ -6,7 +6,8 @@
 --   local clean = path:process(chunk, at)  -- at: the clock time of the chunk's last frame
 --   path:held()                            -- seconds taken in, not given out yet (< 10 ms)
 --   path:user(speaking)                    -- a confirmed utterance starts (true) or ends (false)
---   path:is_user(now)                      -- whether speech heard now can be the user's
+--   path:doubtful(at)                      -- whether speech starting now may be the reply's echo
+--   path:loud_enough()                     -- whether what is heard now is as loud as the user
 --
 -- Each microphone chunk, mono at the agent's rate, goes through
 -- audio.echo_canceller with, as its reference, what the sink sounded over the
@@ -23,17 +24,21 @@
 --
 -- The guard: the canceller learns the room from the reply's own sound, so at
 -- the start of the first reply (about its first second; BENCHMARKS.md) some
--- echo comes through, loud enough for the VAD. While the sink sounds (and a
--- tail after), speech is the user's only once the cleaned audio over the last
--- WINDOW seconds comes within `guard` dB of the user's own level: the
--- loudest WINDOW of their last utterance. The user speaks before any reply,
--- so that level is known; the reply's echo, cancelled, stays well under it.
+-- echo comes through, loud enough for the VAD. Speech that starts while the
+-- sink sounds (or a tail after) before the canceller has heard LEARN tails'
+-- worth (at least MIN_LEARN seconds) of played sound is doubtful: it is the
+-- user's only once the cleaned audio over the last WINDOW seconds comes
+-- within `guard` dB of the user's own level, the loudest WINDOW of their last
+-- utterance. The user speaks before any reply, so that level is known; the
+-- echo the canceller leaves while it learns stays under it unless the
+-- speaker is about as loud at the microphone as the user.
 local audio = require("gptaudio.core").audio
 
 local echo_path = {}
 
 local LOST = 0.1
 local WINDOW = 0.1
+local LEARN, MIN_LEARN = 8, 2
 
 local EchoPath = {}
 EchoPath.__index = EchoPath
@@ -42,8 +47,9 @@ function echo_path.new(opts)
   local self = setmetatable({
     rate = opts.rate, sink = opts.sink, tail = opts.tail or 0.25, guard = opts.guard, taken = 0, given = 0,
     canceller = audio.echo_canceller{ rate = opts.rate, tail = opts.tail },
-    recent = {}, recent_energy = 0, recent_frames = 0, sounded_until = -math.huge,
+    recent = {}, recent_energy = 0, recent_frames = 0, sounded_until = -math.huge, learned = 0,
   }, EchoPath)
+  self.learning = math.max(MIN_LEARN, LEARN * self.tail)
   if opts.sink.rate ~= opts.rate then
     -- The sink's audio, one stream at the agent's rate; frames wait in `pending`
     -- until a chunk takes as many as it has.
@@ -89,7 +95,9 @@ function EchoPath:process(chunk, at)
   local place = self.next_frame
   if not place or start < place or start > place + LOST * self.rate then place = start end
   self.next_frame = place + n
-  self.canceller:playback(self:reference(place, n))
+  local reference = self:reference(place, n)
+  if reference:peak() > 0 then self.learned = self.learned + reference.duration end
+  self.canceller:playback(reference)
   local clean = assert(self.canceller:capture(chunk))
   self.taken, self.given = self.taken + n, self.given + clean.frames
   if self.sink:playing() then self.sounded_until = at + self.tail end
@@ -109,8 +117,11 @@ function EchoPath:user(speaking)
   end
 end
 
-function EchoPath:is_user(now)
-  if not self.guard or not self.level or now > self.sounded_until then return true end
+function EchoPath:doubtful(at)
+  return self.guard and self.level and at <= self.sounded_until and self.learned < self.learning or false
+end
+
+function EchoPath:loud_enough()
   return self:loudness() >= self.level * 10 ^ (-self.guard / 20)
 end
 
