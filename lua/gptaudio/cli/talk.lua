@@ -3,7 +3,10 @@
 -- answers play on the sound device (or are kept in --output FILE); the
 -- transcript is printed as it streams, and each turn's cost and latency go to
 -- stderr. Hands-free by default (the VAD finds each utterance); with
--- --push-to-talk, Enter starts talking and Enter again sends.
+-- --push-to-talk, Enter starts talking and Enter again sends. With the
+-- microphone and the speaker both in use, the voice agent's echo canceller is
+-- on (the answer coming back from the speaker does not interrupt it);
+-- --no-echo-cancel turns it off, for headphones.
 local core = require "gptaudio.core"
 local gptaudio = require "gptaudio"
 local cli = require "gptaudio.cli"
@@ -12,7 +15,7 @@ local talk = {}
 
 talk.HELP = [[
 Usage: gptaudio talk [--input FILE] [--output FILE] [--push-to-talk] [--system TEXT] [--device NAME]
-                     [--pause SECONDS] [--model MODEL] [--voice VOICE]
+                     [--pause SECONDS] [--no-echo-cancel] [--model MODEL] [--voice VOICE]
 
 A voice conversation with the model (default gpt-audio-mini): speak, and it answers aloud;
 speak over an answer to interrupt it. Prints the transcript as it streams; each turn's
@@ -22,10 +25,13 @@ tokens, cost and latency go to stderr. Ctrl-C ends it.
 --push-to-talk   Enter starts talking, Enter again sends (instead of the pause after speech)
 --device NAME    the PulseAudio/ALSA device of the microphone and the speaker
 --pause SECONDS  the silence that ends an utterance (default 0.6)
+--no-echo-cancel  with headphones: the answer is not taken out of what the microphone hears
+                  (by default it is, when both the microphone and the speaker are used)
 ]]
 
 local OPTIONS = { input = { value = "FILE" }, output = { short = "o", value = "FILE" }, system = { value = "TEXT" },
-                  ["push-to-talk"] = {}, device = { value = "NAME" }, pause = { value = "SECONDS" } }
+                  ["push-to-talk"] = {}, device = { value = "NAME" }, pause = { value = "SECONDS" },
+                  ["no-echo-cancel"] = {} }
 
 local function turn_line(ev)
   local l, u = ev.latency, ev.usage or {}
@@ -102,6 +108,8 @@ function talk.run(argv, first)
   end
   local agent = gptaudio.voice.agent{ client = client, source = source, sink = sink, system = opts.system,
                                       vad = { pause = pause }, push_to_talk = opts["push-to-talk"] or nil,
+                                      -- the speaker's sound reaches the microphone only when both are devices
+                                      echo_cancel = not (opts.input or opts.output or opts["no-echo-cancel"]),
                                       on_event = printer }
   local reader
   if opts["push-to-talk"] then reader = keyboard(client.engine, agent) end
