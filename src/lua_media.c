@@ -21,6 +21,7 @@ static const gptaudio_core_api API = {
 static int push_module(lua_State *L)
 {
   const char *why;
+  size_t length;
   lua_getglobal(L, "require");
   if (lua_type(L, -1) != LUA_TFUNCTION) {
     lua_pop(L, 1);
@@ -31,7 +32,11 @@ static int push_module(lua_State *L)
   if (lua_pcall(L, 1, 1, 0) == 0 && lua_type(L, -1) == LUA_TTABLE)
     return 1;
   why = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "it did not load";
-  lua_pushlstring(L, why, strcspn(why, "\n"));
+  length = strcspn(why, "\n");
+  /* "module 'gptaudio.ffmpeg' not found:" introduces the lines left out. */
+  while (length > 0 && (why[length - 1] == ':' || why[length - 1] == ' '))
+    length--;
+  lua_pushlstring(L, why, length);
   lua_remove(L, -2);
   return 0;
 }
