@@ -172,6 +172,28 @@ describe("voice.agent in a room without headphones", function()
   end)
 end)
 
+describe("voice.agent echo_cancel options", function()
+  it("needs a sink that can say what it played, and refuses what is not a setting", function()
+    local client = gptaudio.new{ api_key = false, base_url = "http://127.0.0.1:9", engine = gptaudio.engine.new() }
+    local function nothing() end
+    local duck = { play = nothing, finish = nothing, stop = nothing, heard = nothing, playing = nothing,
+                   begin = nothing }
+    -- The same sink serves without the canceller.
+    assert.is_table(gptaudio.voice.agent{ client = client, sink = duck })
+    assert.has_error(function() gptaudio.voice.agent{ client = client, sink = duck, echo_cancel = true } end,
+                     "voice.agent: 'echo_cancel' needs a sink with played(from, to): what it sounded when")
+    local sink = audio.recording_sink{ rate = 24000, engine = client.engine }
+    for _, bad in ipairs{ "yes", 1, { tail = 2 }, { tail = 0 }, { guard = -1 }, { guard = "loud" }, { delay = 1 } } do
+      assert.has_error(function() gptaudio.voice.agent{ client = client, sink = sink, echo_cancel = bad } end)
+    end
+    for _, good in ipairs{ true, false, { tail = 0.1 }, { guard = false }, { tail = 0.5, guard = 10 } } do
+      assert.is_table(gptaudio.voice.agent{ client = client, sink = sink, echo_cancel = good })
+    end
+    client:close()
+    client.engine:close()
+  end)
+end)
+
 describe("sink:played", function()
   local now, engine
   before_each(function()

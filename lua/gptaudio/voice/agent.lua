@@ -35,12 +35,13 @@
 -- Utterances are sent at `rate` (default 24000, the model's own; a phone
 -- line's 8000 keeps uploads small); the VAD runs at it too.
 --
--- echo_cancel (true, or { tail = seconds }, for audio.echo_canceller): for a
+-- echo_cancel (true, or { tail = seconds, guard = dB | false }): for a
 -- speaker the microphone hears (no headphones), every chunk the agent hears
--- goes through an echo canceller before the VAD and the utterance, fed what
--- the sink sounded over the same stretch of the clock (sink:played; see
--- gptaudio.voice.echo_path), so the reply coming back is not taken for the
--- user barging in.
+-- goes through an audio.echo_canceller before the VAD and the utterance, fed
+-- what the sink sounded over the same stretch of the clock (sink:played), so
+-- the reply coming back is not taken for the user barging in. While the
+-- canceller still learns the room, speech over a reply is held until it is
+-- within `guard` dB of the user's own level (gptaudio.voice.echo_path).
 --
 -- A turn record: number, transcript (what the reply said, cut when
 -- interrupted; received_transcript: all that had come), heard and received
@@ -119,7 +120,7 @@ local function check_options(opts)
   if opts.vad then check.known(WHERE .. ": vad", opts.vad, { sensitivity = true, pause = true }, "option") end
   local echo = opts.echo_cancel
   if echo ~= nil and type(echo) ~= "boolean" and type(echo) ~= "table" then
-    error(WHERE .. ": 'echo_cancel' must be true, false or { tail = seconds }", 0)
+    error(WHERE .. ": 'echo_cancel' must be true, false or { tail =, guard = }", 0)
   end
   if type(echo) == "table" then
     check.known(WHERE .. ": echo_cancel", echo, { tail = true, guard = true }, "option")
@@ -144,7 +145,6 @@ function agent.new(opts)
   local vad_opts = opts.vad or {}
   local rate = opts.rate or RATE
   local echo = type(opts.echo_cancel) == "table" and opts.echo_cancel or {}
-  if echo.guard == nil then echo = { tail = echo.tail, guard = GUARD_DB } end
   local self = setmetatable({
     rate = rate,
     client = client, source = opts.source, sink = opts.sink, tools = opts.tools, voice = opts.voice,
@@ -154,7 +154,7 @@ function agent.new(opts)
     vad = audio.vad{ rate = rate, sensitivity = vad_opts.sensitivity, pause = vad_opts.pause },
     utterance = utterance.new{ rate = rate, preroll = opts.preroll, tail = opts.tail },
     echo = opts.echo_cancel and echo_path.new{ rate = rate, sink = opts.sink, tail = echo.tail,
-                                               guard = echo.guard },
+                                               guard = echo.guard == nil and GUARD_DB or echo.guard },
     history = {}, turns = {},
   }, Agent)
   if opts.system then self.history[1] = { role = "system", content = opts.system } end

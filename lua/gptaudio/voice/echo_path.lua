@@ -2,7 +2,7 @@
 -- echo_cancel), and the guard that tells the user from what the canceller
 -- leaves of the reply.
 --
---   local path = echo_path.new{ rate = 24000, sink = sink, tail = 0.25, guard = 6 }
+--   local path = echo_path.new{ rate = 24000, sink = sink, tail = 0.25, guard = 3 }  -- guard: dB or false
 --   local clean = path:process(chunk, at)  -- at: the clock time of the chunk's last frame
 --   path:held()                            -- seconds taken in, not given out yet (< 10 ms)
 --   path:user(speaking)                    -- a confirmed utterance starts (true) or ends (false)
