@@ -104,9 +104,10 @@ function pulse.start(opts)
                .. "PULSE_CONFIG=/dev/null"):format(q(dir), q(dir), q(dir), q(dir))
   local sink = "--load=module-null-sink sink_name=%s rate=" .. (opts.rate or 48000) .. " channels="
                .. (opts.channels or 2)
+  -- Niced up as a desktop's server is (rtkit makes that one real-time: not here, on a shared machine).
   local daemon = table.concat({
     "pulseaudio", "-n", "--daemonize=no", "--use-pid-file=no", "--exit-idle-time=-1", "--realtime=no",
-    "--high-priority=no", "--log-target=stderr", "--log-level=notice",
+    "--high-priority=yes", "--log-target=stderr", "--log-level=notice",
     q(("--load=module-native-protocol-unix auth-anonymous=1 socket=%s/pulse/native"):format(dir)),
     -- The first sink loaded is the default one.
     q(sink:format(SINK)), q(sink:format(ROOM)),

@@ -13,10 +13,16 @@ local errors = require "gptaudio.errors"
 
 local device = {}
 
--- The latency asked of the sound server: one 20 ms chunk. ALSA's own
--- defaults (125 ms periods in a 500 ms buffer) would hand the microphone over
--- in 125 ms lumps and start the speaker only once half a second is queued.
-local LATENCY_MS = "20"
+-- The latency asked of the sound server: one 20 ms chunk for the
+-- microphone (the server keeps what the recorder has not read yet, so a busy
+-- host loses nothing); 60 ms for the speaker, whose server buffer must last
+-- while the player waits for the CPU (at 20 ms a machine busy with other work
+-- dropped pieces of speech). A barge-in ends the player, so its buffer is
+-- never heard after a stop. ALSA's own defaults (125 ms periods in a 500 ms
+-- buffer) would hand the microphone over in 125 ms lumps and start the
+-- speaker only once half a second is queued.
+local CAPTURE_LATENCY_MS = "20"
+local PLAYBACK_LATENCY_MS = "60"
 local ALSA_PERIOD_US = "20000"
 local ALSA_BUFFER_US = "100000"
 
@@ -45,8 +51,9 @@ end
 function device.command(direction, backend, rate, channels, name)
   local argv
   if backend == "pulse" then
+    local latency = direction == "capture" and CAPTURE_LATENCY_MS or PLAYBACK_LATENCY_MS
     argv = { direction == "capture" and "parec" or "pacat", "--raw", "--format=s16le",
-             "--rate=" .. rate, "--channels=" .. channels, "--latency-msec=" .. LATENCY_MS }
+             "--rate=" .. rate, "--channels=" .. channels, "--latency-msec=" .. latency }
     if name then argv[#argv + 1] = "--device=" .. name end
   else
     argv = { direction == "capture" and "arecord" or "aplay", "-q", "-t", "raw", "-f", "S16_LE",
