@@ -17,6 +17,7 @@ local util = require "spec.support.util"
 local voice_script = require "spec.support.voice_script"
 
 local audio = gptaudio.audio
+local socket = require "socket"
 
 local RATE = 24000
 local ANSWER = "Paris is the capital of France."
@@ -41,8 +42,9 @@ describe("gptaudio talk on a real sound server", function()
   setup(function() dir = util.temp_dir() end)
   teardown(function() util.remove_tree(dir) end)
 
-  it("hears a spoken question from the microphone, prints the transcript and cost, answers through the speaker",
-     function()
+  -- talk (with `arguments` after the word talk) as a user runs it: the spec says the question into
+  -- the room and records the speaker; arrange(server) may change the server's defaults first.
+  local function converse(arguments, arrange)
     local question = voice_script.speech("What is the capital of France?", dir, "q")
     local answer = voice_script.speech(ANSWER, dir, "a")
     fake:script(openai.CHAT, { voice_script.reply(answer, ANSWER, { delay = 0.1 }) })
@@ -58,6 +60,7 @@ describe("gptaudio talk on a real sound server", function()
       server:stop()
     end)
     server:use()
+    if arrange then arrange(server) end
     -- What the speaker plays and what the room hears, recorded from before talk starts (an idle
     -- null sink wakes up only up to 2 s after its monitor is opened: both are awake by then).
     local heard = { speaker = audio.new{ rate = RATE }, room = audio.new{ rate = RATE } }
@@ -71,7 +74,8 @@ describe("gptaudio talk on a real sound server", function()
     assert.is_true(drive(engine, function() return heard.speaker.frames > 0 and heard.room.frames > 0 end, 5))
 
     -- As on a desktop: no PULSE_SERVER, the server's socket in the user's runtime folder.
-    talk = command.start(fake.url, { "talk" }, { env = "-u PULSE_SERVER XDG_RUNTIME_DIR=" .. server.runtime })
+    talk = command.start(fake.url, { "talk", (table.unpack or unpack)(arguments) },
+                         { env = "-u PULSE_SERVER XDG_RUNTIME_DIR=" .. server.runtime })
     assert.is_true(drive(engine, function() return recorders(server) == 3 end, 10), "talk's recorder never came")
     -- talk found the server by its socket: its recorder is parec (which the server knows as pacat,
     -- as it knows the spec's), not arecord through ALSA's pulse plugin.
@@ -107,6 +111,34 @@ describe("gptaudio talk on a real sound server", function()
     -- The answer went out through talk's pacat: the speaker played all of it, in order.
     assert(locate.whole(heard.speaker, answer))
     -- Nobody is left connected: talk's recorder and player ended with it, and so did the spec's.
+    assert.same({}, server:clients())
+  end
+
+  it("hears a spoken question from the microphone, prints the transcript and cost, answers through the speaker",
+     function()
+    converse({})
+  end)
+
+  it("--microphone and --speaker pick the devices when the defaults are others", function()
+    converse({ "--microphone", "gptaudio_room.monitor", "--speaker", "gptaudio_speaker" }, function(server)
+      -- Defaults that would have talk hear nothing and speak into the room.
+      server:pactl("set-default-source " .. server.monitor)
+      server:pactl("set-default-sink " .. server.room)
+    end)
+  end)
+
+  it("an unknown microphone ends talk at once with the recorder's words", function()
+    local server = pulse.start()
+    finally(function() server:stop() end)
+    local started = socket.gettime()
+    local status, stdout, stderr = command.run(fake.url, { "talk", "--microphone", "gptaudio_no_such_source" },
+                                               { env = "-u PULSE_SERVER XDG_RUNTIME_DIR=" .. server.runtime })
+    assert.is_true(socket.gettime() - started < 10, socket.gettime() - started)
+    assert.equal(1, status)
+    assert.equal("", stdout)
+    assert.matches("parec %(device gptaudio_no_such_source%) ended %(status 1%): Stream error: No such entity",
+                   stderr)
+    assert.same({}, fake:requests(openai.CHAT))
     assert.same({}, server:clients())
   end)
 end)

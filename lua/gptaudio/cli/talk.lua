@@ -14,7 +14,8 @@ local cli = require "gptaudio.cli"
 local talk = {}
 
 talk.HELP = [[
-Usage: gptaudio talk [--input FILE] [--output FILE] [--push-to-talk] [--system TEXT] [--device NAME]
+Usage: gptaudio talk [--input FILE] [--output FILE] [--push-to-talk] [--system TEXT]
+                     [--microphone NAME] [--speaker NAME] [--device NAME]
                      [--pause SECONDS] [--no-echo-cancel] [--model MODEL] [--voice VOICE]
 
 A voice conversation with the model (default gpt-audio-mini): speak, and it answers aloud;
@@ -23,14 +24,18 @@ tokens, cost and latency go to stderr. Ctrl-C ends it.
 --input FILE     play this recording in real time instead of the microphone (scripted runs)
 --output FILE    keep the answers, as heard, in this WAV file instead of playing them
 --push-to-talk   Enter starts talking, Enter again sends (instead of the pause after speech)
---device NAME    the PulseAudio/ALSA device of the microphone and the speaker
+--microphone NAME  the source to record instead of the default one
+                  (PulseAudio/PipeWire: pactl list short sources; ALSA: arecord -L)
+--speaker NAME    the sink to play on instead of the default one (pactl list short sinks; aplay -L)
+--device NAME     both at once: an ALSA device that records and plays, such as a headset's hw:1
 --pause SECONDS  the silence that ends an utterance (default 0.6)
 --no-echo-cancel  with headphones: the answer is not taken out of what the microphone hears
                   (by default it is, when both the microphone and the speaker are used)
 ]]
 
 local OPTIONS = { input = { value = "FILE" }, output = { short = "o", value = "FILE" }, system = { value = "TEXT" },
-                  ["push-to-talk"] = {}, device = { value = "NAME" }, pause = { value = "SECONDS" },
+                  ["push-to-talk"] = {}, device = { value = "NAME" }, microphone = { value = "NAME" },
+                  speaker = { value = "NAME" }, pause = { value = "SECONDS" },
                   ["no-echo-cancel"] = {} }
 
 local function turn_line(ev)
@@ -98,13 +103,13 @@ function talk.run(argv, first)
     source, err = gptaudio.audio.capture{ file = opts.input, realtime = true, engine = client.engine }
     if not source then cli.usage_error(("cannot read %s: %s"):format(opts.input, err.message)) end
   else
-    source = gptaudio.audio.capture{ device = opts.device, engine = client.engine }
+    source = gptaudio.audio.capture{ device = opts.microphone or opts.device, engine = client.engine }
   end
   local sink
   if opts.output then
     sink = gptaudio.audio.recording_sink{ rate = 24000, engine = client.engine }
   else
-    sink = gptaudio.audio.playback{ rate = 24000, device = opts.device, engine = client.engine }
+    sink = gptaudio.audio.playback{ rate = 24000, device = opts.speaker or opts.device, engine = client.engine }
   end
   local agent = gptaudio.voice.agent{ client = client, source = source, sink = sink, system = opts.system,
                                       vad = { pause = pause }, push_to_talk = opts["push-to-talk"] or nil,
