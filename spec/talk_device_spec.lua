@@ -141,4 +141,63 @@ describe("gptaudio talk on a real sound server", function()
     assert.same({}, fake:requests(openai.CHAT))
     assert.same({}, server:clients())
   end)
+  it("the README's lines, literally: talk from the checkout against the local stand-in, with no key", function()
+    local readme = assert(util.read_file("README.md"))
+    local export = assert(readme:match("\n(export LUA_PATH=[^\n]*)\n"), "README: no export line")
+    local line = assert(readme:match("\n(lua5%.4 spec/support/standin%.lua [^#\n]-)%s*#"), "README: no stand-in line")
+    assert.matches("bin/gptaudio talk$", line)
+    local server = pulse.start()
+    local engine = gptaudio.engine.new()
+    local group, err_file = nil, os.tmpname()
+    finally(function()
+      if group then os.execute(("kill -TERM -%d 2>/dev/null"):format(group)) end
+      os.remove(err_file)
+      engine:close()
+      server:stop()
+    end)
+    server:use()
+    local speaker = audio.new{ rate = RATE }
+    local ear = assert(audio.capture{ rate = RATE, device = server.monitor, engine = engine })
+    assert(ear:start(function(chunk) speaker:append(chunk) end))
+    assert.is_true(drive(engine, function() return speaker.frames > 0 end, 5))
+    -- A terminal's session of its own, so that Ctrl-C reaches the whole foreground group as a terminal sends it.
+    local shell = ("%s; echo $$; exec %s"):format(export, line)
+    local run = assert(io.popen(("%s -u OPENAI_API_KEY -u OPENAI_BASE_URL -u PULSE_SERVER XDG_RUNTIME_DIR=%s "
+                                 .. "setsid sh -c %s 2>%s"):format(util.spawn_env(), util.shell_quote(server.runtime),
+                                 util.shell_quote(shell), util.shell_quote(err_file))))
+    group = assert(tonumber(run:read("*l")))
+    assert.is_true(drive(engine, function() return recorders(server) == 2 end, 20), "talk's recorder never came")
+    local voice = audio.playback{ rate = RATE, device = server.room, engine = engine }
+    voice:play(voice_script.speech("What is the capital of France?", dir, "q"))
+    -- The stand-in's spoken answer: once it has played, Ctrl-C.
+    local spoken = 0
+    assert.is_true(drive(engine, function()
+      local last = speaker:slice(math.max(1, speaker.frames - math.floor(RATE / 50) + 1), speaker.frames)
+      if last.frames > 0 and last:rms() > 0.01 then spoken = engine.scheduler:now() end
+      return spoken > 0 and engine.scheduler:now() - spoken > 2
+    end, 40), "no answer was heard")
+    os.execute(("kill -INT -%d"):format(group))
+    local deadline = socket.gettime() + 10
+    local function running() return util.succeeded(("kill -0 -%d 2>/dev/null"):format(group)) end
+    while running() and socket.gettime() < deadline do socket.sleep(0.05) end
+    assert.is_false(running(), "Ctrl-C did not end talk and the stand-in")
+    local stdout = run:read("*a")
+    run:close()
+    group = nil
+    ear:stop()
+    voice:close()
+    local stderr = util.read_file(err_file)
+    assert.matches("^running against the stand%-in at http://127%.0%.0%.1:%d+/v1 %(OPENAI_API_KEY is not set%)\n",
+                   stdout)
+    assert.matches("\nI heard you say: .* This answer comes from the gptaudio stand%-in server%.\n", stdout)
+    assert.matches("turn 1, %d+ tokens in, %d+ out, cost %$%d+%.%d+, latency", stderr)
+    assert.matches("1 turns, cost %$%d", stderr)
+    -- Its answer sounded on the speaker for a while: the stand-in speaks each of its sentences.
+    local loud = 0
+    for i = 1, speaker.frames - 479, 480 do
+      if speaker:slice(i, i + 479):rms() > 0.01 then loud = loud + 1 end
+    end
+    assert.is_true(loud * 0.02 > 2, ("%.2f s of sound"):format(loud * 0.02))
+    assert.same({}, server:clients())
+  end)
 end)
