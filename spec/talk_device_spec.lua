@@ -29,10 +29,13 @@ local function drive(engine, done, limit)
   return done() and true or false
 end
 
--- The recordings open on a sink's monitor now (pactl list short source-outputs).
+-- The programs' recordings open on a sink's monitor now (pactl list short source-outputs; a
+-- loopback's is the server's own).
 local function recorders(server)
   local count = 0
-  for _ in server:pactl("list short source-outputs"):gmatch("[^\n]+") do count = count + 1 end
+  for line in server:pactl("list short source-outputs"):gmatch("[^\n]+") do
+    if not line:match("module%-loopback") then count = count + 1 end
+  end
   return count
 end
 
@@ -44,7 +47,9 @@ describe("gptaudio talk on a real sound server", function()
 
   -- talk (with `arguments` after the word talk) as a user runs it: the spec says the question into
   -- the room and records the speaker; arrange(server) may change the server's defaults first.
-  local function converse(arguments, arrange)
+  -- Unless `interrupted`, the answer plays to its end; interrupted: it stopped itself (its own
+  -- voice heard as the user's), and the answer's transcript shows it.
+  local function converse(arguments, arrange, interrupted)
     local question = voice_script.speech("What is the capital of France?", dir, "q")
     local answer = voice_script.speech(ANSWER, dir, "a")
     fake:script(openai.CHAT, { voice_script.reply(answer, ANSWER, { delay = 0.1 }) })
@@ -98,7 +103,15 @@ describe("gptaudio talk on a real sound server", function()
     voice:close()
 
     assert.equal(0, status, stderr)
+    if interrupted then
+      assert.matches("%[interrupted%]", stdout)
+      assert.matches("turn 1 interrupted after %d+%.%d s", stderr)
+      assert.is_true(#fake:requests(openai.CHAT) > 1, stderr)
+      assert.same({}, server:clients())
+      return
+    end
     assert.equal(ANSWER .. "\n", stdout)
+    assert.not_matches("interrupted", stderr)
     assert.matches("turn 1, 50 tokens in, 100 out, cost %$%d+%.%d+, latency %d+ ms %(endpointing %d+, upload %d+, "
                    .. "server %d+, client %d+%)", stderr)
     assert.matches("1 turns, cost %$%d", stderr)
@@ -125,6 +138,25 @@ describe("gptaudio talk on a real sound server", function()
       server:pactl("set-default-source " .. server.monitor)
       server:pactl("set-default-sink " .. server.room)
     end)
+  end)
+
+  -- A laptop without headphones: the speaker leaks into the microphone, 6 dB down and 20 ms late
+  -- (module-loopback from the speaker's monitor into the room, on top of pacat's and parec's own latency).
+  local function leaking(server)
+    local module = assert(server:pactl(("load-module module-loopback source=%s sink=%s latency_msec=20")
+                                       :format(server.monitor, server.room)):match("^%d+"))
+    local input = assert(server:pactl("list short sink-inputs"):match("(%d+)%s+%S+%s+%S+%s+module%-loopback"),
+                         module)
+    server:pactl(("set-sink-input-volume %s -6dB"):format(input))
+  end
+
+  it("the speaker leaking into the microphone: the echo canceller keeps the answer from interrupting itself",
+     function()
+    converse({}, leaking)
+  end)
+
+  it("the speaker leaking into the microphone, --no-echo-cancel: the answer interrupts itself", function()
+    converse({ "--no-echo-cancel" }, leaking, true)
   end)
 
   it("an unknown microphone ends talk at once with the recorder's words", function()
