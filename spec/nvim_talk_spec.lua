@@ -94,4 +94,39 @@ describe(":GptAudioTalk in nvim --headless", function()
     setup_.assert_same_audio(a1:slice(1, first), played:slice(1, first))
     setup_.assert_same_audio(a2, played:slice(first + 1))
   end)
+
+  -- With devices (a sound server that is not there: the microphone fails at once and the conversation
+  -- ends), what the setup options give the microphone, the speaker and the agent.
+  local function given(setup_options)
+    local out = dir .. "/given.json"
+    os.remove(out)
+    os.execute(("%s -u LUA_PATH -u LUA_CPATH PULSE_SERVER=unix:%s/no-server GPTAUDIO_NVIM_URL=%s"
+                .. " GPTAUDIO_NVIM_SETUP=%s GPTAUDIO_NVIM_OUT=%s timeout -s KILL 40 nvim --headless -u NONE -i NONE -n"
+                .. " --cmd 'set rtp+=.' --cmd 'runtime plugin/gptaudio.lua'"
+                .. " -c 'luafile spec/support/nvim_talk_driver.lua' < /dev/null > %s 2>&1")
+               :format(fake.spawn_env(), shell_quote(dir), server.url, shell_quote(cjson.encode(setup_options)),
+                       shell_quote(out), shell_quote(dir .. "/nvim.log")))
+    local written = util.read_file(out)
+    assert(written, "nvim wrote no results: " .. tostring(util.read_file(dir .. "/nvim.log")))
+    local result = cjson.decode(written)
+    assert.is_nil(result.error)
+    assert.is_true(result.ended)
+    return result.given
+  end
+
+  it("talk_microphone and talk_speaker pick each device; the echo canceller is on with both", function()
+    assert.same({ microphone = "gptaudio_mic", speaker = "gptaudio_spk", echo_cancel = true },
+                given{ talk_microphone = "gptaudio_mic", talk_speaker = "gptaudio_spk" })
+  end)
+
+  it("talk_device is both; talk_echo_cancel = false turns the canceller off", function()
+    assert.same({ microphone = "hw:9", speaker = "hw:9", echo_cancel = false },
+                given{ talk_device = "hw:9", talk_echo_cancel = false })
+  end)
+
+  it("no canceller when a recording stands for the microphone", function()
+    local quiet = dir .. "/quiet.wav"
+    assert(audio.new{ rate = 24000, frames = 2400 }:save(quiet))
+    assert.same({ microphone = quiet, speaker = "default", echo_cancel = false }, given{ talk_input = quiet })
+  end)
 end)

@@ -2,15 +2,34 @@
 -- the plugin set up against the fake server with a recorded conversation as the
 -- microphone and a file as the speaker; one :GptAudioTalk, then the wait
 -- until the conversation ends by itself, with a 20 ms editor timer counting
--- ticks meanwhile (the editor never froze). Writes the talk buffer's lines
--- and the tick count to GPTAUDIO_NVIM_OUT as JSON, then quits.
+-- ticks meanwhile (the editor never froze). GPTAUDIO_NVIM_SETUP (JSON) adds
+-- setup options. Writes the talk buffer's lines, the tick count and what the
+-- microphone, the speaker and the agent were given (given) to
+-- GPTAUDIO_NVIM_OUT as JSON, then quits.
 local out = assert(os.getenv("GPTAUDIO_NVIM_OUT"))
-local result = { ticks = 0 }
+local result = { ticks = 0, given = {} }
 local ok, err = pcall(function()
+  local gptaudio = require "gptaudio"
+  local audio, voice = gptaudio.audio, gptaudio.voice
+  local capture, playback, agent = audio.capture, audio.playback, voice.agent
+  function audio.capture(o)
+    result.given.microphone = o.device or o.file
+    return capture(o)
+  end
+  function audio.playback(o)
+    result.given.speaker = o.device or "default"
+    return playback(o)
+  end
+  function voice.agent(o)
+    result.given.echo_cancel = o.echo_cancel or false
+    return agent(o)
+  end
   local nvim = require "gptaudio.nvim"
-  nvim.setup{ base_url = os.getenv("GPTAUDIO_NVIM_URL"), api_key = "sk-test",
-              talk_input = os.getenv("GPTAUDIO_NVIM_INPUT"), talk_output = os.getenv("GPTAUDIO_NVIM_OUTPUT"),
-              talk_system = "Answer briefly." }
+  local options = { base_url = os.getenv("GPTAUDIO_NVIM_URL"), api_key = "sk-test",
+                    talk_input = os.getenv("GPTAUDIO_NVIM_INPUT"), talk_output = os.getenv("GPTAUDIO_NVIM_OUTPUT"),
+                    talk_system = "Answer briefly." }
+  for key, value in pairs(vim.fn.json_decode(os.getenv("GPTAUDIO_NVIM_SETUP") or "{}")) do options[key] = value end
+  nvim.setup(options)
   local timer = vim.loop.new_timer()
   timer:start(20, 20, function() result.ticks = result.ticks + 1 end)
   vim.cmd("GptAudioTalk")

@@ -10,6 +10,7 @@
 local core = require "gptaudio.core"
 local gptaudio = require "gptaudio"
 local cli = require "gptaudio.cli"
+local devices = require "gptaudio.voice.devices"
 
 local talk = {}
 
@@ -98,23 +99,26 @@ function talk.run(argv, first)
     cli.usage_error("--pause must be a number of seconds (0 to 30)")
   end
   local client = cli.client(opts)
+  local echo_cancel -- nil: on when both devices are used
+  if opts["no-echo-cancel"] then echo_cancel = false end
+  local choice = devices.choose{ input = opts.input, output = opts.output, microphone = opts.microphone,
+                                 speaker = opts.speaker, device = opts.device, echo_cancel = echo_cancel }
   local source, err
   if opts.input then
     source, err = gptaudio.audio.capture{ file = opts.input, realtime = true, engine = client.engine }
     if not source then cli.usage_error(("cannot read %s: %s"):format(opts.input, err.message)) end
   else
-    source = gptaudio.audio.capture{ device = opts.microphone or opts.device, engine = client.engine }
+    source = gptaudio.audio.capture{ device = choice.microphone, engine = client.engine }
   end
   local sink
   if opts.output then
     sink = gptaudio.audio.recording_sink{ rate = 24000, engine = client.engine }
   else
-    sink = gptaudio.audio.playback{ rate = 24000, device = opts.speaker or opts.device, engine = client.engine }
+    sink = gptaudio.audio.playback{ rate = 24000, device = choice.speaker, engine = client.engine }
   end
   local agent = gptaudio.voice.agent{ client = client, source = source, sink = sink, system = opts.system,
                                       vad = { pause = pause }, push_to_talk = opts["push-to-talk"] or nil,
-                                      -- the speaker's sound reaches the microphone only when both are devices
-                                      echo_cancel = not (opts.input or opts.output or opts["no-echo-cancel"]),
+                                      echo_cancel = choice.echo_cancel,
                                       on_event = printer }
   local reader
   if opts["push-to-talk"] then reader = keyboard(client.engine, agent) end

@@ -15,7 +15,11 @@
 --                                         -- default: parec, else arecord (24 kHz mono)
 --     notify_cost = true,                 -- a vim.notify line with each call's cost
 --     talk_system = nil,                  -- :GptAudioTalk's system prompt
---     talk_device = nil,                  -- its microphone and speaker (PulseAudio/ALSA name)
+--     talk_microphone = nil,              -- its microphone: a PulseAudio source or ALSA device
+--     talk_speaker = nil,                 -- its speaker: a PulseAudio sink or ALSA device
+--     talk_device = nil,                  -- both at once (an ALSA device that records and plays)
+--     talk_echo_cancel = nil,             -- the answer taken out of what the microphone hears (false:
+--                                         -- headphones); default: on when both devices are used
 --     talk_input = nil, talk_output = nil, -- a WAV played as the microphone, a WAV kept instead
 --                                         -- of playing (scripted runs)
 --   }
@@ -39,6 +43,7 @@ local SETUP_OPTIONS = {
   base_url = true, api_key = true, model = true, transcribe_model = true, speech_model = true, voice = true,
   dir = true, player = true, recorder = true, notify_cost = true, cpath = true,
   talk_system = true, talk_device = true, talk_input = true, talk_output = true,
+  talk_microphone = true, talk_speaker = true, talk_echo_cancel = true,
 }
 
 -- The checkout (or install) this file belongs to: <root>/lua/gptaudio/nvim/init.lua.
@@ -162,8 +167,9 @@ function M.talk()
   local c, why = get_client()
   if not c then return notify(why, vim.log.levels.ERROR) end
   require("gptaudio.nvim.talk").toggle(c, { system = config.talk_system, voice = config.voice,
-                                            device = config.talk_device, input = config.talk_input,
-                                            output = config.talk_output })
+                                            microphone = config.talk_microphone, speaker = config.talk_speaker,
+                                            device = config.talk_device, echo_cancel = config.talk_echo_cancel,
+                                            input = config.talk_input, output = config.talk_output })
 end
 
 --- Commands still running (a caller that must wait, such as a test, polls this).

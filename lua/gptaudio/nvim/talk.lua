@@ -8,8 +8,11 @@
 --     system = nil, voice = nil,  -- the agent's
 --     input = nil,                -- a WAV played as the microphone (scripted runs)
 --     output = nil,               -- keep what was played in this WAV instead of playing it
---     device = nil,               -- the PulseAudio/ALSA device
+--     microphone = nil, speaker = nil, -- the PulseAudio source and sink (ALSA devices); default: the defaults
+--     device = nil,               -- both at once (an ALSA device that records and plays)
+--     echo_cancel = nil,          -- the agent's; default: on when the microphone and the speaker are both used
 --   })
+-- (gptaudio.voice.devices: the same rule as `gptaudio talk`'s.)
 local M = {}
 
 local session -- { agent, buf, sink, output, answer_line } while a conversation runs
@@ -77,18 +80,19 @@ function M.toggle(client, opts)
   opts = opts or {}
   local gptaudio = require "gptaudio"
   local audio = gptaudio.audio
+  local choice = require("gptaudio.voice.devices").choose(opts)
   local source, err
   if opts.input then
     source, err = audio.capture{ file = opts.input, engine = client.engine }
   else
-    source = audio.capture{ device = opts.device, engine = client.engine }
+    source = audio.capture{ device = choice.microphone, engine = client.engine }
   end
   if not source then
     vim.notify("gptaudio: " .. tostring(err), vim.log.levels.ERROR)
     return
   end
   local sink = opts.output and audio.recording_sink{ rate = 24000, engine = client.engine }
-    or audio.playback{ rate = 24000, device = opts.device, engine = client.engine }
+    or audio.playback{ rate = 24000, device = choice.speaker, engine = client.engine }
   vim.cmd("botright new")
   local buf = vim.api.nvim_get_current_buf()
   vim.bo[buf].buftype, vim.bo[buf].bufhidden, vim.bo[buf].swapfile = "nofile", "wipe", false
@@ -96,6 +100,7 @@ function M.toggle(client, opts)
   local s = { buf = buf, sink = sink, output = opts.output }
   s.agent = gptaudio.voice.agent{
     client = client, source = source, sink = sink, system = opts.system, voice = opts.voice,
+    echo_cancel = choice.echo_cancel,
     on_event = function(ev)
       vim.schedule(function()
         draw(s, ev)
