@@ -135,6 +135,7 @@ build = {
     ["gptaudio.transcript"] = "lua/gptaudio/transcript.lua",
     ["gptaudio.usage"] = "lua/gptaudio/usage.lua",
     ["gptaudio.voice.agent"] = "lua/gptaudio/voice/agent.lua",
+    ["gptaudio.voice.devices"] = "lua/gptaudio/voice/devices.lua",
     ["gptaudio.voice.echo_path"] = "lua/gptaudio/voice/echo_path.lua",
     ["gptaudio.voice"] = "lua/gptaudio/voice/init.lua",
     ["gptaudio.voice.utterance"] = "lua/gptaudio/voice/utterance.lua",
