@@ -11,6 +11,7 @@ local core = require "gptaudio.core"
 local json = require "cjson"
 local openai = require "spec.support.openai"
 local setup_ = require "spec.support.setup"
+local socket = require "socket"
 local util = require "spec.support.util"
 local voice_script = require "spec.support.voice_script"
 
@@ -276,5 +277,53 @@ describe("voice.agent: tools between rounds", function()
     assert.same({ role = "assistant", content = "It is noon." }, summary.history[4])
     local _, whole = sink.recorded()
     assert.is_true(math.abs(whole.duration - a.duration) < 1e-3)
+  end)
+end)
+
+describe("voice.agent: a sink that fails", function()
+  local server, client, dir
+  setup_.fake_client({}, function(s, c) server, client = s, c end)
+  setup(function() dir = util.temp_dir() end)
+  teardown(function() util.remove_tree(dir) end)
+
+  it("mid-reply: the agent stops, cancels the request, ends with the sink's error, starts no other turn", function()
+    local c = voice_script.conversation(dir)
+    server:script(openai.CHAT, c.replies)
+    -- A player that dies after the reply's third piece, as audio.playback reports it.
+    local sink = audio.recording_sink{ rate = 24000 }
+    local died = core.error{ type = "io", message = "pacat ended (status 1): Connection failure: Connection refused" }
+    local clock = client.engine.scheduler
+    local play, played, failed_at = sink.play, 0, nil
+    sink.play = function(self, chunk)
+      play(self, chunk)
+      played = played + 1
+      if played == 3 then self.error, failed_at = died, clock:now() end
+    end
+    local events = {}
+    local agent = gptaudio.voice.agent{ client = client, sink = sink,
+      source = assert(audio.capture{ file = c.input, realtime = true }), vad = { pause = PAUSE },
+      on_event = function(ev) events[#events + 1] = ev end }
+    local start = clock:now()
+    local summary = assert(agent:run())
+    local ended = clock:now()
+    assert.same({ "listening", "user_speech_start", "user_speech_end", "thinking", "speaking", "interrupted",
+                  "stopped" }, types(events))
+    assert.equal(died, events[#events].error)
+    assert.equal(died, summary.error)
+    -- The request in flight was cancelled; the second question was never sent.
+    -- (the server notices the close at the next piece it cannot send)
+    local deadline, requests = socket.gettime() + 5
+    repeat
+      requests = server:requests(openai.CHAT)
+      socket.sleep(0.02)
+    until requests[1].closed_after or socket.gettime() > deadline
+    assert.equal(1, #requests)
+    assert.is_number(requests[1].closed_after)
+    assert.equal(1, #summary.turns)
+    assert.same({ true, "cancelled" }, { summary.turns[1].interrupted, summary.turns[1].status })
+    -- Stopped within a chunk or two of the failure, long before the recording ends.
+    assert.is_true(ended - failed_at < 1, ended - failed_at)
+    assert.is_true(ended - start < c.marks[2].start, ended - start)
+    assert.is_false(sink:playing())
   end)
 end)

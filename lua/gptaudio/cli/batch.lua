@@ -301,7 +301,7 @@ function batch.run(argv, first)
   if stopping then return cli.EXIT.interrupted end
   if not ok then
     if type(failure) == "table" and failure.usage then cli.usage_error(failure.usage) end
-    io.stderr:write("gptaudio: ", tostring(type(failure) == "table" and failure.message or failure), "\n")
+    io.stderr:write(cli.error_line(failure))
     return cli.EXIT.failure
   end
   return counts.failed > 0 and cli.EXIT.failure or cli.EXIT.ok

@@ -144,12 +144,21 @@ function cli.finish(opts, result, fields, text)
   return cli.EXIT.ok
 end
 
+--- The line stderr gets for an error: a gptaudio.Error (or {type =, message =})
+--- as its tostring, which starts "gptaudio TYPE error: "; any other message
+--- after "gptaudio: ". One prefix either way.
+function cli.error_line(err)
+  if type(err) ~= "table" then return "gptaudio: " .. tostring(err) .. "\n" end
+  if not err.type then return "gptaudio: " .. tostring(err.message) .. "\n" end
+  return tostring(getmetatable(err) == core.Error and err or core.error(cli.error_object(err))) .. "\n"
+end
+
 --- Ends a command that failed with a gptaudio.Error (or {type = "io", message} for a local file).
 function cli.fail(opts, err)
   if opts.json then
     io.stdout:write(gptaudio.json.encode{ error = cli.error_object(err) }, "\n")
   else
-    io.stderr:write("gptaudio: ", getmetatable(err) and tostring(err) or err.message, "\n")
+    io.stderr:write(cli.error_line(err))
   end
   return cli.exit_for(err)
 end

@@ -64,7 +64,7 @@ local function printer(ev)
   elseif ev.type == "user_speech_start" then
     io.stderr:write("(listening to you)\n")
   elseif ev.type == "error" then
-    io.stderr:write("gptaudio: ", tostring(ev.error), "\n")
+    io.stderr:write(cli.error_line(ev.error))
   end
 end
 
@@ -123,21 +123,15 @@ function talk.run(argv, first)
   local reader
   if opts["push-to-talk"] then reader = keyboard(client.engine, agent) end
   core.catch_interrupt()
-  -- A speaker that fails (no sound server, an unknown device) ends the talk:
-  -- answers nobody hears are no conversation.
-  local speaker_error
+  -- A speaker that fails (no sound server, an unknown device) ends the agent
+  -- itself, with the speaker's error in the summary.
   local function watch()
     if core.interrupted(true) then return agent:stop() end
-    if sink.error then
-      speaker_error = sink.error
-      return agent:stop()
-    end
     client.engine.scheduler:after(0.1, watch)
   end
   watch()
   local summary, run_err = agent:run()
   if reader then reader:stop() end
-  if speaker_error then return cli.fail(opts, speaker_error) end
   if not summary then return cli.fail(opts, run_err) end
   if opts.output then
     local _, heard = sink.recorded()

@@ -15,6 +15,8 @@
 --   a:run()            start, then wait until the source has ended and the last reply
 --                      has been heard (yields in a task, drives the engine outside one)
 --   a:stop()           now: the source stops, a reply in flight is cancelled and silenced
+--                      (a sink that fails, sink.error set, does the same at the next chunk
+--                      heard; the `stopped` event and run's summary carry its error)
 --   a:talk(on)         push_to_talk = true: the key went down (true) or up (false); the
 --                      VAD is not used then
 --   a.history          the messages so far; a.turns the turn records (below)
@@ -179,7 +181,7 @@ end
 function Agent:check_done()
   if self.done or not self.source_done or self.current or self.sink:playing() then return end
   self.done = true
-  self:emit{ type = "stopped", error = self.source_error }
+  self:emit{ type = "stopped", error = self.error }
   if self.waiter then self.scheduler:wake(self.waiter) end
 end
 
@@ -376,6 +378,17 @@ function Agent:vad_event(ev, at, stream_now)
   end
 end
 
+-- A sink that failed (its player died, no sound server, an unknown device)
+-- ends the conversation as stop() does, with its error: answers nobody hears
+-- are no conversation. Sinks are duck-typed: one without `error` never fails.
+local function sink_failed(self)
+  local err = self.sink.error
+  if err == nil then return false end
+  self.source_done, self.error = true, err
+  self:stop()
+  return true
+end
+
 --- Feeds a chunk the user said (any rate and channels; at: the engine-clock
 --- time its last frame was captured, default now).
 function Agent:hear(chunk, at)
@@ -384,7 +397,7 @@ function Agent:hear(chunk, at)
     error("agent:hear: 'chunk' must be an AudioBuffer (got " .. type(chunk) .. ")", 0)
   end
   check.value("agent:hear", "at", at, "number", true)
-  if self.done then return end
+  if self.done or sink_failed(self) then return end
   at = at or self:now()
   if chunk.channels > 1 then chunk = chunk:to_channels(1) end
   if chunk.rate ~= self.rate then
@@ -422,7 +435,7 @@ end
 --- going ends here; the agent is done once the last reply has been heard.
 function Agent:finish_input(err)
   if self.source_done then return end
-  self.source_done, self.source_error = true, err
+  self.source_done, self.error = true, err
   local now, stream_now = self:now(), self.utterance:time()
   if self.push_to_talk then
     if self.talking then self:talk(false) end
@@ -460,7 +473,7 @@ function Agent:run()
     for _, turn in ipairs(self.turns) do
       if turn.cost then cost = (cost or 0) + turn.cost end
     end
-    return { turns = self.turns, history = self.history, cost = cost, error = self.source_error }
+    return { turns = self.turns, history = self.history, cost = cost, error = self.error }
   end, function() self:stop() end)
 end
 
