@@ -7,7 +7,9 @@
 -- level (ROOM below). It keeps what it heard, and the echo alone, to measure.
 --
 --   local r = room.new{ engine =, user = buf (mono, at `rate`), seconds =, rate = 24000,
---                       sink_rate = 24000, delay = 0.04, gain = 0.5 }
+--                       sink_rate = 24000, delay = 0.04, gain = 0.5, drift = 0 }
+--                             drift: how much faster the room's sound card counts its frames
+--                             (microphone and speaker alike) than the engine's clock, e.g. -3e-4
 --   r.sink                    an audio.sink for the agent (at sink_rate)
 --   r.source                  a source: start(on_chunk, on_end), stop(); ends after `seconds`
 --   r:capture(now) -> chunk   the frames due by `now` (the source does this every period;
@@ -41,7 +43,7 @@ function room.new(opts)
   local self = setmetatable({
     rate = rate, user = opts.user, frames = math.floor(opts.seconds * rate), scheduler = opts.engine.scheduler,
     speaker = audio.new{ rate = rate }, heard = audio.new{ rate = rate }, echo = audio.new{ rate = rate },
-    taps = {},
+    taps = {}, drift = opts.drift or 0,
   }, Room)
   for i, tap in ipairs(ROOM) do
     self.taps[i] = { frames = math.floor(((opts.delay or 0.04) + tap[1]) * rate + 0.5),
@@ -74,7 +76,7 @@ end
 
 -- The microphone's frame at a clock time.
 function Room:frame(now)
-  return math.floor((now - self.started) * self.rate + 0.5)
+  return math.floor((now - self.started) * self.rate * (1 + self.drift) + 0.5)
 end
 
 function Room:sound(piece)

@@ -18,9 +18,16 @@
 --
 -- The microphone's place on the clock: its frames laid end to end from the
 -- earliest start a chunk's `at` gives (at less its frames). A chunk handed
--- over late only looks later, so the earliest is the truest; a chunk that
--- starts more than LOST seconds after its place (the recorder dropped audio)
--- moves the line up to it.
+-- over late only looks later, so the earliest is the truest. The line moves
+-- only by more than SLACK: every move shifts the echo against its reference
+-- and the canceller must learn the room again (on a real sound server, a
+-- move on each earlier chunk, a few frames each time, held the canceller to
+-- 8-10 dB instead of 19; BENCHMARKS.md). A line up to SLACK late only adds to
+-- the echo's delay, within the tail. So: earlier, to a chunk that starts
+-- more than SLACK before its place; later, when every chunk of the last
+-- SETTLE seconds started more than SLACK after it (the sound card's clock
+-- runs faster than the engine's), by the least of them; at once to a chunk
+-- more than LOST seconds after its place (the recorder dropped audio).
 --
 -- The guard: the canceller learns the room from the reply's own sound, so at
 -- the start of the first reply (about its first second; BENCHMARKS.md) some
@@ -37,6 +44,7 @@ local audio = require("gptaudio.core").audio
 local echo_path = {}
 
 local LOST = 0.1
+local SLACK, SETTLE = 0.01, 1
 local WINDOW = 0.1
 local LEARN, MIN_LEARN = 8, 2
 
@@ -89,12 +97,26 @@ function EchoPath:listen(clean)
   if self.speaking then self.peak = math.max(self.peak, self:loudness()) end
 end
 
+-- The clock frame where a chunk of n frames that looks to start at `start` is placed (see the top).
+function EchoPath:place(start, n)
+  local rate, place = self.rate, self.next_frame
+  local late = place and start - place
+  if not place or late < -SLACK * rate or late > LOST * rate then
+    place, self.least_late, self.settling = start, math.huge, 0
+  else
+    self.least_late, self.settling = math.min(self.least_late, late), self.settling + n
+    if self.settling >= SETTLE * rate then
+      if self.least_late > SLACK * rate then place = place + self.least_late end
+      self.least_late, self.settling = math.huge, 0
+    end
+  end
+  self.next_frame = place + n
+  return place
+end
+
 function EchoPath:process(chunk, at)
   local n = chunk.frames
-  local start = math.floor(at * self.rate + 0.5) - n
-  local place = self.next_frame
-  if not place or start < place or start > place + LOST * self.rate then place = start end
-  self.next_frame = place + n
+  local place = self:place(math.floor(at * self.rate + 0.5) - n, n)
   local reference = self:reference(place, n)
   if reference:peak() > 0 then self.learned = self.learned + reference.duration end
   self.canceller:playback(reference)
