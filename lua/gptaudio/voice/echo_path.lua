@@ -33,7 +33,9 @@
 -- the start of the first reply (about its first second; BENCHMARKS.md) some
 -- echo comes through, loud enough for the VAD. Speech that starts while the
 -- sink sounds (or a tail after) before the canceller has heard LEARN tails'
--- worth (at least MIN_LEARN seconds) of played sound is doubtful: it is the
+-- worth (at least MIN_LEARN seconds) of played sound (counted again after
+-- the user spoke over a reply: double talk may have led the filter astray;
+-- on a real server the next reply's start then interrupted it) is doubtful: it is the
 -- user's only once the cleaned audio over the last WINDOW seconds comes
 -- within `guard` dB of the user's own level, the loudest WINDOW of their last
 -- utterance. The user speaks before any reply, so that level is known; the
@@ -134,6 +136,9 @@ end
 function EchoPath:user(speaking)
   if speaking then
     self.speaking, self.peak = true, 0
+    -- Over a reply: the canceller adapted while both spoke and may have drifted from the room,
+    -- so the guard watches the next reply's start again.
+    if self.sink:playing() then self.learned = 0 end
   elseif self.speaking then
     self.speaking, self.level = false, self.peak
   end
