@@ -27,13 +27,7 @@ local ANSWER = "Tomorrow starts cloudy, then the sun comes out by noon and it st
 
 local function db(x) return 20 * math.log(x, 10) end
 
-local function voice(pieces, seconds)
-  local whole = audio.new{ rate = 24000, frames = math.floor(seconds * 24000) }
-  for _, piece in ipairs(pieces) do
-    whole:mix(audio.new{ rate = 24000, frames = math.floor(piece.at * 24000) }:append(piece.audio))
-  end
-  return whole
-end
+local voice = voice_script.laid
 
 -- A simulated clock; run(step_fn) advances it in 5 ms steps until step_fn returns true.
 local function simulated()

@@ -24,13 +24,7 @@ local ANSWER_2 = "Tomorrow starts cloudy, then the sun comes out by noon and it 
 local ANSWER_3 = "Why did the chicken cross the road?"
 
 -- The user's voice on the microphone's clock: each { at =, audio = }.
-local function voice(pieces, seconds)
-  local whole = audio.new{ rate = 24000, frames = math.floor(seconds * 24000) }
-  for _, piece in ipairs(pieces) do
-    whole:mix(audio.new{ rate = 24000, frames = math.floor(piece.at * 24000) }:append(piece.audio))
-  end
-  return whole
-end
+local voice = voice_script.laid
 
 local function count(events, kind)
   local n = 0

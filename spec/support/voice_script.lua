@@ -29,16 +29,21 @@ function voice_script.speech(text, dir, name, voice)
   return assert(audio.load(path)):trim(TRIM_DBFS):resample(24000)
 end
 
+--- `seconds` of 24 kHz mono holding each {at =, audio =} at its time.
+function voice_script.laid(pieces, seconds)
+  local whole = audio.new{ rate = 24000, frames = math.floor(seconds * 24000) }
+  for _, piece in ipairs(pieces) do
+    whole:mix(audio.new{ rate = 24000, frames = math.floor(piece.at * 24000) }:append(piece.audio))
+  end
+  return whole
+end
+
 --- A recording of `seconds` holding each {at =, audio =} at its time; saved
 --- as dir/input.wav. Returns its path and each piece's {start, stop}.
 function voice_script.recording(pieces, seconds, dir)
-  local whole = audio.new{ rate = 24000, frames = math.floor(seconds * 24000) }
+  local whole = voice_script.laid(pieces, seconds)
   local marks = {}
   for i, piece in ipairs(pieces) do
-    local first = math.floor(piece.at * 24000)
-    local placed = audio.new{ rate = 24000, frames = first }
-    placed:append(piece.audio)
-    whole:mix(placed)
     marks[i] = { start = piece.at, stop = piece.at + piece.audio.duration }
   end
   local path = dir .. "/input.wav"
